@@ -1,0 +1,1 @@
+"""Local HTTP servers that speak the platforms' documented wire formats, for tests and the demo."""

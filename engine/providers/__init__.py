@@ -1,0 +1,40 @@
+"""Typed registry of platforms. Modules are imported only when a policy uses their platform."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Final, cast
+
+from engine.providers.base import ProviderModule
+
+PLATFORMS: Final[dict[str, str]] = {
+    "aws": "engine.providers.aws",
+    "entra": "engine.providers.entra",
+    "gcp": "engine.providers.gcp",
+    "okta": "engine.providers.okta",
+    "ad": "engine.providers.ad",
+    "github": "engine.providers.github",
+    "gitlab": "engine.providers.gitlab",
+}
+
+
+def load_module(platform: str) -> ProviderModule:
+    """The provider module for a platform key. Its SDK is not imported until it is used."""
+    try:
+        dotted = PLATFORMS[platform]
+    except KeyError:
+        raise KeyError(f"unknown platform {platform!r}; known: {', '.join(sorted(PLATFORMS))}")
+    return cast(ProviderModule, importlib.import_module(dotted))
+
+
+def available_platforms() -> list[str]:
+    """Platforms whose module is present in this installation."""
+    found = []
+    for platform, dotted in PLATFORMS.items():
+        try:
+            importlib.util.find_spec(dotted)
+        except ModuleNotFoundError:
+            continue
+        if importlib.util.find_spec(dotted) is not None:
+            found.append(platform)
+    return found

@@ -1,0 +1,132 @@
+"""One suite every provider passes, through its real SDK over HTTP to its test server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from engine.model import Action, Change, Status, Target
+from engine.providers.base import NotFound, ProviderError, principal_key
+from engine.retry import RetryPolicy, call_with_retry
+
+FAST = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05, max_retry_after=0.05)
+
+
+def change(action: Action, target: Target, principal: str, hours: int = 4) -> Change:
+    return Change(
+        action=action,
+        target=target,
+        principal=principal,
+        entitlement="conformance",
+        why="conformance test",
+        person="tester",
+        expires_at=datetime.now(UTC).replace(microsecond=0) + timedelta(hours=hours),
+        requests=("access-requests/conformance/tester-x.yaml",),
+    )
+
+
+def test_grant_then_observe_then_revoke(backend: Any) -> None:
+    provider = backend.provider()
+    target, principal = backend.new_target(), backend.new_principal()
+    assert provider.observe([target])[target] == frozenset()
+
+    outcome = provider.grant(change(Action.GRANT, target, principal))
+    assert outcome.status is Status.DONE
+    assert principal_key(principal) in backend.members_out_of_band(target)
+    assert provider.observe([target])[target] == frozenset({principal_key(principal)})
+
+    outcome = provider.revoke(change(Action.REVOKE, target, principal))
+    assert outcome.status is Status.DONE
+    assert backend.members_out_of_band(target) == set()
+    assert provider.observe([target])[target] == frozenset()
+
+
+def test_grant_is_idempotent(backend: Any) -> None:
+    provider = backend.provider()
+    target, principal = backend.new_target(), backend.new_principal()
+    provider.grant(change(Action.GRANT, target, principal))
+    again = provider.grant(change(Action.GRANT, target, principal))
+    assert again.status in (Status.UNCHANGED, Status.DONE)
+    assert backend.members_out_of_band(target) == {principal_key(principal)}
+
+
+def test_revoke_of_absent_member_is_success(backend: Any) -> None:
+    provider = backend.provider()
+    target, principal = backend.new_target(), backend.new_principal()
+    outcome = provider.revoke(change(Action.REVOKE, target, principal))
+    assert outcome.status is Status.UNCHANGED
+    provider.grant(change(Action.GRANT, target, principal))
+    provider.revoke(change(Action.REVOKE, target, principal))
+    twice = provider.revoke(change(Action.REVOKE, target, principal))
+    assert twice.status is Status.UNCHANGED
+
+
+def test_revoke_leaves_other_members_alone(backend: Any) -> None:
+    provider = backend.provider()
+    target = backend.new_target()
+    ours, theirs = backend.new_principal(), backend.new_principal()
+    backend.add_member_out_of_band(target, theirs)
+    provider.grant(change(Action.GRANT, target, ours))
+    provider.revoke(change(Action.REVOKE, target, ours))
+    assert backend.members_out_of_band(target) == {principal_key(theirs)}
+
+
+def test_missing_principal_is_a_clear_not_found(backend: Any) -> None:
+    provider = backend.provider()
+    target, missing = backend.new_target(), backend.missing_principal()
+    with pytest.raises(NotFound) as raised:
+        provider.grant(change(Action.GRANT, target, missing))
+    assert missing.casefold() in str(raised.value).casefold()
+
+
+def test_missing_target_is_a_clear_error(backend: Any) -> None:
+    provider = backend.provider()
+    target = backend.missing_target()
+    with pytest.raises(ProviderError):
+        provider.grant(change(Action.GRANT, target, backend.new_principal()))
+
+
+def test_observe_pages_past_one_page(backend: Any) -> None:
+    provider = backend.provider()
+    target = backend.new_target()
+    count = backend.page_size() + 3
+    principals = [backend.new_principal() for _ in range(count)]
+    for principal in principals:
+        backend.add_member_out_of_band(target, principal)
+    observed = provider.observe([target])[target]
+    assert observed == frozenset(principal_key(p) for p in principals)
+
+
+@pytest.mark.parametrize("kinds", [["429"], ["500"], ["503", "429"]])
+def test_transient_faults_are_retryable_and_converge(backend: Any, kinds: list[str]) -> None:
+    if not backend.supports_faults:
+        pytest.skip(f"{backend.platform}'s test server cannot inject faults")
+    provider = backend.provider()
+    target, principal = backend.new_target(), backend.new_principal()
+    backend.inject(kinds)
+    outcome = call_with_retry(
+        lambda: provider.grant(change(Action.GRANT, target, principal)), FAST
+    )
+    assert outcome.status in (Status.DONE, Status.UNCHANGED)
+    assert backend.members_out_of_band(target) == {principal_key(principal)}
+
+
+def test_native_expiry_is_set_where_claimed(backend: Any) -> None:
+    provider = backend.provider()
+    target, principal = backend.new_target(), backend.new_principal()
+    wanted = change(Action.GRANT, target, principal, hours=3)
+    outcome = provider.grant(wanted)
+    held = backend.native_expiry_out_of_band(target, principal)
+    if provider.native_expiry(target):
+        assert outcome.native_expiry_set
+        assert held is not None
+        assert wanted.expires_at is not None
+        held_at = datetime.fromisoformat(held.replace("Z", "+00:00"))
+        # Day-granular platforms (GitLab) may round to the end of the day, never earlier.
+        assert held_at >= wanted.expires_at - timedelta(seconds=1)
+        assert held_at - wanted.expires_at <= timedelta(days=1)
+    else:
+        assert not outcome.native_expiry_set
+        assert held is None
