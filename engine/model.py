@@ -82,7 +82,7 @@ class ProviderInstance:
     name: str
     platform: str
     settings: Mapping[str, Any]
-    location: Location
+    location: Location = Location("policies/providers.yaml")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,89 @@
+"""Audit events: one JSON line per decision or change, to stdout and an append-only file.
+
+Each event is written and flushed (and fsynced to the file) before the next action, so a crash
+loses at most the action in flight, never an event already decided.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from engine.model import Change, Outcome, isoformat
+
+
+@dataclass(frozen=True)
+class Event:
+    time: datetime
+    action: str
+    outcome: str
+    request: str | None = None
+    entitlement: str | None = None
+    principal: str | None = None
+    provider: str | None = None
+    target: str | None = None
+    commit: str | None = None
+    error: str | None = None
+    detail: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"time": isoformat(self.time)}
+        for key in ("action", "outcome", "request", "entitlement", "principal", "provider",
+                    "target", "commit", "error", "detail"):
+            data[key] = getattr(self, key)
+        return data
+
+
+def change_event(time: datetime, outcome: Outcome, commit: str | None) -> Event:
+    change: Change = outcome.change
+    return Event(
+        time=time,
+        action=change.action.value,
+        outcome=outcome.status.value,
+        request=",".join(change.requests) or None,
+        entitlement=change.entitlement or None,
+        principal=change.principal,
+        provider=change.target.instance,
+        target=change.target.display,
+        commit=commit,
+        error=outcome.detail if outcome.status.value == "failed" else None,
+        detail=outcome.detail if outcome.status.value != "failed" else None,
+    )
+
+
+class AuditLog:
+    """Writes each event as it happens. `stream` may be None to keep stdout for humans."""
+
+    def __init__(self, path: Path | None, stream: TextIO | None) -> None:
+        self.path = path
+        self.stream = stream
+        self.events: list[Event] = []
+        self._file = None
+        self._lock = threading.Lock()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # O_APPEND: concurrent writers and crashes never overwrite earlier lines.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            self._file = os.fdopen(fd, "a", encoding="utf-8")
+
+    def record(self, event: Event) -> None:
+        line = json.dumps(event.as_dict(), sort_keys=False)
+        with self._lock:  # changes run in parallel; lines must never interleave
+            self.events.append(event)
+            if self._file is not None:
+                self._file.write(line + "\n")
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            if self.stream is not None:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -1,0 +1,39 @@
+"""`accessctl plan`: what the engine wants now, and (with platforms reachable) what it would do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from engine.commands.common import environment, judge, load, now_option, repo_option, resolve_now
+from engine.converge import converge
+from engine.errors import FindingsError
+from engine.render import print_changes, print_grants, print_requests
+
+
+@click.command("plan")
+@repo_option
+@now_option
+@click.option("--offline", is_flag=True,
+              help="Do not contact any platform: show requests and desired grants only.")
+@click.pass_context
+def command(ctx: click.Context, repo: Path, now_text: str | None, offline: bool) -> None:
+    """Show desired grants, and with platforms reachable, the changes apply/revoke would make."""
+    env = environment(ctx)
+    now = resolve_now(now_text, env)
+    loaded = load(repo)
+    if loaded.policies is None or loaded.findings:
+        raise FindingsError("the repository has findings: run 'accessctl validate' first")
+    evaluation = judge(loaded, now)
+    print_requests(env.stdout, evaluation)
+    print_grants(env.stdout, evaluation.grants)
+    if offline:
+        env.stdout.write("offline: platforms were not contacted, so no changes are shown\n")
+        return
+    converged, _ = converge(loaded.policies, evaluation, env.environ)
+    print_changes(env.stdout, converged.plan.changes, "Changes")
+    for name, why in sorted(converged.observation.failures.items()):
+        env.stdout.write(f"unreachable: {name}: {why}\n")
+    if converged.observation.failures:
+        ctx.exit(1)

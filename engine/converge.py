@@ -1,0 +1,54 @@
+"""Shared flow of plan / apply / revoke: judge, observe, plan; then execute on --confirm."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from engine.evaluate import Evaluation, target_of
+from engine.model import Policies, Target
+from engine.plan import DEFAULT_REMOVAL_CAP, Plan, make_plan
+from engine.runner import Observation, Providers, observe
+
+
+@dataclass
+class Converged:
+    plan: Plan
+    observation: Observation
+
+
+def managed_targets(policies: Policies) -> dict[Target, str]:
+    """Every target some entitlement grants on -> that entitlement's name."""
+    result: dict[Target, str] = {}
+    for entitlement in policies.entitlements.values():
+        target = target_of(entitlement, policies)
+        if target is not None:
+            result.setdefault(target, entitlement.name)
+    return result
+
+
+def exclusive_targets(policies: Policies) -> set[Target]:
+    return {
+        target for entitlement in policies.entitlements.values()
+        if entitlement.exclusive and (target := target_of(entitlement, policies)) is not None
+    }
+
+
+def converge(
+    policies: Policies,
+    evaluation: Evaluation,
+    environ: Mapping[str, str],
+    *,
+    remove_unbacked: bool = False,
+    removal_cap: float = DEFAULT_REMOVAL_CAP,
+    providers: Providers | None = None,
+) -> tuple[Converged, Providers]:
+    made = providers or Providers(policies, environ)
+    targets = managed_targets(policies)
+    observation = observe(made, targets)
+    plan = make_plan(
+        evaluation.grants, observation.observed, evaluation.managed,
+        exclusive=exclusive_targets(policies), remove_unbacked=remove_unbacked,
+        removal_cap=removal_cap, native_expiry=observation.native, entitlement_of=targets,
+    )
+    return Converged(plan, observation), made

@@ -1,0 +1,72 @@
+"""Human-readable tables (rich is imported only when a table is printed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from engine.evaluate import Evaluation
+from engine.model import Change, Grant, Outcome, isoformat
+
+
+def _console(stream: TextIO) -> object:
+    from rich.console import Console
+
+    return Console(file=stream, width=140, soft_wrap=False, highlight=False,
+                   force_terminal=False, no_color=True)
+
+
+def _print_table(stream: TextIO, title: str, headers: Sequence[str],
+                 rows: Sequence[Sequence[str]]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE, title_justify="left")
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    _console(stream).print(table)  # type: ignore[attr-defined]
+
+
+def print_requests(stream: TextIO, evaluation: Evaluation) -> None:
+    rows = []
+    for path, judgement in sorted(evaluation.judgements.items()):
+        request = judgement.request
+        rows.append([
+            path, request.requester, request.entitlement, judgement.state.value,
+            isoformat(request.starts_at) if request.starts_at else "on merge",
+            isoformat(request.expires_at),
+        ])
+    _print_table(stream, "Requests", ["file", "requester", "entitlement", "state", "starts",
+                                      "expires"], rows)
+
+
+def print_grants(stream: TextIO, grants: Sequence[Grant]) -> None:
+    rows = [[g.entitlement, g.person, g.principal, g.target.display, isoformat(g.expires_at)]
+            for g in grants]
+    _print_table(stream, f"Desired grants now ({len(grants)})",
+                 ["entitlement", "person", "principal", "target", "until"], rows)
+
+
+def expiry_note(change: Change) -> str:
+    if change.action.value != "grant":
+        return ""
+    if change.native_expiry:
+        return "native: the platform removes it at expiry"
+    return "scheduled: the revoke job removes it"
+
+
+def print_changes(stream: TextIO, changes: Sequence[Change], title: str) -> None:
+    rows = [[c.action.value, c.target.display, c.principal,
+             isoformat(c.expires_at) if c.expires_at else "", expiry_note(c), c.why]
+            for c in changes]
+    _print_table(stream, f"{title} ({len(changes)})",
+                 ["action", "target", "principal", "until", "expiry", "why"], rows)
+
+
+def print_outcomes(stream: TextIO, outcomes: Sequence[Outcome]) -> None:
+    rows = [[o.change.action.value, o.change.target.display, o.change.principal,
+             o.status.value, o.detail] for o in outcomes]
+    _print_table(stream, f"Outcomes ({len(outcomes)})",
+                 ["action", "target", "principal", "outcome", "detail"], rows)

@@ -1,0 +1,117 @@
+"""The I/O half of a run: build providers, observe targets, execute planned changes.
+
+Each change is isolated: one failure is recorded and the rest go on. Changes run in parallel
+with a bound; the plan holds at most one change per (target, principal), so a pair is never
+granted and revoked at once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engine.audit import AuditLog, change_event
+from engine.model import Action, Change, Outcome, Policies, ProviderInstance, Status, Target
+from engine.providers import load_module
+from engine.providers.base import NotFound, Provider, ProviderError
+from engine.retry import RetryPolicy, call_with_retry
+
+DEFAULT_CONCURRENCY = 8
+
+
+@dataclass
+class Providers:
+    """Provider objects per instance, created on first use (so SDKs load only when needed)."""
+
+    policies: Policies
+    environ: Mapping[str, str]
+    made: dict[str, Provider] = field(default_factory=dict)
+
+    def get(self, instance_name: str) -> Provider:
+        if instance_name not in self.made:
+            instance: ProviderInstance = self.policies.providers[instance_name]
+            module = load_module(instance.platform)
+            self.made[instance_name] = module.create(instance, self.environ)
+        return self.made[instance_name]
+
+
+@dataclass
+class Observation:
+    observed: dict[Target, frozenset[str]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    """Instance name -> why its targets could not be read."""
+    native: dict[Target, bool] = field(default_factory=dict)
+
+
+def observe(
+    providers: Providers, targets: Iterable[Target], retry: RetryPolicy = RetryPolicy()
+) -> Observation:
+    by_instance: dict[str, list[Target]] = defaultdict(list)
+    for target in sorted(set(targets), key=lambda t: t.display):
+        by_instance[target.instance].append(target)
+    result = Observation()
+    for name, group in sorted(by_instance.items()):
+        try:
+            provider = providers.get(name)
+            seen = call_with_retry(lambda p=provider, g=group: p.observe(g), retry)  # type: ignore[misc]
+        except ProviderError as error:
+            result.failures[name] = str(error)
+            continue
+        except ImportError as error:
+            result.failures[name] = (
+                f"the SDK for {providers.policies.providers[name].platform} is not installed "
+                f"({error.name}): pip install 'accessctl[{providers.policies.providers[name].platform}]'"
+            )
+            continue
+        result.observed.update(seen)
+        for target in group:
+            result.native[target] = provider.native_expiry(target)
+    return result
+
+
+def _run_one(provider: Provider, change: Change, retry: RetryPolicy) -> Outcome:
+    call: Callable[[], Outcome] = (
+        (lambda: provider.grant(change)) if change.action is Action.GRANT
+        else (lambda: provider.revoke(change))
+    )
+    try:
+        return call_with_retry(call, retry)
+    except NotFound as error:
+        if change.action is Action.REVOKE:
+            return Outcome(change, Status.UNCHANGED, f"already gone: {error}")
+        return Outcome(change, Status.FAILED, str(error))
+    except ProviderError as error:
+        return Outcome(change, Status.FAILED, str(error))
+    except Exception as error:  # one broken change must not stop the others
+        return Outcome(change, Status.FAILED, f"unexpected {type(error).__name__}: {error}")
+
+
+def execute(
+    changes: Sequence[Change],
+    providers: Providers,
+    audit: AuditLog,
+    clock: Callable[[], datetime],
+    *,
+    commit: str | None = None,
+    retry: RetryPolicy = RetryPolicy(),
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> list[Outcome]:
+    """Run every change; record each outcome as an audit event the moment it is known."""
+
+    def work(change: Change) -> Outcome:
+        try:
+            provider = providers.get(change.target.instance)
+        except ImportError as error:
+            outcome = Outcome(change, Status.FAILED, f"SDK not installed: {error.name}")
+        else:
+            outcome = _run_one(provider, change, retry)
+        audit.record(change_event(clock(), outcome, commit))
+        return outcome
+
+    if concurrency <= 1 or len(changes) <= 1:
+        return [work(c) for c in changes]
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return list(pool.map(work, changes))

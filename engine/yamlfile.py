@@ -1,0 +1,198 @@
+"""The only YAML reader in the engine.
+
+Safe loading (the C parser where present), duplicate keys rejected, alias expansion bounded, a size
+limit per file, and a line/column for every value so that every later error can point at the file.
+Timestamps are not resolved here: they stay strings, so that naive times can be refused with a
+clear message instead of silently becoming local times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from engine.model import Finding, Location
+
+MAX_FILE_BYTES = 256 * 1024
+MAX_NODES = 20_000
+"""Values a document may expand to, aliases included: a 'billion laughs' stops here."""
+MAX_DEPTH = 64
+
+JsonPath = tuple[str | int, ...]
+
+try:  # The C parser is several times faster; fall back where libyaml is missing.
+    _Parser: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Parser = yaml.SafeLoader
+
+
+class _Loader(_Parser):  # type: ignore[misc,valid-type]
+    """Safe loader without the implicit timestamp resolver."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass
+class Document:
+    """A parsed YAML file and where each value was written."""
+
+    path: str
+    data: Any
+    marks: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
+
+    def location(self, json_path: JsonPath = ()) -> Location:
+        """The closest recorded position for `json_path` (falls back to its parents)."""
+        probe = tuple(json_path)
+        while probe:
+            if probe in self.marks:
+                line, column = self.marks[probe]
+                return Location(self.path, line, column)
+            probe = probe[:-1]
+        line, column = self.marks.get((), (1, 1))
+        return Location(self.path, line, column)
+
+
+class _TooLarge(Exception):
+    def __init__(self, message: str, mark: yaml.Mark | None) -> None:
+        super().__init__(message)
+        self.mark = mark
+
+
+class _Builder:
+    """Turns a composed node graph into plain Python values, counting every value it expands."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.constructor = yaml.SafeLoader("")  # only its scalar constructors are used
+        self.budget = MAX_NODES
+        self.findings: list[Finding] = []
+
+    def build(self, node: yaml.Node, path: JsonPath, depth: int = 0) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise _TooLarge(
+                f"the document expands to more than {MAX_NODES} values (aliases included); "
+                "split it or remove anchors and aliases",
+                node.start_mark,
+            )
+        if depth > MAX_DEPTH:
+            raise _TooLarge(f"the document nests deeper than {MAX_DEPTH} levels", node.start_mark)
+        self.document.marks.setdefault(path, _position(node.start_mark))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        return self.constructor.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, path: JsonPath, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise _TooLarge(
+                    "merge keys (<<) are not supported: write the values out", key_node.start_mark
+                )
+            key = self.constructor.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                key = str(key)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                self.findings.append(
+                    Finding(
+                        Location(self.document.path, line, key_node.start_mark.column + 1),
+                        "yaml-duplicate-key",
+                        f"key {key!r} appears twice (first on line {seen[key]}): keep one",
+                    )
+                )
+                continue
+            seen[key] = line
+            self.document.marks[(*path, key)] = _position(key_node.start_mark)
+            result[key] = self.build(value_node, (*path, key), depth + 1)
+        return result
+
+
+def _position(mark: yaml.Mark | None) -> tuple[int, int]:
+    if mark is None:
+        return (1, 1)
+    return (mark.line + 1, mark.column + 1)
+
+
+def parse(text: str | bytes, path: str) -> tuple[Document | None, list[Finding]]:
+    """Parse one YAML document. Returns the document, or None and the findings that stopped it."""
+    size = len(text)
+    if size > MAX_FILE_BYTES:
+        return None, [
+            Finding(
+                Location(path, 1, 1),
+                "file-too-large",
+                f"the file is {size} bytes; the limit is {MAX_FILE_BYTES}: a request or policy "
+                "file this large is not a mistake to keep",
+            )
+        ]
+    document = Document(path, None)
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = _position(mark)
+        problem = error.problem or "invalid YAML"
+        context = f" {error.context}" if error.context else ""
+        return None, [
+            Finding(
+                Location(path, line, column),
+                "yaml-syntax",
+                f"YAML syntax error: {problem}{context}; fix the line or quote the value",
+            )
+        ]
+    except yaml.YAMLError as error:
+        return None, [Finding(Location(path, 1, 1), "yaml-syntax", f"YAML error: {error}")]
+    except UnicodeDecodeError:
+        return None, [Finding(Location(path, 1, 1), "yaml-encoding", "the file is not UTF-8")]
+    if node is None:
+        return None, [Finding(Location(path, 1, 1), "yaml-empty", "the file is empty")]
+    builder = _Builder(document)
+    try:
+        document.data = builder.build(node, ())
+    except _TooLarge as error:
+        line, column = _position(error.mark)
+        return None, [Finding(Location(path, line, column), "yaml-too-large", str(error))]
+    except yaml.constructor.ConstructorError as error:
+        line, column = _position(error.problem_mark)
+        return None, [
+            Finding(
+                Location(path, line, column),
+                "yaml-tag",
+                f"unsupported YAML value: {error.problem}; use plain strings, numbers and lists",
+            )
+        ]
+    except (ValueError, TypeError) as error:
+        line, column = _position(node.start_mark)
+        return None, [Finding(Location(path, line, column), "yaml-value", f"bad value: {error}")]
+    if builder.findings:
+        return None, builder.findings
+    return document, []
+
+
+def expect_mapping(document: Document) -> list[Finding]:
+    """Every file the engine reads holds one mapping at its top level."""
+    if isinstance(document.data, Mapping):
+        return []
+    kind = type(document.data).__name__
+    return [
+        Finding(
+            document.location(),
+            "not-a-mapping",
+            f"the file must hold a mapping of keys to values, not a {kind}",
+        )
+    ]
