@@ -7,6 +7,7 @@ seeded generator or scripted for the next N requests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -229,10 +230,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if fault == "drop":
             self._record(request, parts.query, 0)
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         response = owner.fault_response(fault) if fault else owner.dispatch(request)
         self._record(request, parts.query, response.status)

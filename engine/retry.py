@@ -29,9 +29,12 @@ class RetryPolicy:
         return rng.uniform(0, ceiling)
 
 
+DEFAULT_POLICY = RetryPolicy()
+
+
 def call_with_retry(
     call: Callable[[], T],
-    policy: RetryPolicy = RetryPolicy(),
+    policy: RetryPolicy = DEFAULT_POLICY,
     *,
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,

@@ -17,7 +17,7 @@ from engine.audit import AuditLog, change_event
 from engine.model import Action, Change, Outcome, Policies, ProviderInstance, Status, Target
 from engine.providers import load_module
 from engine.providers.base import NotFound, Provider, ProviderError
-from engine.retry import RetryPolicy, call_with_retry
+from engine.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
 
 DEFAULT_CONCURRENCY = 8
 
@@ -47,7 +47,7 @@ class Observation:
 
 
 def observe(
-    providers: Providers, targets: Iterable[Target], retry: RetryPolicy = RetryPolicy()
+    providers: Providers, targets: Iterable[Target], retry: RetryPolicy = DEFAULT_POLICY
 ) -> Observation:
     by_instance: dict[str, list[Target]] = defaultdict(list)
     for target in sorted(set(targets), key=lambda t: t.display):
@@ -61,9 +61,10 @@ def observe(
             result.failures[name] = str(error)
             continue
         except ImportError as error:
+            platform = providers.policies.providers[name].platform
             result.failures[name] = (
-                f"the SDK for {providers.policies.providers[name].platform} is not installed "
-                f"({error.name}): pip install 'accessctl[{providers.policies.providers[name].platform}]'"
+                f"the SDK for {platform} is not installed ({error.name}): "
+                f"pip install 'accessctl[{platform}]'"
             )
             continue
         result.observed.update(seen)
@@ -96,7 +97,7 @@ def execute(
     clock: Callable[[], datetime],
     *,
     commit: str | None = None,
-    retry: RetryPolicy = RetryPolicy(),
+    retry: RetryPolicy = DEFAULT_POLICY,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> list[Outcome]:
     """Run every change; record each outcome as an audit event the moment it is known."""

@@ -23,13 +23,18 @@ MAX_DEPTH = 64
 
 JsonPath = tuple[str | int, ...]
 
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq")
+)
+"""JSON's data model: no binary, sets, ordered maps or language-specific objects."""
+
 try:  # The C parser is several times faster; fall back where libyaml is missing.
     _Parser: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Parser = yaml.SafeLoader
 
 
-class _Loader(_Parser):  # type: ignore[misc,valid-type]
+class _Loader(_Parser):  # type: ignore[misc]
     """Safe loader without the implicit timestamp resolver."""
 
 
@@ -73,6 +78,8 @@ class _Builder:
         self.constructor = yaml.SafeLoader("")  # only its scalar constructors are used
         self.budget = MAX_NODES
         self.findings: list[Finding] = []
+        # Aliased nodes carry their anchor's position; report the key being expanded instead.
+        self.current_key: yaml.Mark | None = None
 
     def build(self, node: yaml.Node, path: JsonPath, depth: int = 0) -> Any:
         self.budget -= 1
@@ -80,11 +87,15 @@ class _Builder:
             raise _TooLarge(
                 f"the document expands to more than {MAX_NODES} values (aliases included); "
                 "split it or remove anchors and aliases",
-                node.start_mark,
+                self.current_key or node.start_mark,
             )
         if depth > MAX_DEPTH:
             raise _TooLarge(f"the document nests deeper than {MAX_DEPTH} levels", node.start_mark)
         self.document.marks.setdefault(path, _position(node.start_mark))
+        if node.tag not in _PLAIN_TAGS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the tag {node.tag!r} is not allowed", node.start_mark
+            )
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
@@ -113,6 +124,7 @@ class _Builder:
                 )
                 continue
             seen[key] = line
+            self.current_key = key_node.start_mark
             self.document.marks[(*path, key)] = _position(key_node.start_mark)
             result[key] = self.build(value_node, (*path, key), depth + 1)
         return result

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,20 +19,23 @@ from engine.runner import DEFAULT_CONCURRENCY, execute
 DEFAULT_AUDIT_FILE = ".accessctl/audit.jsonl"
 
 
-def options(function: click.decorators.FC) -> click.decorators.FC:
-    for decorator in reversed([
+def options(function: Callable[..., None]) -> click.Command:
+    decorators: list[Callable[[Any], Any]] = [
         repo_option,
         now_option,
         click.option("--confirm", is_flag=True, help="Make the changes (default: dry-run)."),
         click.option("--audit-file", type=click.Path(dir_okay=False, path_type=Path),
-                     default=None, help=f"Append-only audit log [default: <repo>/{DEFAULT_AUDIT_FILE}]."),
+                     default=None,
+                     help=f"Append-only audit log [default: <repo>/{DEFAULT_AUDIT_FILE}]."),
         click.option("--commit", default=None, help="The commit being applied, for the audit."),
         click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY,
                      show_default=True, help="Changes made in parallel."),
         click.pass_context,
-    ]):
-        function = decorator(function)
-    return function
+    ]
+    wrapped: Any = function
+    for decorator in reversed(decorators):
+        wrapped = decorator(wrapped)
+    return wrapped  # type: ignore[no-any-return]
 
 
 def run(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
@@ -68,5 +73,6 @@ def run(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
     finally:
         audit.close()
     print_outcomes(env.stderr, outcomes)
-    failed = any(o.status is Status.FAILED for o in outcomes) or converged.observation.failures
+    failed = any(o.status is Status.FAILED for o in outcomes) or bool(
+        converged.observation.failures)
     ctx.exit(1 if failed or invalid else 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Final, cast
 
 from engine.providers.base import ProviderModule
@@ -23,18 +24,11 @@ def load_module(platform: str) -> ProviderModule:
     try:
         dotted = PLATFORMS[platform]
     except KeyError:
-        raise KeyError(f"unknown platform {platform!r}; known: {', '.join(sorted(PLATFORMS))}")
+        known = ", ".join(sorted(PLATFORMS))
+        raise KeyError(f"unknown platform {platform!r}; known: {known}") from None
     return cast(ProviderModule, importlib.import_module(dotted))
 
 
 def available_platforms() -> list[str]:
     """Platforms whose module is present in this installation."""
-    found = []
-    for platform, dotted in PLATFORMS.items():
-        try:
-            importlib.util.find_spec(dotted)
-        except ModuleNotFoundError:
-            continue
-        if importlib.util.find_spec(dotted) is not None:
-            found.append(platform)
-    return found
+    return [p for p, dotted in PLATFORMS.items() if importlib.util.find_spec(dotted) is not None]

@@ -140,9 +140,9 @@ class _errors:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 tb: object) -> bool:
+                 tb: object) -> None:
         if error is None:
-            return False
+            return
         from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 
         if isinstance(error, ClientError):
@@ -155,7 +155,6 @@ class _errors:
             raise ProviderError(f"AWS {code}: {message}", retryable=retryable) from None
         if isinstance(error, (ConnectionError, ReadTimeoutError)):
             raise ProviderError(f"AWS unreachable: {error}", retryable=True) from None
-        return False
 
 
 def create(instance: ProviderInstance, environ: Mapping[str, str]) -> AwsIamProvider:

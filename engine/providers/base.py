@@ -9,7 +9,7 @@ from engine.model import Change, Outcome, ProviderInstance, Target
 
 
 class ProviderError(Exception):
-    """A platform call failed. `retryable` says whether trying again may help (429, 5xx, timeout)."""
+    """A platform call failed; `retryable` says whether trying again may help (429, 5xx, ...)."""
 
     def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None):
         super().__init__(message)

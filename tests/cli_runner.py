@@ -1,0 +1,34 @@
+"""Run the CLI in-process with captured output and a fixed environment."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.cli import run
+from engine.environment import Environment
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.out.splitlines() if line.startswith("{")]
+
+
+def invoke(*args: str, environ: dict[str, str] | None = None,
+           now: datetime | None = None) -> Result:
+    out, err = io.StringIO(), io.StringIO()
+    fixed = now or datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    env = Environment(stdout=out, stderr=err, environ=environ or {}, clock=lambda: fixed)
+    code = run(list(args), env)
+    return Result(code, out.getvalue(), err.getvalue())
