@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apply": ("engine.commands.apply", "Grant approved requests (dry-run unless --confirm)."),
     "revoke": ("engine.commands.revoke", "Revoke expired grants (dry-run unless --confirm)."),
     "schemas": ("engine.commands.schemas", "Export the JSON Schemas for editors, or check them."),
+    "codeowners": ("engine.commands.codeowners",
+                   "Generate .github/CODEOWNERS from the policies, or check it."),
 }
 
 
