@@ -43,39 +43,69 @@ def members(iam: Any, group: str) -> set[str]:
     return {u["UserName"] for u in iam.get_group(GroupName=group)["Users"]}
 
 
-def test_apply_grants_then_revoke_removes_at_expiry(tmp_path: Path, endpoint: str,
-                                                    iam: Any) -> None:
-    repo = write_repo(tmp_path, endpoint, requests={
-        "access-requests/prod-admin/alice-inc.yaml":
-            request("alice", "prod-admin", "2026-11-23T12:00:00Z"),
-        "access-requests/prod-admin/bob-later.yaml":
-            request("bob", "prod-admin", "2026-11-23T14:00:00Z", starts="2026-11-23T11:00:00Z"),
-    })
+def test_apply_grants_then_revoke_removes_at_expiry(
+    tmp_path: Path, endpoint: str, iam: Any
+) -> None:
+    repo = write_repo(
+        tmp_path,
+        endpoint,
+        requests={
+            "access-requests/prod-admin/alice-inc.yaml": request(
+                "alice", "prod-admin", "2026-11-23T12:00:00Z"
+            ),
+            "access-requests/prod-admin/bob-later.yaml": request(
+                "bob", "prod-admin", "2026-11-23T14:00:00Z", starts="2026-11-23T11:00:00Z"
+            ),
+        },
+    )
     iam.add_user_to_group(GroupName="prod-admins", UserName="standing")
     audit = tmp_path / "audit.jsonl"
 
-    dry = invoke("apply", "--repo", str(repo), "--audit-file", str(audit), now=TEN)
+    dry = invoke(
+        "apply", "--skip-approval", "--repo", str(repo), "--audit-file", str(audit), now=TEN
+    )
     assert dry.code == 0, dry.err
     assert members(iam, "prod-admins") == {"standing"}, "dry-run must change nothing"
     assert "approval was not verified" in dry.err
     assert not audit.exists()
 
-    done = invoke("apply", "--repo", str(repo), "--confirm", "--audit-file", str(audit),
-                  "--commit", "abc123", now=TEN)
+    done = invoke(
+        "apply",
+        "--skip-approval",
+        "--repo",
+        str(repo),
+        "--confirm",
+        "--audit-file",
+        str(audit),
+        "--commit",
+        "abc123",
+        now=TEN,
+    )
     assert done.code == 0, done.err
     assert members(iam, "prod-admins") == {"standing", "alice"}
     events = done.events()
     assert [(e["action"], e["outcome"], e["principal"], e["commit"]) for e in events] == [
-        ("grant", "done", "alice", "abc123")]
+        ("grant", "done", "alice", "abc123")
+    ]
     assert [json.loads(line) for line in audit.read_text().splitlines()] == events
 
     # Running it again changes nothing: converged.
-    again = invoke("apply", "--repo", str(repo), "--confirm", "--audit-file", str(audit), now=TEN)
+    again = invoke(
+        "apply",
+        "--skip-approval",
+        "--repo",
+        str(repo),
+        "--confirm",
+        "--audit-file",
+        str(audit),
+        now=TEN,
+    )
     assert again.code == 0 and again.events() == []
 
     # At 15:00 both have ended; the revoke sweep removes ours, never the standing member.
-    sweep = invoke("revoke", "--repo", str(repo), "--confirm", "--audit-file", str(audit),
-                   now=THREE_PM)
+    sweep = invoke(
+        "revoke", "--repo", str(repo), "--confirm", "--audit-file", str(audit), now=THREE_PM
+    )
     assert sweep.code == 0, sweep.err
     assert members(iam, "prod-admins") == {"standing"}
     assert [(e["action"], e["principal"]) for e in sweep.events()] == [("revoke", "alice")]
@@ -83,25 +113,47 @@ def test_apply_grants_then_revoke_removes_at_expiry(tmp_path: Path, endpoint: st
 
 
 def test_revoke_never_grants(tmp_path: Path, endpoint: str, iam: Any) -> None:
-    repo = write_repo(tmp_path, endpoint, requests={
-        "access-requests/prod-admin/alice-inc.yaml":
-            request("alice", "prod-admin", "2026-11-23T12:00:00Z")})
-    result = invoke("revoke", "--repo", str(repo), "--confirm",
-                    "--audit-file", str(tmp_path / "a.jsonl"), now=TEN)
+    repo = write_repo(
+        tmp_path,
+        endpoint,
+        requests={
+            "access-requests/prod-admin/alice-inc.yaml": request(
+                "alice", "prod-admin", "2026-11-23T12:00:00Z"
+            )
+        },
+    )
+    result = invoke(
+        "revoke",
+        "--repo",
+        str(repo),
+        "--confirm",
+        "--audit-file",
+        str(tmp_path / "a.jsonl"),
+        now=TEN,
+    )
     assert result.code == 0
     assert members(iam, "prod-admins") == set()
 
 
-def test_overlapping_request_is_not_cut_short_by_the_sweep(tmp_path: Path, endpoint: str,
-                                                           iam: Any) -> None:
-    repo = write_repo(tmp_path, endpoint, requests={
-        "access-requests/prod-admin/alice-short.yaml":
-            request("alice", "prod-admin", "2026-11-23T11:00:00Z"),
-        "access-requests/prod-admin/alice-long.yaml":
-            request("alice", "prod-admin", "2026-11-23T13:00:00Z", starts="2026-11-23T09:30:00Z"),
-    })
+def test_overlapping_request_is_not_cut_short_by_the_sweep(
+    tmp_path: Path, endpoint: str, iam: Any
+) -> None:
+    repo = write_repo(
+        tmp_path,
+        endpoint,
+        requests={
+            "access-requests/prod-admin/alice-short.yaml": request(
+                "alice", "prod-admin", "2026-11-23T11:00:00Z"
+            ),
+            "access-requests/prod-admin/alice-long.yaml": request(
+                "alice", "prod-admin", "2026-11-23T13:00:00Z", starts="2026-11-23T09:30:00Z"
+            ),
+        },
+    )
     audit = str(tmp_path / "a.jsonl")
-    invoke("apply", "--repo", str(repo), "--confirm", "--audit-file", audit, now=TEN)
+    invoke(
+        "apply", "--skip-approval", "--repo", str(repo), "--confirm", "--audit-file", audit, now=TEN
+    )
     noon = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     sweep = invoke("revoke", "--repo", str(repo), "--confirm", "--audit-file", audit, now=noon)
     assert sweep.events() == []
@@ -109,16 +161,30 @@ def test_overlapping_request_is_not_cut_short_by_the_sweep(tmp_path: Path, endpo
 
 
 def test_a_missing_user_fails_that_change_only(tmp_path: Path, endpoint: str, iam: Any) -> None:
-    repo = write_repo(tmp_path, endpoint, requests={
-        "access-requests/prod-admin/alice-x.yaml":
-            request("alice", "prod-admin", "2026-11-23T12:00:00Z"),
-        "access-requests/break-glass/bob-x.yaml":
-            request("bob", "break-glass", "2026-11-23T12:00:00Z"),
-    })
+    repo = write_repo(
+        tmp_path,
+        endpoint,
+        requests={
+            "access-requests/prod-admin/alice-x.yaml": request(
+                "alice", "prod-admin", "2026-11-23T12:00:00Z"
+            ),
+            "access-requests/break-glass/bob-x.yaml": request(
+                "bob", "break-glass", "2026-11-23T12:00:00Z"
+            ),
+        },
+    )
     iam.delete_user(UserName="bob")
     try:
-        result = invoke("apply", "--repo", str(repo), "--confirm",
-                        "--audit-file", str(tmp_path / "a.jsonl"), now=TEN)
+        result = invoke(
+            "apply",
+            "--skip-approval",
+            "--repo",
+            str(repo),
+            "--confirm",
+            "--audit-file",
+            str(tmp_path / "a.jsonl"),
+            now=TEN,
+        )
         assert result.code == 1
         outcomes = {(e["principal"], e["outcome"]) for e in result.events()}
         assert outcomes == {("alice", "done"), ("bob", "failed")}
@@ -130,9 +196,15 @@ def test_a_missing_user_fails_that_change_only(tmp_path: Path, endpoint: str, ia
 
 
 def test_unreachable_platform_is_reported_and_exits_1(tmp_path: Path) -> None:
-    repo = write_repo(tmp_path, "http://127.0.0.1:9", requests={
-        "access-requests/prod-admin/alice-x.yaml":
-            request("alice", "prod-admin", "2026-11-23T12:00:00Z")})
+    repo = write_repo(
+        tmp_path,
+        "http://127.0.0.1:9",
+        requests={
+            "access-requests/prod-admin/alice-x.yaml": request(
+                "alice", "prod-admin", "2026-11-23T12:00:00Z"
+            )
+        },
+    )
     result = invoke("plan", "--repo", str(repo), now=TEN)
     assert result.code == 1
     assert "unreachable: aws-test" in result.out

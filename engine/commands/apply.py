@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,8 +12,6 @@ from engine.model import Action
 
 @click.command("apply")
 @mutate.options
-def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
-            audit_file: Path | None, commit: str | None, concurrency: int) -> None:
-    """Grant active requests and revoke ended ones (dry-run unless --confirm)."""
-    mutate.run(ctx, repo, now_text, confirm, audit_file, commit, concurrency,
-               frozenset({Action.GRANT, Action.REVOKE}))
+def command(ctx: click.Context, **values: Any) -> None:
+    """Grant approved active requests and revoke ended ones (dry-run unless --confirm)."""
+    mutate.run(ctx, mutate.Options(**values), frozenset({Action.GRANT, Action.REVOKE}))

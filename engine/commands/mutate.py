@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from engine.audit import AuditLog, Event
 from engine.commands.common import environment, judge, load, now_option, repo_option, resolve_now
 from engine.converge import converge
+from engine.environment import Environment
 from engine.errors import FindingsError
+from engine.evaluate import Evaluation, State, evaluate
+from engine.load import Loaded
 from engine.model import Action, Status
 from engine.render import print_changes, print_outcomes
 from engine.runner import DEFAULT_CONCURRENCY, execute
+
+if TYPE_CHECKING:
+    from engine.approval import Verdict
 
 DEFAULT_AUDIT_FILE = ".accessctl/audit.jsonl"
 
@@ -30,6 +38,10 @@ def options(function: Callable[..., None]) -> click.Command:
         click.option("--commit", default=None, help="The commit being applied, for the audit."),
         click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY,
                      show_default=True, help="Changes made in parallel."),
+        click.option("--vcs", "vcs_kind", type=click.Choice(["github", "gitlab"]), default=None,
+                     help="Where approvals are read [default: detected from the CI environment]."),
+        click.option("--skip-approval", is_flag=True,
+                     help="Treat valid requests as approved (local testing only; never in CI)."),
         click.pass_context,
     ]
     wrapped: Any = function
@@ -38,41 +50,84 @@ def options(function: Callable[..., None]) -> click.Command:
     return wrapped  # type: ignore[no-any-return]
 
 
-def run(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
-        audit_file: Path | None, commit: str | None, concurrency: int,
-        actions: frozenset[Action]) -> None:
+@dataclass(frozen=True)
+class Options:
+    repo: Path
+    now_text: str | None
+    confirm: bool
+    audit_file: Path | None
+    commit: str | None
+    concurrency: int
+    vcs_kind: str | None
+    skip_approval: bool
+
+
+def verify_approvals(
+    loaded: Loaded, evaluation: Evaluation, now: datetime, env: Environment,
+    vcs_kind: str | None,
+) -> tuple[Evaluation, dict[str, Verdict]]:
+    """Re-judge with each live request's verified approval; only approved ones are granted."""
+    from engine.vcs.select import from_environment
+    from engine.verify import Verifier
+
+    assert loaded.policies is not None
+    verifier = Verifier(from_environment(env.environ, vcs_kind))
+    live = (State.ACTIVE, State.PENDING)
+    verdicts = {path: verifier.verify(j.request) for path, j in evaluation.judgements.items()
+                if j.state in live}
+    approved = {path: v.approved for path, v in verdicts.items()}
+    rejudged = evaluate(loaded.policies, loaded.requests, now, approved=approved,
+                        teams=verifier.team_lookup(loaded.policies))
+    return rejudged, verdicts
+
+
+def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> None:
     env = environment(ctx)
-    now = resolve_now(now_text, env)
-    loaded = load(repo)
+    now = resolve_now(options.now_text, env)
+    loaded = load(options.repo)
     if loaded.policies is None:
         raise FindingsError("policies cannot be read: run 'accessctl validate'")
     evaluation = judge(loaded, now)
+    verdicts: dict[str, Verdict] = {}
+    if Action.GRANT in actions and options.skip_approval:
+        env.stderr.write(
+            "warning: approval was not verified (--skip-approval): every valid active request "
+            "is treated as approved\n"
+        )
+    elif Action.GRANT in actions:
+        evaluation, verdicts = verify_approvals(loaded, evaluation, now, env, options.vcs_kind)
     converged, providers = converge(loaded.policies, evaluation, env.environ)
     changes = [c for c in converged.plan.changes if c.action in actions]
-    if Action.GRANT in actions:
-        env.stderr.write(
-            "warning: approval was not verified: every valid active request is treated as "
-            "approved\n"
-        )
+    denied = {p: v for p, v in sorted(verdicts.items()) if not v.approved}
+    for path, verdict in denied.items():
+        env.stderr.write(f"denied: {path}: {'; '.join(verdict.reasons)}\n")
     for name, why in sorted(converged.observation.failures.items()):
         env.stderr.write(f"unreachable: {name}: {why}\n")
     invalid = [f for f in loaded.findings + evaluation.findings if f.severity.value == "error"]
     for finding in invalid:
         env.stderr.write(f"skipped: {finding.location}: {finding.message}\n")
-    if not confirm:
+    if not options.confirm:
         print_changes(env.stderr, changes, "Dry run: changes that --confirm would make")
-        failed = bool(converged.observation.failures)
+        failed = bool(converged.observation.failures) or bool(denied)
         ctx.exit(1 if failed else 0)
-    audit = AuditLog(audit_file or repo / DEFAULT_AUDIT_FILE, env.stdout)
+    audit = AuditLog(options.audit_file or options.repo / DEFAULT_AUDIT_FILE, env.stdout)
     try:
+        for path, verdict in denied.items():
+            judgement = evaluation.judgements[path]
+            audit.record(Event(
+                time=env.clock(), action="deny", outcome="denied", request=path,
+                entitlement=judgement.request.entitlement, principal=judgement.principal,
+                provider=judgement.target.instance if judgement.target else None,
+                target=judgement.target.display if judgement.target else None,
+                commit=options.commit, error="; ".join(verdict.reasons)))
         for name, why in sorted(converged.observation.failures.items()):
             audit.record(Event(time=env.clock(), action="observe", outcome="failed",
-                               provider=name, commit=commit, error=why))
-        outcomes = execute(changes, providers, audit, env.clock, commit=commit,
-                           concurrency=concurrency)
+                               provider=name, commit=options.commit, error=why))
+        outcomes = execute(changes, providers, audit, env.clock, commit=options.commit,
+                           concurrency=options.concurrency)
     finally:
         audit.close()
     print_outcomes(env.stderr, outcomes)
     failed = any(o.status is Status.FAILED for o in outcomes) or bool(
         converged.observation.failures)
-    ctx.exit(1 if failed or invalid else 0)
+    ctx.exit(1 if failed or invalid or denied else 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,8 +12,9 @@ from engine.model import Action
 
 @click.command("revoke")
 @mutate.options
-def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
-            audit_file: Path | None, commit: str | None, concurrency: int) -> None:
-    """Revoke every grant no unexpired request backs (dry-run unless --confirm)."""
-    mutate.run(ctx, repo, now_text, confirm, audit_file, commit, concurrency,
-               frozenset({Action.REVOKE}))
+def command(ctx: click.Context, **values: Any) -> None:
+    """Revoke every grant no unexpired request backs (dry-run unless --confirm).
+
+    The scheduled sweep: it never grants, so it needs no approval look-ups.
+    """
+    mutate.run(ctx, mutate.Options(**values), frozenset({Action.REVOKE}))

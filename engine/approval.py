@@ -1,0 +1,169 @@
+"""Whether a merged request was approved the way the policy says. Pure: the VCS facts come in.
+
+This is the heart of the product: the code owners' review of the pull request is the approval.
+Branch protection alone is not trusted (admins bypass it, settings drift), so every rule is
+checked here again, against the policies and CODEOWNERS of the pull request's base commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from engine.codeowners import CodeOwners
+from engine.evaluate import TeamLookup, evaluate, is_member
+from engine.model import Policies, Request, Severity
+from engine.vcs.base import PullRequest, Review, ReviewState
+
+PROTECTED_PREFIXES = ("policies/", "schemas/", "engine/", ".github/", "emulators/", ".gitlab-ci")
+REQUESTS_PREFIX = "access-requests/"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    path: str
+    approved: bool
+    approvers: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    """What is missing, each sentence one a person can act on."""
+    could_approve: tuple[str, ...] = ()
+    pull: PullRequest | None = None
+
+
+def mixes_requests_and_policy(files: Iterable[str]) -> list[str]:
+    """The protected files of a pull request that also changes requests (empty when fine)."""
+    changed = list(files)
+    if not any(f.startswith(REQUESTS_PREFIX) for f in changed):
+        return []
+    return sorted(f for f in changed if f.startswith(PROTECTED_PREFIXES) or f == "CODEOWNERS")
+
+
+def latest_reviews(reviews: Sequence[Review]) -> dict[str, Review]:
+    """Each reviewer's review that counts: the latest approval, change request or dismissal.
+
+    Comments do not change a reviewer's standing, as on GitHub; a later CHANGES_REQUESTED or a
+    dismissal cancels an earlier approval.
+    """
+    latest: dict[str, Review] = {}
+    for review in reviews:
+        if review.state in (ReviewState.COMMENTED, ReviewState.PENDING):
+            continue
+        latest[review.login.casefold()] = review
+    return latest
+
+
+def _owns(login: str, owners: Iterable[str], teams: TeamLookup) -> bool:
+    names = [o[1:] if o.startswith("@") and "/" not in o else o for o in owners]
+    return bool(is_member(login, names, teams))
+
+
+def judge_approval(
+    request: Request,
+    pull: PullRequest | None,
+    reviews: Sequence[Review],
+    base_policies: Policies | None,
+    codeowners: CodeOwners | None,
+    teams: TeamLookup,
+    default_branch: str,
+) -> Verdict:
+    """The verdict for one request file as it stands on the default branch."""
+    path = request.path
+    if pull is None:
+        return Verdict(path, False, reasons=(
+            "the file reached the default branch without a merged pull request (direct push): "
+            "open a pull request for it",))
+    if not pull.merged or pull.merged_at is None:
+        return Verdict(path, False, reasons=(f"pull request #{pull.number} is not merged",),
+                       pull=pull)
+    if pull.base_ref != default_branch:
+        return Verdict(path, False, pull=pull, reasons=(
+            f"pull request #{pull.number} was merged into {pull.base_ref}, "
+            f"not {default_branch}",))
+    if pull.author.casefold() != request.requester.casefold():
+        return Verdict(path, False, pull=pull, reasons=(
+            f"pull request #{pull.number} was opened by {pull.author}, but the request names "
+            f"{request.requester}: only the requester may open their own request",))
+    mixed = mixes_requests_and_policy(pull.changed_files)
+    if mixed:
+        return Verdict(path, False, pull=pull, reasons=(
+            f"pull request #{pull.number} changes requests together with {', '.join(mixed)}: "
+            "policy changes and requests go in separate pull requests",))
+    if base_policies is None:
+        return Verdict(path, False, pull=pull, reasons=(
+            "the base commit's policies cannot be read, so nothing can be approved",))
+    entitlement = base_policies.entitlements.get(request.entitlement)
+    if entitlement is None:
+        return Verdict(path, False, pull=pull, reasons=(
+            f"entitlement {request.entitlement!r} did not exist on the base commit",))
+    # Judged by the base commit's policies at merge time: this bounds the window from the merge.
+    judged = evaluate(base_policies, [request], pull.merged_at, teams=teams)
+    errors = [f.message for f in judged.findings if f.severity is Severity.ERROR]
+    if errors:
+        return Verdict(path, False, pull=pull,
+                       reasons=tuple(f"at merge time: {e}" for e in errors))
+    if codeowners is None:
+        return Verdict(path, False, pull=pull, reasons=(
+            "the base commit has no CODEOWNERS file: run 'accessctl codeowners --write'",))
+    sections = codeowners.sections_for(path)
+    owners = sorted({o for s in sections for o in s.owners})
+    could = tuple(a for a in entitlement.approvers if _could_own(a, owners, teams))
+    counted: list[str] = []
+    ignored: list[str] = []
+    for _, review in sorted(latest_reviews(reviews).items()):
+        why = _why_not_counted(review, pull, request, owners, entitlement.approvers, teams)
+        if why is None:
+            counted.append(review.login)
+        else:
+            ignored.append(f"{review.login}: {why}")
+    reasons: list[str] = []
+    if len(counted) < entitlement.approvals:
+        needed = entitlement.approvals - len(counted)
+        reasons.append(
+            f"needs {needed} more approval(s) on the final commit {pull.head_sha[:12]} from a "
+            f"code owner in {', '.join(entitlement.approvers)}"
+        )
+    for section in sections:
+        if section.optional or section.name is None:
+            continue
+        in_section = [c for c in counted if _owns(c, section.owners, teams)]
+        if len(in_section) < section.approvals:
+            reasons.append(f"CODEOWNERS section [{section.name}] needs {section.approvals} "
+                           f"approval(s) from {', '.join(section.owners)}")
+    reasons.extend(f"not counted: {i}" for i in ignored if reasons)
+    return Verdict(path, not reasons, approvers=tuple(counted), reasons=tuple(reasons),
+                   could_approve=could, pull=pull)
+
+
+def _could_own(approver: str, owners: Sequence[str], teams: TeamLookup) -> bool:
+    if approver.startswith("@"):
+        return approver.casefold() in {o.casefold() for o in owners}
+    return _owns(approver, owners, teams)
+
+
+def _why_not_counted(
+    review: Review,
+    pull: PullRequest,
+    request: Request,
+    owners: Sequence[str],
+    approvers: Sequence[str],
+    teams: TeamLookup,
+) -> str | None:
+    if review.state is not ReviewState.APPROVED:
+        return f"latest review is {review.state.value}"
+    if review.is_bot or review.login.casefold().endswith("[bot]"):
+        return "bots do not approve access"
+    login = review.login.casefold()
+    if login in (request.requester.casefold(), pull.author.casefold()):
+        return "the requester cannot approve their own request"
+    if review.commit_id != pull.head_sha:
+        return "approved an earlier commit, not the final one"
+    if not _owns(review.login, owners, teams):
+        return "not a code owner of the file on the base commit"
+    if not is_member(review.login, approvers, teams):
+        return "not in the entitlement's approvers"
+    return None
+
+
+def at_merge(pull: PullRequest | None) -> datetime | None:
+    return pull.merged_at if pull else None

@@ -1,0 +1,78 @@
+"""The small interface the engine needs from GitHub or GitLab, and the records it returns."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from engine.load import FileSource
+
+
+class ReviewState(enum.StrEnum):
+    APPROVED = "APPROVED"
+    CHANGES_REQUESTED = "CHANGES_REQUESTED"
+    COMMENTED = "COMMENTED"
+    DISMISSED = "DISMISSED"
+    PENDING = "PENDING"
+
+
+@dataclass(frozen=True)
+class Review:
+    login: str
+    state: ReviewState
+    commit_id: str | None
+    submitted_at: datetime | None
+    is_bot: bool = False
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    url: str
+    author: str
+    author_is_bot: bool
+    head_sha: str
+    base_ref: str
+    base_sha: str
+    merged: bool
+    merged_at: datetime | None
+    merge_commit_sha: str | None
+    changed_files: tuple[str, ...]
+
+
+class Vcs(Protocol):
+    """One repository on GitHub or GitLab. Implementations cache what they read within a run."""
+
+    kind: str
+    """"github" or "gitlab": selects the CODEOWNERS dialect."""
+
+    default_branch: str
+
+    def last_commit_touching(self, path: str, ref: str) -> str | None:
+        """The newest commit on `ref`'s first-parent history that changed `path`."""
+        ...
+
+    def merged_pull_request_for(self, commit_sha: str, path: str) -> PullRequest | None:
+        """The merged pull/merge request into the default branch that brought `commit_sha`.
+
+        Merge commits, squash and rebase merges are all found. None: a direct push.
+        """
+        ...
+
+    def reviews(self, pull: PullRequest) -> list[Review]:
+        """Every review or approval on the pull request, oldest first."""
+        ...
+
+    def team_members(self, team: str) -> frozenset[str] | None:
+        """Casefolded logins of '@org/team' (all pages), or None when the team is unknown."""
+        ...
+
+    def files_at(self, sha: str) -> FileSource:
+        """The repository's files as they were at `sha` (for the base commit's policies)."""
+        ...
+
+    def codeowners_path(self) -> str:
+        """Where this platform reads CODEOWNERS from."""
+        ...

@@ -1,0 +1,35 @@
+"""Pick the VCS adapter from the CI environment (or an explicit choice)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from engine.errors import ConfigError
+from engine.vcs.base import Vcs
+
+
+def detect(environ: Mapping[str, str]) -> str | None:
+    if environ.get("ACCESSCTL_VCS"):
+        return environ["ACCESSCTL_VCS"]
+    if environ.get("GITHUB_ACTIONS") == "true" or environ.get("GITHUB_REPOSITORY"):
+        return "github"
+    if environ.get("GITLAB_CI") == "true" or environ.get("CI_PROJECT_ID"):
+        return "gitlab"
+    return None
+
+
+def from_environment(environ: Mapping[str, str], kind: str | None = None) -> Vcs:
+    chosen = kind or detect(environ)
+    if chosen == "github":
+        from engine.vcs import github
+
+        return github.from_environment(environ)
+    if chosen == "gitlab":
+        from engine.vcs import gitlab
+
+        return gitlab.from_environment(environ)
+    raise ConfigError(
+        "approvals cannot be verified: no VCS found (set GITHUB_REPOSITORY and GITHUB_TOKEN, "
+        "or CI_PROJECT_ID and a GitLab token, or pass --vcs); --skip-approval is for local "
+        "testing only"
+    )
