@@ -743,7 +743,7 @@ class GitLabEmulator(Emulator):
         project = self._find_project(request.params["id"])
         commit = self._resolve(project, request.arg("ref"))
         prefix = (request.arg("path") or "").strip("/")
-        recursive = request.arg("recursive") in ("true", "1")
+        recursive = _flag(request, "recursive")
         entries: dict[str, str] = {}
         for path in sorted(commit.files):
             if prefix and not path.startswith(prefix + "/"):
@@ -784,15 +784,33 @@ class GitLabEmulator(Emulator):
         }
 
     def _list_commits(self, request: Request, actor: User) -> Response:
+        """`git log [--first-parent] ref -- path`: with a path, a commit is listed when it changed
+        the path against its first parent (first_parent=true), or, walking all history, when it
+        differs from every parent (git's default simplification drops a merge that took the
+        file unchanged from one side)."""
         project = self._find_project(request.params["id"])
         head = self._resolve(project, request.arg("ref_name"))
         path = request.arg("path")
+        first_parent = _flag(request, "first_parent")
+        if first_parent:
+            walk, sha = [], head.sha
+            while sha:
+                walk.append(sha)
+                parents = project.commits[sha].parents
+                sha = parents[0] if parents else ""
+        else:
+            walk = self._ancestors(project, head.sha)
         rows = []
-        for sha in self._ancestors(project, head.sha):
+        for sha in walk:
             commit = project.commits[sha]
             if path:
-                parent = project.commits[commit.parents[0]].files if commit.parents else {}
-                if parent.get(path) == commit.files.get(path):
+                parents = commit.parents[:1] if first_parent else commit.parents
+                mine = commit.files.get(path)
+                if not parents:
+                    changed = mine is not None
+                else:
+                    changed = all(project.commits[p].files.get(path) != mine for p in parents)
+                if not changed:
                     continue
             rows.append(self._commit_json(project, commit))
         return self._paginate(request, rows)
@@ -1010,6 +1028,19 @@ class GitLabEmulator(Emulator):
             if token:
                 self.tokens[token] = user_id
             return user_id
+
+    def add_token(self, token: str, username: str) -> None:
+        """Let `token` act as `username` (for calls made as a reviewer, say)."""
+        with self.lock:
+            self.tokens[token] = self._find_user(username).id
+
+    def user_id(self, username: str) -> int:
+        with self.lock:
+            return self._find_user(username).id
+
+    def project_id(self, path_with_namespace: str) -> int:
+        with self.lock:
+            return self._find_project(path_with_namespace).id
 
     def add_group(self, full_path: str, name: str | None = None) -> int:
         """A group; a path with slashes is a subgroup of the existing parent group."""
@@ -1277,6 +1308,11 @@ def _int_arg(request: Request, name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise _bad_request(f"{name} is invalid") from None
+
+
+def _flag(request: Request, name: str) -> bool:
+    """A boolean query parameter as Grape coerces it (python-gitlab sends `True`)."""
+    return (request.arg(name) or "").casefold() in ("true", "1", "yes", "t", "on")
 
 
 def _int_param(request: Request, name: str) -> int:
