@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -17,6 +18,7 @@ from engine.commands.common import (
     repo_option,
     resolve_now,
 )
+from engine.errors import ConfigError
 
 
 @click.command("validate")
@@ -25,13 +27,24 @@ from engine.commands.common import (
               show_default=True, help="github prints workflow annotations on the files.")
 @click.option("--changed", "changed", multiple=True, metavar="PATH",
               help="Files proposed by the change under review: their expiry must lie ahead.")
+@click.option("--event", "event_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="A pull request event (GitHub's $GITHUB_EVENT_PATH): judge only "
+              "its changed files, by its base commit's policies, and comment on it.")
+@click.option("--comment/--no-comment", default=True, show_default=True,
+              help="With --event: write or update the pull request comment.")
+@click.option("--vcs", "vcs_kind", type=click.Choice(["github", "gitlab"]), default=None,
+              help="With --event: where the pull request lives [default: detected].")
 @now_option
 @click.pass_context
 def command(ctx: click.Context, repo: Path, fmt: str, changed: tuple[str, ...],
+            event_path: Path | None, comment: bool, vcs_kind: str | None,
             now_text: str | None) -> None:
     """Check request and policy files; exit 1 when any has an error."""
     env = environment(ctx)
     now = resolve_now(now_text, env)
+    if event_path is not None:
+        review_pull_request(ctx, repo, fmt, event_path, comment, vcs_kind, now)
+        return
     loaded = load(repo)
     evaluation = judge(loaded, now, fresh=changed)
     findings = [*loaded.findings, *evaluation.findings]
@@ -45,3 +58,27 @@ def command(ctx: click.Context, repo: Path, fmt: str, changed: tuple[str, ...],
     }
     print_findings(findings, fmt, env, summary)
     ctx.exit(1 if has_errors(findings) else 0)
+
+
+def review_pull_request(ctx: click.Context, repo: Path, fmt: str, event_path: Path,
+                        comment: bool, vcs_kind: str | None, now: datetime) -> None:
+    import json
+
+    from engine.load import TreeSource
+    from engine.pull_review import MARKER, pull_number, render_comment, review
+    from engine.vcs.select import from_environment
+
+    env = environment(ctx)
+    try:
+        event = json.loads(event_path.read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{event_path}: cannot read the event: {error}") from None
+    vcs = from_environment(env.environ, vcs_kind)
+    pull = vcs.pull_request(pull_number(event))
+    result = review(TreeSource(repo), pull, vcs, now)
+    summary = {"requests": len(result.requests), "removed": len(result.removed),
+               "errors": sum(1 for f in result.findings if f.severity.value == "error")}
+    print_findings(result.findings, fmt, env, summary)
+    if comment:
+        vcs.upsert_comment(pull.number, MARKER, render_comment(result))
+    ctx.exit(0 if result.ok else 1)

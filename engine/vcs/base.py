@@ -61,6 +61,14 @@ class Vcs(Protocol):
         """
         ...
 
+    def pull_request(self, number: int) -> PullRequest:
+        """An open or closed pull request by number, with its changed files."""
+        ...
+
+    def upsert_comment(self, number: int, marker: str, body: str) -> None:
+        """Create the pull request's comment that contains `marker`, or edit it in place."""
+        ...
+
     def reviews(self, pull: PullRequest) -> list[Review]:
         """Every review or approval on the pull request, oldest first."""
         ...

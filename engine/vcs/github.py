@@ -96,6 +96,12 @@ class GitHubVcs:
         pull = max(
             candidates, key=lambda p: _aware(p.merged_at) or datetime.min.replace(tzinfo=UTC)
         )
+        return self._record(pull)
+
+    def pull_request(self, number: int) -> PullRequest:
+        return self._record(self._repo.get_pull(number))
+
+    def _record(self, pull: Any) -> PullRequest:
         files = tuple(f.filename for f in pull.get_files())
         return PullRequest(
             number=pull.number,
@@ -105,11 +111,20 @@ class GitHubVcs:
             head_sha=pull.head.sha,
             base_ref=pull.base.ref,
             base_sha=pull.base.sha,
-            merged=True,
+            merged=bool(pull.merged_at),
             merged_at=_aware(pull.merged_at),
             merge_commit_sha=pull.merge_commit_sha,
             changed_files=files,
         )
+
+    def upsert_comment(self, number: int, marker: str, body: str) -> None:
+        issue = self._repo.get_issue(number)
+        for comment in issue.get_comments():
+            if marker in (comment.body or ""):
+                if comment.body != body:
+                    comment.edit(body)
+                return
+        issue.create_comment(body)
 
     def reviews(self, pull: PullRequest) -> list[Review]:
         found = []

@@ -78,7 +78,10 @@ class GitLabVcs:
         if not merged:
             return None
         data = max(merged, key=lambda mr: mr.get("merged_at") or "")
-        mr = self._project.mergerequests.get(data["iid"])
+        return self.pull_request(data["iid"])
+
+    def pull_request(self, number: int) -> PullRequest:
+        mr = self._project.mergerequests.get(number)
         changes: Any = mr.changes(access_raw_diffs=False)
         files = {c["new_path"] for c in changes["changes"]} | {
             c["old_path"] for c in changes["changes"]}
@@ -90,7 +93,7 @@ class GitLabVcs:
             head_sha=mr.sha,
             base_ref=mr.target_branch,
             base_sha=mr.diff_refs["base_sha"],
-            merged=True,
+            merged=mr.state == "merged",
             merged_at=_time(mr.merged_at),
             merge_commit_sha=mr.merge_commit_sha or mr.squash_commit_sha,
             changed_files=tuple(sorted(files)),
@@ -105,6 +108,16 @@ class GitLabVcs:
             except GitlabGetError:
                 self._resets = False
         return self._resets
+
+    def upsert_comment(self, number: int, marker: str, body: str) -> None:
+        mr = self._project.mergerequests.get(number, lazy=True)
+        for note in mr.notes.list(get_all=True):
+            if marker in (note.body or ""):
+                if note.body != body:
+                    note.body = body
+                    note.save()
+                return
+        mr.notes.create({"body": body})
 
     def reviews(self, pull: PullRequest) -> list[Review]:
         approvals = self._project.mergerequests.get(pull.number, lazy=True).approvals.get()

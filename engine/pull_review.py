@@ -1,0 +1,125 @@
+"""Validation of a pull request: only its changed files, judged by its base commit's policies.
+
+It also writes (and keeps updating in place) one comment on the pull request with the plan, the
+approvals still needed and who can give them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Any
+
+from engine.approval import REQUESTS_PREFIX, Verdict, judge_approval, mixes_requests_and_policy
+from engine.errors import ConfigError
+from engine.evaluate import evaluate
+from engine.load import FileSource, load_request
+from engine.model import Finding, Location, Request, Severity, isoformat
+from engine.vcs.base import PullRequest, Vcs
+from engine.verify import Verifier
+
+MARKER = "<!-- accessctl:pull-request-review -->"
+
+
+@dataclass
+class PullReview:
+    pull: PullRequest
+    findings: list[Finding]
+    requests: list[Request]
+    verdicts: dict[str, Verdict]
+    removed: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+
+def pull_number(event: Mapping[str, Any]) -> int:
+    pull = event.get("pull_request") or event.get("object_attributes")
+    if not isinstance(pull, Mapping) or ("number" not in pull and "iid" not in pull):
+        raise ConfigError("the event is not a pull request event (no pull_request.number)")
+    return int(pull.get("number") or pull["iid"])
+
+
+def review(head: FileSource, pull: PullRequest, vcs: Vcs, now: datetime) -> PullReview:
+    """Judge the pull request's request files; `head` holds the files as the PR proposes them."""
+    verifier = Verifier(vcs)
+    base_policies, owners = verifier.base(pull.base_sha)
+    changed = [p for p in pull.changed_files if p.startswith(REQUESTS_PREFIX)]
+    findings: list[Finding] = []
+    requests: list[Request] = []
+    removed: list[str] = []
+    for path in changed:
+        if head.read(path) is None:
+            removed.append(path)  # deleting a request ends the access early: always allowed
+            continue
+        request, problems = load_request(head, path)
+        findings.extend(problems)
+        if request is not None:
+            requests.append(request)
+    for protected in mixes_requests_and_policy(pull.changed_files):
+        findings.append(Finding(
+            Location(protected), "mixed-pull-request",
+            "this pull request changes access requests and this protected file together: "
+            "split it in two (policy changes need their own review)",
+        ))
+    if base_policies is None:
+        findings.append(Finding(Location("policies/"), "base-policies",
+                                "the base commit's policies cannot be read"))
+        return PullReview(pull, findings, requests, {}, removed)
+    teams = verifier.team_lookup(base_policies)
+    evaluation = evaluate(base_policies, requests, now, teams=teams,
+                          fresh=[r.path for r in requests])
+    findings.extend(evaluation.findings)
+    for request in requests:
+        if request.requester.casefold() != pull.author.casefold():
+            findings.append(Finding(
+                request.line_of("requester"), "requester-not-author",
+                f"the requester is {request.requester} but the pull request was opened by "
+                f"{pull.author}: people request access for themselves only",
+            ))
+    # Approvals so far, judged as if the pull request were merged now.
+    as_merged = dataclasses.replace(pull, merged=True, merged_at=now, base_ref=vcs.default_branch)
+    reviews = vcs.reviews(pull)
+    verdicts = {
+        r.path: judge_approval(r, as_merged, reviews, base_policies, owners, teams,
+                               vcs.default_branch)
+        for r in requests
+    }
+    return PullReview(pull, findings, requests, verdicts, removed)
+
+
+def render_comment(result: PullReview) -> str:
+    """Markdown for the pull request comment (pure)."""
+    lines = [MARKER, "### accessctl review", ""]
+    errors = [f for f in result.findings if f.severity is Severity.ERROR]
+    if result.requests:
+        lines += ["| request | entitlement | for | window | approvals |",
+                  "| --- | --- | --- | --- | --- |"]
+        for request in result.requests:
+            verdict = result.verdicts.get(request.path)
+            start = isoformat(request.starts_at) if request.starts_at else "on merge"
+            if verdict is None:
+                status = "-"
+            elif verdict.approved:
+                status = "approved by " + ", ".join(f"@{a}" for a in verdict.approvers)
+            else:
+                who = ", ".join(verdict.could_approve) or "nobody: check the policy"
+                have = len(verdict.approvers)
+                status = f"{have} so far; needed from {who}"
+            name = PurePosixPath(request.path).name
+            lines.append(f"| `{name}` | {request.entitlement} | {request.requester} | "
+                         f"{start} → {isoformat(request.expires_at)} | {status} |")
+        lines.append("")
+    for path in result.removed:
+        lines.append(f"- `{path}` is removed: its access ends when this merges.")
+    if errors:
+        lines += ["", f"**{len(errors)} problem(s) to fix:**", ""]
+        lines += [f"- `{f.location.path}` line {f.location.line}: {f.message}" for f in errors]
+    else:
+        lines += ["", "No problems found. The access is granted when a code owner approves the "
+                  "final commit and the pull request is merged."]
+    return "\n".join(lines).rstrip() + "\n"
