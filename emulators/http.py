@@ -175,6 +175,8 @@ class Emulator:
     def base_url(self) -> str:
         assert self._server is not None, "emulator not started"
         host, port = self._server.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def start(self, port: int = 0) -> str:

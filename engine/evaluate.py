@@ -192,12 +192,14 @@ def evaluate(
     teams: TeamLookup | None = None,
     fresh: Iterable[str] = (),
     approved: Mapping[str, bool] | None = None,
+    ended: Iterable[Request] = (),
 ) -> Evaluation:
     """Judge every request at `now`.
 
     `fresh` names the files being proposed (a pull request's changes): for them the expiry must
     still lie ahead. `approved` maps request paths to their verified approval; when it is None
-    approval is not part of the judgement (validate, offline plan).
+    approval is not part of the judgement (validate, offline plan). `ended` holds requests whose
+    files were deleted: they back nothing, but the pairs they name stay the engine's to revoke.
     """
     lookup = teams or static_teams(policies)
     fresh_paths = set(fresh)
@@ -240,6 +242,16 @@ def evaluate(
         result.managed.add((target, principal_key(principal)))
         if state is State.ACTIVE:
             wanted.setdefault((target, principal), []).append((request, request.requester))
+    for request in ended:
+        entitlement = policies.entitlements.get(request.entitlement)
+        person = policies.people.get(request.requester.casefold())
+        if entitlement is None or person is None:
+            continue
+        instance = policies.providers.get(entitlement.provider)
+        target = target_of(entitlement, policies)
+        account = person.account_for(instance) if instance else None
+        if target is not None and account is not None:
+            result.managed.add((target, principal_key(account)))
     for (target, principal), backing in sorted(wanted.items(), key=lambda kv: kv[0][0].display +
                                                kv[0][1]):
         # Overlapping requests never cut each other short: the grant lasts until the last ends.

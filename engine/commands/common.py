@@ -14,7 +14,7 @@ from engine.environment import Environment
 from engine.errors import ConfigError
 from engine.evaluate import Evaluation, evaluate
 from engine.load import Loaded, TreeSource, load_repository
-from engine.model import Finding, Severity
+from engine.model import Finding, Request, Severity
 from engine.timestamps import parse_timestamp
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,10 +58,11 @@ def load(repo: Path) -> Loaded:
     return load_repository(TreeSource(repo))
 
 
-def judge(loaded: Loaded, now: datetime, fresh: Iterable[str] = ()) -> Evaluation:
+def judge(loaded: Loaded, now: datetime, fresh: Iterable[str] = (),
+          ended: Iterable[Request] = ()) -> Evaluation:
     if loaded.policies is None:
         return Evaluation(findings=[])
-    return evaluate(loaded.policies, loaded.requests, now, fresh=fresh)
+    return evaluate(loaded.policies, loaded.requests, now, fresh=fresh, ended=ended)
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

@@ -16,8 +16,9 @@ from engine.converge import converge
 from engine.environment import Environment
 from engine.errors import FindingsError
 from engine.evaluate import Evaluation, State, evaluate
+from engine.history import ended_requests, head_commit
 from engine.load import Loaded
-from engine.model import Action, Status
+from engine.model import Action, Request, Status
 from engine.render import print_changes, print_outcomes
 from engine.runner import DEFAULT_CONCURRENCY, execute
 
@@ -40,6 +41,9 @@ def options(function: Callable[..., None]) -> click.Command:
                      show_default=True, help="Changes made in parallel."),
         click.option("--vcs", "vcs_kind", type=click.Choice(["github", "gitlab"]), default=None,
                      help="Where approvals are read [default: detected from the CI environment]."),
+        click.option("--since", metavar="REV", default=None,
+                     help="The last successfully applied revision: requests deleted since then "
+                     "are revoked (so a skipped run loses nothing)."),
         click.option("--skip-approval", is_flag=True,
                      help="Treat valid requests as approved (local testing only; never in CI)."),
         click.pass_context,
@@ -59,12 +63,13 @@ class Options:
     commit: str | None
     concurrency: int
     vcs_kind: str | None
+    since: str | None
     skip_approval: bool
 
 
 def verify_approvals(
     loaded: Loaded, evaluation: Evaluation, now: datetime, env: Environment,
-    vcs_kind: str | None,
+    vcs_kind: str | None, ended: list[Request],
 ) -> tuple[Evaluation, dict[str, Verdict]]:
     """Re-judge with each live request's verified approval; only approved ones are granted."""
     from engine.vcs.select import from_environment
@@ -77,7 +82,7 @@ def verify_approvals(
                 if j.state in live}
     approved = {path: v.approved for path, v in verdicts.items()}
     rejudged = evaluate(loaded.policies, loaded.requests, now, approved=approved,
-                        teams=verifier.team_lookup(loaded.policies))
+                        teams=verifier.team_lookup(loaded.policies), ended=ended)
     return rejudged, verdicts
 
 
@@ -87,7 +92,12 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     loaded = load(options.repo)
     if loaded.policies is None:
         raise FindingsError("policies cannot be read: run 'accessctl validate'")
-    evaluation = judge(loaded, now)
+    ended: list[Request] = []
+    if options.since:
+        ended, problems = ended_requests(options.repo, options.since)
+        loaded.findings.extend(problems)
+    commit = options.commit or head_commit(options.repo)
+    evaluation = judge(loaded, now, ended=ended)
     verdicts: dict[str, Verdict] = {}
     if Action.GRANT in actions and options.skip_approval:
         env.stderr.write(
@@ -95,7 +105,8 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
             "is treated as approved\n"
         )
     elif Action.GRANT in actions:
-        evaluation, verdicts = verify_approvals(loaded, evaluation, now, env, options.vcs_kind)
+        evaluation, verdicts = verify_approvals(loaded, evaluation, now, env, options.vcs_kind,
+                                                ended)
     converged, providers = converge(loaded.policies, evaluation, env.environ)
     changes = [c for c in converged.plan.changes if c.action in actions]
     denied = {p: v for p, v in sorted(verdicts.items()) if not v.approved}
@@ -119,11 +130,11 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
                 entitlement=judgement.request.entitlement, principal=judgement.principal,
                 provider=judgement.target.instance if judgement.target else None,
                 target=judgement.target.display if judgement.target else None,
-                commit=options.commit, error="; ".join(verdict.reasons)))
+                commit=commit, error="; ".join(verdict.reasons)))
         for name, why in sorted(converged.observation.failures.items()):
             audit.record(Event(time=env.clock(), action="observe", outcome="failed",
-                               provider=name, commit=options.commit, error=why))
-        outcomes = execute(changes, providers, audit, env.clock, commit=options.commit,
+                               provider=name, commit=commit, error=why))
+        outcomes = execute(changes, providers, audit, env.clock, commit=commit,
                            concurrency=options.concurrency)
     finally:
         audit.close()

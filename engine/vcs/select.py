@@ -21,13 +21,13 @@ def detect(environ: Mapping[str, str]) -> str | None:
 def from_environment(environ: Mapping[str, str], kind: str | None = None) -> Vcs:
     chosen = kind or detect(environ)
     if chosen == "github":
-        from engine.vcs import github
+        from engine.vcs import github as github_vcs
 
-        return github.from_environment(environ)
+        return github_vcs.from_environment(environ)
     if chosen == "gitlab":
-        from engine.vcs import gitlab
+        from engine.vcs import gitlab as gitlab_vcs
 
-        return gitlab.from_environment(environ)
+        return gitlab_vcs.from_environment(environ)
     raise ConfigError(
         "approvals cannot be verified: no VCS found (set GITHUB_REPOSITORY and GITHUB_TOKEN, "
         "or CI_PROJECT_ID and a GitLab token, or pass --vcs); --skip-approval is for local "
