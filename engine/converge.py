@@ -42,9 +42,12 @@ def converge(
     remove_unbacked: bool = False,
     removal_cap: float = DEFAULT_REMOVAL_CAP,
     providers: Providers | None = None,
+    only: frozenset[str] = frozenset(),
 ) -> tuple[Converged, Providers]:
+    """Observe every managed target (or those of the `only` instances) and plan."""
     made = providers or Providers(policies, environ)
-    targets = managed_targets(policies)
+    targets = {t: name for t, name in managed_targets(policies).items()
+               if not only or t.instance in only}
     observation = observe(made, targets)
     plan = make_plan(
         evaluation.grants, observation.observed, evaluation.managed,

@@ -14,11 +14,11 @@ from engine.audit import AuditLog, Event
 from engine.commands.common import environment, judge, load, now_option, repo_option, resolve_now
 from engine.converge import converge
 from engine.environment import Environment
-from engine.errors import FindingsError
+from engine.errors import ConfigError, FindingsError
 from engine.evaluate import Evaluation, State, evaluate
 from engine.history import ended_requests, head_commit
 from engine.load import Loaded
-from engine.model import Action, Request, Status
+from engine.model import Action, Outcome, Request, Status
 from engine.render import print_changes, print_outcomes
 from engine.runner import DEFAULT_CONCURRENCY, execute
 
@@ -44,6 +44,11 @@ def options(function: Callable[..., None]) -> click.Command:
         click.option("--since", metavar="REV", default=None,
                      help="The last successfully applied revision: requests deleted since then "
                      "are revoked (so a skipped run loses nothing)."),
+        click.option("--provider", "providers", multiple=True, metavar="INSTANCE",
+                     help="Only these provider instances (one CI job per instance holds only "
+                     "its own credentials)."),
+        click.option("--summary", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Append a markdown summary here (e.g. $GITHUB_STEP_SUMMARY)."),
         click.option("--skip-approval", is_flag=True,
                      help="Treat valid requests as approved (local testing only; never in CI)."),
         click.pass_context,
@@ -64,6 +69,8 @@ class Options:
     concurrency: int
     vcs_kind: str | None
     since: str | None
+    providers: tuple[str, ...]
+    summary: Path | None
     skip_approval: bool
 
 
@@ -107,7 +114,11 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     elif Action.GRANT in actions:
         evaluation, verdicts = verify_approvals(loaded, evaluation, now, env, options.vcs_kind,
                                                 ended)
-    converged, providers = converge(loaded.policies, evaluation, env.environ)
+    unknown = sorted(set(options.providers) - set(loaded.policies.providers))
+    if unknown:
+        raise ConfigError(f"--provider {', '.join(unknown)}: not in policies/providers.yaml")
+    converged, providers = converge(loaded.policies, evaluation, env.environ,
+                                    only=frozenset(options.providers))
     changes = [c for c in converged.plan.changes if c.action in actions]
     denied = {p: v for p, v in sorted(verdicts.items()) if not v.approved}
     for path, verdict in denied.items():
@@ -139,6 +150,20 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     finally:
         audit.close()
     print_outcomes(env.stderr, outcomes)
+    if options.summary is not None:
+        write_summary(options.summary, actions, outcomes, denied, evaluation, now)
     failed = any(o.status is Status.FAILED for o in outcomes) or bool(
         converged.observation.failures)
     ctx.exit(1 if failed or invalid or denied else 0)
+
+
+def write_summary(path: Path, actions: frozenset[Action], outcomes: list[Outcome],
+                  denied: dict[str, Verdict], evaluation: Evaluation, now: datetime) -> None:
+    from engine.summary import render_summary
+
+    title = "accessctl apply" if Action.GRANT in actions else "accessctl revoke"
+    text = render_summary(title, outcomes,
+                          [(p, "; ".join(v.reasons)) for p, v in denied.items()],
+                          evaluation.grants, now)
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write(text)
