@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("engine.commands.plan", "Show desired grants and the changes that would be made."),
     "apply": ("engine.commands.apply", "Grant approved requests (dry-run unless --confirm)."),
     "revoke": ("engine.commands.revoke", "Revoke expired grants (dry-run unless --confirm)."),
+    "reconcile": ("engine.commands.reconcile",
+                  "Report drift; remove unbacked members of exclusive entitlements."),
     "schemas": ("engine.commands.schemas", "Export the JSON Schemas for editors, or check them."),
     "codeowners": ("engine.commands.codeowners",
                    "Generate .github/CODEOWNERS from the policies, or check it."),

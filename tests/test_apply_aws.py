@@ -208,3 +208,29 @@ def test_unreachable_platform_is_reported_and_exits_1(tmp_path: Path) -> None:
     result = invoke("plan", "--repo", str(repo), now=TEN)
     assert result.code == 1
     assert "unreachable: aws-test" in result.out
+
+
+def test_reconcile_removes_unbacked_members_only_on_exclusive_entitlements(
+    tmp_path: Path, endpoint: str, iam: Any
+) -> None:
+    repo = write_repo(tmp_path, endpoint, exclusive=True, requests={
+        "access-requests/break-glass/alice-x.yaml":
+            request("alice", "break-glass", "2026-11-23T12:00:00Z")})
+    for user in ("alice", "bob", "carol", "standing"):
+        iam.add_user_to_group(GroupName="break-glass", UserName=user)
+    iam.add_user_to_group(GroupName="prod-admins", UserName="standing")
+    audit = str(tmp_path / "a.jsonl")
+    report = invoke("reconcile", "--repo", str(repo), "--audit-file", audit, now=TEN)
+    assert report.code == 1  # three of four is over the 25% cap: refused, nothing removed
+    assert "exceeds the cap" in report.err
+    assert members(iam, "break-glass") == {"alice", "bob", "carol", "standing"}
+    refused = invoke("reconcile", "--repo", str(repo), "--confirm", "--audit-file", audit, now=TEN)
+    assert refused.code == 1
+    assert members(iam, "break-glass") == {"alice", "bob", "carol", "standing"}
+    done = invoke("reconcile", "--repo", str(repo), "--confirm", "--removal-cap", "0.8",
+                  "--audit-file", audit, now=TEN)
+    assert done.code == 0, done.err
+    assert members(iam, "break-glass") == {"alice"}
+    # The non-exclusive entitlement's standing member is reported as drift, never removed.
+    assert members(iam, "prod-admins") == {"standing"}
+    assert "drift: aws-test:iam_group(group=prod-admins): standing" in done.out
