@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("engine.commands.validate", "Check request and policy files; exit 1 on findings."),
     "plan": ("engine.commands.plan", "Show desired grants and the changes that would be made."),
     "apply": ("engine.commands.apply", "Grant approved requests (dry-run unless --confirm)."),
+    "request": ("engine.commands.request", "Ask for access: write the file, open the PR."),
     "revoke": ("engine.commands.revoke", "Revoke expired grants (dry-run unless --confirm)."),
     "reconcile": ("engine.commands.reconcile",
                   "Report drift; remove unbacked members of exclusive entitlements."),

@@ -65,6 +65,14 @@ class Vcs(Protocol):
         """An open or closed pull request by number, with its changed files."""
         ...
 
+    def current_login(self) -> str:
+        """The login the token belongs to."""
+        ...
+
+    def create_pull_request(self, head: str, base: str, title: str, body: str) -> str:
+        """Open a pull request from branch `head`; returns its web URL."""
+        ...
+
     def upsert_comment(self, number: int, marker: str, body: str) -> None:
         """Create the pull request's comment that contains `marker`, or edit it in place."""
         ...

@@ -117,6 +117,12 @@ class GitHubVcs:
             changed_files=files,
         )
 
+    def current_login(self) -> str:
+        return str(self._client.get_user().login)
+
+    def create_pull_request(self, head: str, base: str, title: str, body: str) -> str:
+        return str(self._repo.create_pull(base=base, head=head, title=title, body=body).html_url)
+
     def upsert_comment(self, number: int, marker: str, body: str) -> None:
         issue = self._repo.get_issue(number)
         for comment in issue.get_comments():

@@ -109,6 +109,17 @@ class GitLabVcs:
                 self._resets = False
         return self._resets
 
+    def current_login(self) -> str:
+        self._client.auth()
+        user = self._client.user
+        assert user is not None
+        return str(user.username)
+
+    def create_pull_request(self, head: str, base: str, title: str, body: str) -> str:
+        mr = self._project.mergerequests.create({"source_branch": head, "target_branch": base,
+                                                 "title": title, "description": body})
+        return str(mr.web_url)
+
     def upsert_comment(self, number: int, marker: str, body: str) -> None:
         mr = self._project.mergerequests.get(number, lazy=True)
         for note in mr.notes.list(get_all=True):
