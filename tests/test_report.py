@@ -1,0 +1,48 @@
+"""The auditor's export and the status view, offline (the VCS-backed export is in the e2e)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from tests.cli_runner import invoke
+from tests.repo_fixture import request, write_repo
+
+
+def repo(tmp_path: Path) -> Path:
+    return write_repo(tmp_path, requests={
+        "access-requests/prod-admin/alice-now.yaml":
+            request("alice", "prod-admin", "2026-11-23T10:30:00Z", reason="=HYPERLINK(evil)"),
+        "access-requests/prod-admin/bob-later.yaml":
+            request("bob", "prod-admin", "2026-11-24T12:00:00Z", starts="2026-11-24T09:00:00Z"),
+        "access-requests/prod-admin/bob-old.yaml":
+            request("bob", "prod-admin", "2026-11-01T12:00:00Z"),
+    })
+
+
+def test_csv_lists_every_request_with_its_state_and_defuses_formulas(tmp_path: Path) -> None:
+    result = invoke("report", "--offline", "--repo", str(repo(tmp_path)))
+    assert result.code == 0, result.err
+    table = list(csv.DictReader(io.StringIO(result.out)))
+    states = {r["request"].rsplit("/", 1)[1]: r["state"] for r in table}
+    assert states == {"alice-now.yaml": "active", "bob-later.yaml": "pending",
+                      "bob-old.yaml": "expired"}
+    alice = next(r for r in table if r["requester"] == "alice")
+    assert alice["reason"] == "'=HYPERLINK(evil)"
+    assert alice["expires_at"] == "2026-11-23T10:30:00Z"
+
+
+def test_since_filters_out_what_ended_before(tmp_path: Path) -> None:
+    result = invoke("report", "--offline", "--format", "json", "--since", "2026-11-20",
+                    "--repo", str(repo(tmp_path)))
+    names = [r["request"].rsplit("/", 1)[1] for r in json.loads(result.out)["requests"]]
+    assert names == ["alice-now.yaml", "bob-later.yaml"]
+
+
+def test_status_mine_shows_expiring_soon(tmp_path: Path) -> None:
+    result = invoke("status", "--mine", "--as", "alice", "--repo", str(repo(tmp_path)))
+    assert result.code == 0
+    assert result.out.startswith("expiring soon")
+    assert "bob" not in result.out
