@@ -1,0 +1,626 @@
+"""An Okta Management API emulator: users, groups, group membership, and user role assignments.
+
+It answers under `/api/v1` what the okta SDK (3.x) sends, in the wire format of Okta's published
+OpenAPI description (tests/contracts/okta-management-subset.json):
+
+- `Authorization: SSWS <token>`, also without the space (the SDK's generated client sends
+  `SSWS<token>`); anything else is a 401 `E0000011`.
+- Okta's error body `{errorCode, errorSummary, errorLink, errorId, errorCauses}`; a missing user or
+  group is a 404 `E0000007` "Not found: Resource not found: <id> (User)" / "(UserGroup)".
+- Cursor pagination: `limit` and an opaque `after`, with the next page in a
+  `Link: <absolute URL>; rel="next"` header pointing back at this emulator.
+- Rate-limit headers on every response (`X-Rate-Limit-Limit`, `-Remaining`, `-Reset` in epoch
+  seconds) from one request budget per window; a spent budget, or an injected fault, answers 429
+  `E0000047` with those headers.
+- Membership writes are idempotent as in Okta: `PUT` of an existing member and `DELETE` of a
+  non-member both answer 204. They take the user's id only (a login there is a 404), while
+  `GET /api/v1/users/{id}` also accepts the login.
+
+Search expressions (`search=`, `filter=`) support `eq`, `sw`, `co` and `pr`, `and`/`or` and
+parentheses, with Okta's case-insensitive string comparison; anything else is a 400 `E0000031`.
+Every response is kept in `responses` so tests can check it against the contract.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import string
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from emulators.http import JSON, Emulator, HttpError, Request, Response
+
+API = "/api/v1"
+DEFAULT_TOKEN = "okta-emulator-token"
+USERS_DEFAULT_LIMIT = 200
+GROUPS_DEFAULT_LIMIT = 10_000
+MEMBERS_DEFAULT_LIMIT = 1000
+MAX_LIMIT = 10_000
+ROLE_TYPES = frozenset({
+    "API_ACCESS_MANAGEMENT_ADMIN", "APP_ADMIN", "GROUP_MEMBERSHIP_ADMIN", "HELP_DESK_ADMIN",
+    "MOBILE_ADMIN", "ORG_ADMIN", "READ_ONLY_ADMIN", "REPORT_ADMIN", "SUPER_ADMIN", "USER_ADMIN",
+})
+ROLE_LABELS = {
+    "API_ACCESS_MANAGEMENT_ADMIN": "API Access Management Administrator",
+    "APP_ADMIN": "Application Administrator",
+    "GROUP_MEMBERSHIP_ADMIN": "Group Membership Administrator",
+    "HELP_DESK_ADMIN": "Help Desk Administrator",
+    "MOBILE_ADMIN": "Mobile Administrator",
+    "ORG_ADMIN": "Organizational Administrator",
+    "READ_ONLY_ADMIN": "Read-only Administrator",
+    "REPORT_ADMIN": "Report Administrator",
+    "SUPER_ADMIN": "Super Administrator",
+    "USER_ADMIN": "Group Administrator",
+}
+_BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+
+
+def stamp(value: datetime) -> str:
+    """Okta's timestamp form: UTC, milliseconds, `Z`."""
+    utc = value.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def okta_error(code: str, summary: str, causes: list[str] | None = None) -> dict[str, JSON]:
+    """Okta's error body. `errorLink` repeats the code, as the real service does."""
+    return {
+        "errorCode": code,
+        "errorSummary": summary,
+        "errorLink": code,
+        "errorId": "oae" + _base62(time.time_ns() % 62**19, 19),
+        "errorCauses": [{"errorSummary": cause} for cause in causes or []],
+    }
+
+
+def not_found(resource_id: str, kind: str) -> HttpError:
+    return HttpError(404, okta_error(
+        "E0000007", f"Not found: Resource not found: {resource_id} ({kind})"))
+
+
+def _base62(number: int, width: int) -> str:
+    digits = []
+    while number:
+        number, rest = divmod(number, 62)
+        digits.append(_BASE62[rest])
+    return "".join(reversed(digits)).rjust(width, "0")[-width:]
+
+
+# -- state ----------------------------------------------------------------------------------------
+@dataclass
+class User:
+    id: str
+    login: str
+    email: str
+    first_name: str
+    last_name: str
+    status: str
+    created: datetime
+    last_updated: datetime
+
+    def profile(self) -> dict[str, JSON]:
+        return {
+            "firstName": self.first_name,
+            "lastName": self.last_name,
+            "mobilePhone": None,
+            "secondEmail": None,
+            "login": self.login,
+            "email": self.email,
+        }
+
+    def field(self, name: str) -> JSON:
+        """The value a search expression names, e.g. `profile.login` or `status`."""
+        if name.startswith("profile."):
+            return self.profile().get(name.removeprefix("profile."))
+        return {"id": self.id, "status": self.status, "created": stamp(self.created),
+                "lastUpdated": stamp(self.last_updated)}.get(name)
+
+
+@dataclass
+class Group:
+    id: str
+    name: str
+    description: str
+    type: str
+    created: datetime
+    last_updated: datetime
+    last_membership_updated: datetime
+    members: set[str] = field(default_factory=set)
+
+    def field(self, name: str) -> JSON:
+        if name.startswith("profile."):
+            return {"name": self.name, "description": self.description}.get(
+                name.removeprefix("profile."))
+        return {"id": self.id, "type": self.type, "created": stamp(self.created),
+                "lastUpdated": stamp(self.last_updated),
+                "lastMembershipUpdated": stamp(self.last_membership_updated)}.get(name)
+
+
+@dataclass
+class RoleAssignment:
+    id: str
+    type: str
+    created: datetime
+
+
+@dataclass
+class RateLimit:
+    """One request budget per window: a simplification of Okta's per-endpoint buckets."""
+
+    limit: int = 600
+    window: float = 60.0
+    used: int = 0
+    reset_at: float = 0.0
+
+    def take(self, now: float) -> bool:
+        """Spend one request; False when the budget for this window is gone."""
+        if now >= self.reset_at:
+            self.used, self.reset_at = 0, now + self.window
+        if self.used >= self.limit:
+            return False
+        self.used += 1
+        return True
+
+    def headers(self, now: float) -> dict[str, str]:
+        reset = self.reset_at if self.reset_at > now else now + self.window
+        return {
+            "X-Rate-Limit-Limit": str(self.limit),
+            "X-Rate-Limit-Remaining": str(max(self.limit - self.used, 0)),
+            "X-Rate-Limit-Reset": str(int(reset + 0.999)),
+        }
+
+
+@dataclass
+class LoggedResponse:
+    """What the emulator answered; `path` is None for injected faults (no route was matched)."""
+
+    method: str | None
+    path: str | None
+    status: int
+    body: JSON
+    headers: dict[str, str]
+
+
+# -- search expressions ---------------------------------------------------------------------------
+_TOKEN = re.compile(r'\s*(?:(?P<paren>[()])|(?P<string>"(?:[^"\\]|\\.)*")|(?P<word>[\w.:-]+))')
+
+
+class _Search:
+    """A tiny recursive-descent parser for Okta's SCIM-like search and filter expressions."""
+
+    def __init__(self, text: str) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        position = 0
+        text = text.strip()
+        while position < len(text):
+            match = _TOKEN.match(text, position)
+            if match is None or match.end() == position:
+                raise _invalid_search()
+            kind = match.lastgroup or ""
+            self.tokens.append((kind, match.group(kind)))
+            position = match.end()
+        self.position = 0
+
+    def parse(self) -> Any:
+        tree = self._or()
+        if self.position != len(self.tokens):
+            raise _invalid_search()
+        return tree
+
+    def _peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def _next(self) -> tuple[str, str]:
+        token = self._peek()
+        if token is None:
+            raise _invalid_search()
+        self.position += 1
+        return token
+
+    def _or(self) -> Any:
+        left = self._and()
+        while (token := self._peek()) and token[0] == "word" and token[1].lower() == "or":
+            self.position += 1
+            left = ("or", left, self._and())
+        return left
+
+    def _and(self) -> Any:
+        left = self._clause()
+        while (token := self._peek()) and token[0] == "word" and token[1].lower() == "and":
+            self.position += 1
+            left = ("and", left, self._clause())
+        return left
+
+    def _clause(self) -> Any:
+        kind, text = self._next()
+        if (kind, text) == ("paren", "("):
+            inner = self._or()
+            if self._next() != ("paren", ")"):
+                raise _invalid_search()
+            return inner
+        if kind != "word":
+            raise _invalid_search()
+        operator = self._next()
+        if operator[0] != "word" or operator[1].lower() not in ("eq", "sw", "co", "pr"):
+            raise _invalid_search()
+        if operator[1].lower() == "pr":
+            return ("pr", text, None)
+        value_kind, value = self._next()
+        if value_kind == "string":
+            # Okta's escapes: \" and \\ inside a double-quoted string.
+            literal: JSON = re.sub(r"\\(.)", r"\1", value[1:-1])
+        elif value_kind == "word" and value.lower() in ("true", "false"):
+            literal = value.lower() == "true"
+        elif value_kind == "word" and value.isdigit():
+            literal = int(value)
+        else:
+            raise _invalid_search()
+        return (operator[1].lower(), text, literal)
+
+
+def _invalid_search() -> HttpError:
+    return HttpError(400, okta_error("E0000031", "Invalid search criteria."))
+
+
+def _matches(tree: Any, lookup: Any) -> bool:
+    operator, left, right = tree
+    if operator == "and":
+        return _matches(left, lookup) and _matches(right, lookup)
+    if operator == "or":
+        return _matches(left, lookup) or _matches(right, lookup)
+    value = lookup(left)
+    if operator == "pr":
+        return value is not None and value != ""
+    if value is None:
+        return False
+    if isinstance(right, str):
+        have, want = str(value).casefold(), right.casefold()
+        if operator == "eq":
+            return have == want
+        if operator == "sw":
+            return have.startswith(want)
+        return want in have
+    return bool(operator == "eq" and value == right)
+
+
+# -- the emulator ---------------------------------------------------------------------------------
+class OktaEmulator(Emulator):
+    name = "okta"
+
+    def __init__(self, token: str = DEFAULT_TOKEN) -> None:
+        super().__init__()
+        self.token = token
+        self.users: dict[str, User] = {}
+        self.groups: dict[str, Group] = {}
+        self.roles: dict[str, dict[str, RoleAssignment]] = {}
+        self.rate = RateLimit()
+        self.responses: list[LoggedResponse] = []
+        self._serial = itertools.count(1)
+        self._register_routes()
+
+    def _register_routes(self) -> None:
+        self.route("GET", f"{API}/groups", self._list_groups)
+        self.route("GET", f"{API}/groups/{{groupId}}", self._get_group)
+        self.route("GET", f"{API}/groups/{{groupId}}/users", self._list_members)
+        self.route("PUT", f"{API}/groups/{{groupId}}/users/{{userId}}", self._add_member)
+        self.route("DELETE", f"{API}/groups/{{groupId}}/users/{{userId}}", self._remove_member)
+        self.route("GET", f"{API}/users", self._list_users)
+        self.route("GET", f"{API}/users/{{id}}", self._get_user)
+        self.route("GET", f"{API}/users/{{id}}/groups", self._list_user_groups)
+        self.route("GET", f"{API}/users/{{userId}}/roles", self._list_roles)
+        self.route("POST", f"{API}/users/{{userId}}/roles", self._assign_role)
+        self.route("GET", f"{API}/users/{{userId}}/roles/{{roleAssignmentId}}", self._get_role)
+        self.route("DELETE", f"{API}/users/{{userId}}/roles/{{roleAssignmentId}}",
+                   self._unassign_role)
+
+    # -- the wire: auth, rate limits, error bodies, the response log ---------------------------
+    def error_body(self, status: int, message: str) -> JSON:
+        if status == 404:
+            return okta_error("E0000007", "Not found: Resource not found")
+        if status == 405:
+            return okta_error("E0000022", "The endpoint does not support the provided HTTP method")
+        if status == 429:
+            return okta_error("E0000047", "API call exceeded rate limit due to too many requests.")
+        if status == 401:
+            return okta_error("E0000011", "Invalid token provided")
+        return okta_error("E0000009", f"Internal Server Error: {message}")
+
+    def fault_response(self, kind: str) -> Response:
+        now = time.time()
+        if kind == "429":
+            headers = {
+                "X-Rate-Limit-Limit": str(self.rate.limit),
+                "X-Rate-Limit-Remaining": "0",
+                "X-Rate-Limit-Reset": str(int(now) + self.faults.retry_after),
+            }
+            response = Response(429, self.error_body(429, ""), headers)
+        else:
+            response = Response(int(kind), self.error_body(int(kind), "Service Unavailable"))
+            with self.lock:
+                response.headers.update(self.rate.headers(now))
+        response.headers["X-Okta-Request-Id"] = self._request_id()
+        self._log(None, None, response)
+        return response
+
+    def dispatch(self, request: Request) -> Response:
+        now = time.time()
+        if not self._authorized(request.headers.get("authorization", "")):
+            response = Response(401, self.error_body(401, ""))
+        else:
+            with self.lock:
+                allowed = self.rate.take(now)
+            if allowed:
+                response = super().dispatch(request)
+            else:
+                response = Response(429, self.error_body(429, ""))
+        with self.lock:
+            headers = self.rate.headers(now)
+        response.headers = {**headers, **response.headers,
+                            "X-Okta-Request-Id": self._request_id()}
+        self._log(request.method, request.path, response)
+        return response
+
+    def _authorized(self, header: str) -> bool:
+        scheme, _, rest = header.partition(" ")
+        if scheme == "SSWS":
+            return rest.strip() == self.token
+        # The SDK's generated client joins scheme and token without a space.
+        return header.startswith("SSWS") and header[4:].strip() == self.token
+
+    def _log(self, method: str | None, path: str | None, response: Response) -> None:
+        with self.lock:
+            self.responses.append(
+                LoggedResponse(method, path, response.status, response.body, dict(response.headers))
+            )
+
+    def _request_id(self) -> str:
+        return "X" + _base62(next(self._serial), 19)
+
+    def _link(self, path: str, query: dict[str, str]) -> str:
+        encoded = urlencode(query, quote_via=quote)
+        return f"{self.base_url}{path}" + (f"?{encoded}" if encoded else "")
+
+    def _page(self, request: Request, items: list[tuple[str, JSON]], default_limit: int
+              ) -> Response:
+        """One page of `(cursor key, item)` pairs sorted by key, with `Link` self and next."""
+        limit_text = request.arg("limit")
+        try:
+            limit = int(limit_text) if limit_text else default_limit
+        except ValueError:
+            raise HttpError(400, okta_error("E0000001", "Api validation failed: limit",
+                                            ["limit: must be a number"])) from None
+        limit = min(max(limit, 1), MAX_LIMIT)
+        after = request.arg("after")
+        ordered = sorted(items, key=lambda pair: pair[0])
+        if after:
+            ordered = [pair for pair in ordered if pair[0] > after]
+        page = ordered[:limit]
+        kept = {k: v[0] for k, v in request.query.items() if k not in ("after",) and v}
+        links = [f'<{self._link(request.path, kept)}>; rel="self"']
+        if len(ordered) > limit:
+            # Okta sends self and next as two Link headers; one comma-joined header is the same
+            # field to an HTTP client (RFC 9110 5.3), and aiohttp parses both into `links`.
+            links.append(f'<{self._link(request.path, {**kept, "after": page[-1][0]})}>; '
+                         'rel="next"')
+        return Response(200, [item for _, item in page], {"Link": ", ".join(links)})
+
+    # -- JSON renderings -------------------------------------------------------------------------
+    def _user_json(self, user: User) -> dict[str, JSON]:
+        href = f"{self.base_url}{API}/users/{user.id}"
+        return {
+            "id": user.id,
+            "status": user.status,
+            "created": stamp(user.created),
+            "activated": stamp(user.created) if user.status == "ACTIVE" else None,
+            "statusChanged": stamp(user.created),
+            "lastLogin": None,
+            "lastUpdated": stamp(user.last_updated),
+            "passwordChanged": None,
+            "type": {"id": "oty1emulatordefault0"},
+            "profile": user.profile(),
+            "credentials": {"provider": {"type": "OKTA", "name": "OKTA"}},
+            "_links": {"self": {"href": href}},
+        }
+
+    def _group_json(self, group: Group) -> dict[str, JSON]:
+        href = f"{self.base_url}{API}/groups/{group.id}"
+        return {
+            "id": group.id,
+            "created": stamp(group.created),
+            "lastUpdated": stamp(group.last_updated),
+            "lastMembershipUpdated": stamp(group.last_membership_updated),
+            "objectClass": ["okta:user_group"],
+            "type": group.type,
+            "profile": {"name": group.name, "description": group.description},
+            "_links": {
+                "logo": [{"name": "medium", "type": "image/png",
+                          "href": f"{self.base_url}/img/logos/groups/okta-medium.png"}],
+                "users": {"href": f"{href}/users"},
+                "apps": {"href": f"{href}/apps"},
+            },
+        }
+
+    def _role_json(self, user: User, role: RoleAssignment) -> dict[str, JSON]:
+        return {
+            "id": role.id,
+            "label": ROLE_LABELS.get(role.type, role.type),
+            "type": role.type,
+            "status": "ACTIVE",
+            "created": stamp(role.created),
+            "lastUpdated": stamp(role.created),
+            "assignmentType": "USER",
+            "_links": {"assignee": {"href": f"{self.base_url}{API}/users/{user.id}"}},
+        }
+
+    # -- lookups ---------------------------------------------------------------------------------
+    def _user(self, id_or_login: str, *, by_login: bool) -> User:
+        user = self.users.get(id_or_login)
+        if user is None and by_login:
+            wanted = id_or_login.casefold()
+            user = next((u for u in self.users.values() if u.login.casefold() == wanted), None)
+        if user is None:
+            raise not_found(id_or_login, "User")
+        return user
+
+    def _group(self, group_id: str) -> Group:
+        group = self.groups.get(group_id)
+        if group is None:
+            raise not_found(group_id, "UserGroup")
+        return group
+
+    @staticmethod
+    def _search(request: Request) -> Any:
+        expression = request.arg("search") or request.arg("filter")
+        return _Search(expression).parse() if expression else None
+
+    # -- handlers: groups ------------------------------------------------------------------------
+    def _list_groups(self, request: Request) -> Response:
+        tree = self._search(request)
+        prefix = (request.arg("q") or "").casefold()
+        with self.lock:
+            chosen = [
+                (g.id, self._group_json(g)) for g in self.groups.values()
+                if g.name.casefold().startswith(prefix)
+                and (tree is None or _matches(tree, g.field))
+            ]
+        return self._page(request, chosen, GROUPS_DEFAULT_LIMIT)
+
+    def _get_group(self, request: Request) -> JSON:
+        with self.lock:
+            return self._group_json(self._group(request.params["groupId"]))
+
+    def _list_members(self, request: Request) -> Response:
+        with self.lock:
+            group = self._group(request.params["groupId"])
+            chosen = [(uid, self._user_json(self.users[uid])) for uid in group.members]
+        return self._page(request, chosen, MEMBERS_DEFAULT_LIMIT)
+
+    def _add_member(self, request: Request) -> Response:
+        with self.lock:
+            group = self._group(request.params["groupId"])
+            user = self._user(request.params["userId"], by_login=False)
+            if group.type != "OKTA_GROUP":
+                raise HttpError(403, okta_error(
+                    "E0000006", "You do not have permission to perform the requested action"))
+            if user.id not in group.members:
+                group.members.add(user.id)
+                group.last_membership_updated = datetime.now(UTC)
+        return Response(204)
+
+    def _remove_member(self, request: Request) -> Response:
+        with self.lock:
+            group = self._group(request.params["groupId"])
+            user = self._user(request.params["userId"], by_login=False)
+            if group.type != "OKTA_GROUP":
+                raise HttpError(403, okta_error(
+                    "E0000006", "You do not have permission to perform the requested action"))
+            if user.id in group.members:
+                group.members.discard(user.id)
+                group.last_membership_updated = datetime.now(UTC)
+        return Response(204)
+
+    # -- handlers: users -------------------------------------------------------------------------
+    def _list_users(self, request: Request) -> Response:
+        tree = self._search(request)
+        prefix = (request.arg("q") or "").casefold()
+        with self.lock:
+            chosen = [
+                (u.id, self._user_json(u)) for u in self.users.values()
+                if any(part.casefold().startswith(prefix)
+                       for part in (u.first_name, u.last_name, u.email, u.login))
+                and (tree is None or _matches(tree, u.field))
+                # Without a search, Okta lists every user except DEPROVISIONED ones.
+                and (tree is not None or u.status != "DEPROVISIONED")
+            ]
+        return self._page(request, chosen, USERS_DEFAULT_LIMIT)
+
+    def _get_user(self, request: Request) -> JSON:
+        with self.lock:
+            return self._user_json(self._user(request.params["id"], by_login=True))
+
+    def _list_user_groups(self, request: Request) -> JSON:
+        with self.lock:
+            user = self._user(request.params["id"], by_login=True)
+            return [self._group_json(g) for g in sorted(self.groups.values(), key=lambda g: g.id)
+                    if user.id in g.members]
+
+    # -- handlers: role assignments --------------------------------------------------------------
+    def _list_roles(self, request: Request) -> JSON:
+        with self.lock:
+            user = self._user(request.params["userId"], by_login=False)
+            return [self._role_json(user, r) for r in self.roles.get(user.id, {}).values()]
+
+    def _assign_role(self, request: Request) -> Response:
+        try:
+            body = request.json()
+        except ValueError:
+            body = None
+        role_type = body.get("type") if isinstance(body, dict) else None
+        if role_type not in ROLE_TYPES:
+            raise HttpError(400, okta_error("E0000001", "Api validation failed: type",
+                                            [f"type: unsupported role type {role_type!r}"]))
+        with self.lock:
+            user = self._user(request.params["userId"], by_login=False)
+            held = self.roles.setdefault(user.id, {})
+            if any(r.type == role_type for r in held.values()):
+                raise HttpError(409, okta_error(
+                    "E0000090", "Duplicate role assignment exception"))
+            role = RoleAssignment("ra1" + _base62(next(self._serial), 17), str(role_type),
+                                  datetime.now(UTC))
+            held[role.id] = role
+            return Response(201, self._role_json(user, role))
+
+    def _get_role(self, request: Request) -> JSON:
+        with self.lock:
+            user = self._user(request.params["userId"], by_login=False)
+            role = self.roles.get(user.id, {}).get(request.params["roleAssignmentId"])
+            if role is None:
+                raise not_found(request.params["roleAssignmentId"], "RoleAssignment")
+            return self._role_json(user, role)
+
+    def _unassign_role(self, request: Request) -> Response:
+        with self.lock:
+            user = self._user(request.params["userId"], by_login=False)
+            if self.roles.get(user.id, {}).pop(request.params["roleAssignmentId"], None) is None:
+                raise not_found(request.params["roleAssignmentId"], "RoleAssignment")
+        return Response(204)
+
+    # -- seeding helpers (tests and the demo) ----------------------------------------------------
+    def add_user(self, login: str, email: str | None = None, *, first_name: str = "Test",
+                 last_name: str = "User", status: str = "ACTIVE") -> str:
+        """Create a user and return its id (`00u` + 17 characters, in creation order)."""
+        now = datetime.now(UTC)
+        with self.lock:
+            user_id = "00u" + _base62(next(self._serial), 17)
+            self.users[user_id] = User(user_id, login, email or login, first_name, last_name,
+                                       status, now, now)
+        return user_id
+
+    def add_group(self, name: str, description: str = "", *, group_type: str = "OKTA_GROUP"
+                  ) -> str:
+        """Create a group and return its id (`00g` + 17 characters)."""
+        now = datetime.now(UTC)
+        with self.lock:
+            group_id = "00g" + _base62(next(self._serial), 17)
+            self.groups[group_id] = Group(group_id, name, description, group_type, now, now, now)
+        return group_id
+
+    def add_member(self, group_id: str, user_id: str) -> None:
+        with self.lock:
+            self._group(group_id).members.add(self._user(user_id, by_login=False).id)
+
+    def member_logins(self, group_id: str) -> set[str]:
+        with self.lock:
+            return {self.users[uid].login for uid in self._group(group_id).members}
+
+    def user_id(self, login: str) -> str:
+        with self.lock:
+            return self._user(login, by_login=True).id
+
+    def set_rate_limit(self, limit: int, window: float = 60.0) -> None:
+        """Give the org a fresh budget of `limit` requests per `window` seconds."""
+        with self.lock:
+            self.rate = RateLimit(limit, window)
