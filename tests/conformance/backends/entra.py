@@ -1,0 +1,125 @@
+"""Entra ID direct group membership on the Graph emulator, reached through msgraph-sdk over HTTP.
+
+`entra_pim.py` runs the same suite on PIM for Groups assignments (native expiry) through the
+shared backend defined here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from emulators.graph import GraphEmulator, iso
+from emulators.http import Faults
+from engine.model import ProviderInstance, Target
+from engine.providers import entra
+from engine.providers.base import principal_key
+
+_ids = itertools.count()
+TOKEN = "conformance-token"
+PAGE = 10  # small pages, so the paging test really crosses page boundaries
+
+
+class EntraBackend:
+    platform = "entra"
+    supports_faults = True
+
+    def __init__(self, emulator: GraphEmulator, kind: str) -> None:
+        self.emulator = emulator
+        self.kind = kind
+        self.instance = ProviderInstance("entra-test", "entra", {
+            "graph_url": f"{emulator.base_url}/v1.0",
+            "auth": "static_token",
+            "static_token_env": "ENTRA_TEST_TOKEN",
+            "page_size": PAGE,
+        })
+        self.made: list[entra.EntraProvider] = []
+
+    def provider(self) -> entra.EntraProvider:
+        made = entra.create(self.instance, {"ENTRA_TEST_TOKEN": TOKEN})
+        self.made.append(made)
+        return made
+
+    def close(self) -> None:
+        for made in self.made:
+            made.close()
+
+    def _target(self, group_id: str) -> Target:
+        params = {"group": group_id}
+        if self.kind == "pim_group":
+            params["access"] = "member"
+        return Target.build("entra-test", "entra", self.kind, params)
+
+    def new_target(self) -> Target:
+        return self._target(self.emulator.add_group(f"jit-{next(_ids)}"))
+
+    def missing_target(self) -> Target:
+        return self._target(str(uuid.uuid4()))
+
+    def new_principal(self) -> str:
+        n = next(_ids)
+        # Mixed case: Graph matches UPNs case-insensitively, and so must the engine.
+        user_id = self.emulator.add_user(f"User.{n}@Corp.Example", mail=f"u{n}@corp.example")
+        return self._upn(user_id)
+
+    def _upn(self, user_id: str) -> str:
+        return self.emulator.users[user_id].user_principal_name
+
+    def missing_principal(self) -> str:
+        return "nobody-here@corp.example"
+
+    def add_member_out_of_band(self, target: Target, principal: str) -> None:
+        user = self.emulator.find_user(principal)
+        assert user is not None
+        if self.kind == "pim_group":
+            end = datetime.now(UTC) + timedelta(hours=1)
+            self.emulator.add_group_assignment(target.param("group"), user.id, "member", end)
+        else:
+            self.emulator.add_member(target.param("group"), user.id)
+
+    def members_out_of_band(self, target: Target) -> set[str]:
+        group = target.param("group")
+        if self.kind == "pim_group":
+            ids = [s.principal_id for s in self.emulator.active_schedules(
+                "group", resource=group, access="member")]
+        else:
+            ids = list(self.emulator.groups[group].members)
+        return {principal_key(self._upn(i)) for i in ids}
+
+    def page_size(self) -> int:
+        return PAGE
+
+    def inject(self, kinds: list[str]) -> None:
+        self.emulator.set_faults(Faults(script=list(kinds), retry_after=1))
+
+    def native_expiry_out_of_band(self, target: Target, principal: str) -> str | None:
+        if self.kind != "pim_group":
+            return None  # direct membership has no expiry in Entra
+        user = self.emulator.find_user(principal)
+        assert user is not None
+        held = self.emulator.active_schedules("group", resource=target.param("group"),
+                                              principal_id=user.id)
+        if not held or held[0].end is None:
+            return None
+        return iso(held[0].end)
+
+
+@contextmanager
+def running(kind: str) -> Iterator[EntraBackend]:
+    emulator = GraphEmulator(token=TOKEN, page_size=PAGE)
+    emulator.start()
+    made = EntraBackend(emulator, kind)
+    try:
+        yield made
+    finally:
+        made.close()
+        emulator.stop()
+
+
+@contextmanager
+def backend() -> Iterator[EntraBackend]:
+    with running("group") as made:
+        yield made
