@@ -1,0 +1,445 @@
+"""Okta: group membership through the okta SDK (3.x, async; imported only when Okta is used).
+
+A principal is the person's Okta login (email-like), as identities.yaml names it. A target of kind
+`group` names an Okta group by id, or by its exact name (resolved once per provider). Okta has no
+expiry on group membership in its core API: the revoke job ends these grants.
+
+The SDK is async; the provider is sync, so each provider drives its own private event loop. The SDK
+opens a fresh aiohttp session per request, so nothing outlives a call but the loop itself. Its own
+rate-limit retries are switched off (`rateLimit.maxRetries: 0`) so that the engine's
+`call_with_retry` is the one retry loop, and transport failures (which the SDK would otherwise turn
+into an `AttributeError` on a missing response) are raised from a thin `HTTPClient` subclass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from engine.model import Change, Outcome, ProviderInstance, Status, Target
+from engine.providers.base import NotFound, ProviderError, principal_key
+
+PLATFORM = "okta"
+DEFAULT_TOKEN_ENV = "OKTA_API_TOKEN"
+DEFAULT_PAGE_SIZE = 200
+_MAX_PAGES = 100_000  # a server that keeps answering `rel="next"` must not loop us forever
+_ID_LIKE = re.compile(r"^[A-Za-z0-9]{1,64}$")
+
+SETTINGS_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["org_url"],
+    "properties": {
+        "org_url": {
+            "type": "string",
+            "pattern": r"^https?://[^/\s]+/?$",
+            "description": "The Okta org's base URL (https; http only for local test servers with "
+                           "OKTA_TESTING_TESTINGDISABLEHTTPSCHECK=true in the environment).",
+            "examples": ["https://acme.okta.com"],
+        },
+        "token_env": {
+            "type": "string",
+            "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
+            "default": DEFAULT_TOKEN_ENV,
+            "description": "Name of the environment variable that holds the Okta API token (SSWS).",
+            "examples": [DEFAULT_TOKEN_ENV],
+        },
+        "page_size": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000,
+            "default": DEFAULT_PAGE_SIZE,
+            "description": "Members fetched per page when listing a group (Okta recommends 200).",
+            "examples": [200],
+        },
+        "timeout_seconds": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 30,
+            "description": "Timeout of one HTTP request to Okta, in seconds.",
+            "examples": [30],
+        },
+    },
+}
+
+TARGET_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
+    "group": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["group"],
+        "properties": {
+            "group": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "description": "The Okta group (type OKTA_GROUP) the user is added to: its id, or "
+                               "its exact name (looked up once per run).",
+                "examples": ["00g1helpdeskadmins0x7", "Help Desk Admins (JIT)"],
+            },
+        },
+    },
+}
+
+PERMISSIONS = """\
+The engine authenticates with an Okta API token (`Authorization: SSWS ...`), read from the
+environment variable named by `token_env` (default `OKTA_API_TOKEN`). A token acts with the admin
+roles of the user who created it, so create it as a dedicated service user whose only role is a
+custom admin role:
+
+- permissions: `okta.groups.members.manage` (add and remove members) and `okta.users.read`
+  (resolve logins to user ids), which includes reading the groups in its resource set;
+- resource set: only the groups the entitlements name, plus all users (to resolve logins).
+
+The built-in Group Membership Administrator role, constrained to those groups, is the nearest
+standard role. For an OAuth 2.0 service app the equivalent scopes are `okta.groups.manage` and
+`okta.users.read` (the provider uses API tokens today).
+"""
+
+
+@dataclass(frozen=True)
+class _Group:
+    id: str
+    name: str
+    type: str
+
+
+class _TransportError(Exception):
+    """The request never got an HTTP answer (refused, reset, timed out)."""
+
+
+class OktaProvider:
+    def __init__(self, instance: ProviderInstance, environ: Mapping[str, str]) -> None:
+        self.instance = instance
+        settings = instance.settings
+        self._org_url = str(settings.get("org_url", "")).rstrip("/")
+        self._token_env = str(settings.get("token_env") or DEFAULT_TOKEN_ENV)
+        self._token = environ.get(self._token_env, "")
+        self._page_size = int(settings.get("page_size") or DEFAULT_PAGE_SIZE)
+        self._timeout = float(settings.get("timeout_seconds") or 30)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Any = None
+        self._users: dict[str, str] = {}
+        self._groups: dict[str, _Group] = {}
+        self._paused_until = 0.0
+        """Monotonic time until which the last successful answer said the budget is spent."""
+
+    # -- the Provider protocol -------------------------------------------------------------------
+    def native_expiry(self, target: Target) -> bool:
+        return False
+
+    def observe(self, targets: Sequence[Target]) -> Mapping[Target, frozenset[str]]:
+        return {target: self._members(self._group(target)) for target in targets}
+
+    def grant(self, change: Change) -> Outcome:
+        group = self._group(change.target)
+        self._require_writable(group)
+        user_id = self._user_id(change.principal)
+        # PUT answers 204 whether or not the user was a member: read first to report honestly.
+        if group.id in self._groups_of(user_id, change.principal):
+            return Outcome(change, Status.UNCHANGED, f"already a member of Okta group {group.name}")
+        self._run(lambda c: c.assign_user_to_group(group.id, user_id),
+                  f"user {change.principal} or group {group.name}")
+        return Outcome(change, Status.DONE, f"added to Okta group {group.name}")
+
+    def revoke(self, change: Change) -> Outcome:
+        group = self._group(change.target)
+        self._require_writable(group)
+        try:
+            user_id = self._user_id(change.principal)
+        except NotFound:
+            # No such user: nobody by that login holds the group, which is the wanted end state.
+            return Outcome(change, Status.UNCHANGED, f"no Okta user {change.principal}")
+        if group.id not in self._groups_of(user_id, change.principal):
+            return Outcome(change, Status.UNCHANGED, "not a member")
+        try:
+            self._run(lambda c: c.unassign_user_from_group(group.id, user_id),
+                      f"user {change.principal} in group {group.name}")
+        except NotFound:
+            return Outcome(change, Status.UNCHANGED, "not a member")
+        return Outcome(change, Status.DONE, f"removed from Okta group {group.name}")
+
+    def close(self) -> None:
+        """Release the event loop (the SDK holds no connection between calls)."""
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
+
+    # -- lookups ---------------------------------------------------------------------------------
+    def _group(self, target: Target) -> _Group:
+        wanted = target.param("group")
+        cached = self._groups.get(wanted)
+        if cached is not None:
+            return cached
+        group: _Group | None = None
+        if _ID_LIKE.match(wanted):
+            try:
+                found, _ = self._run(lambda c: c.get_group(wanted), f"group {wanted}")
+                group = _group_of(found)
+            except NotFound:
+                group = None  # not an id after all: try it as a name
+        if group is None:
+            group = self._group_by_name(wanted)
+        self._groups[wanted] = group
+        return group
+
+    def _group_by_name(self, name: str) -> _Group:
+        # The name goes into a search expression: escape it the way Okta's grammar reads strings.
+        literal = name.replace("\\", "\\\\").replace('"', '\\"')
+        expression = f'profile.name eq "{literal}"'
+        matches = [
+            group for group in map(_group_of, self._all_pages(
+                lambda c, after: c.list_groups(search=expression, after=after, limit=200),
+                f"group {name}",
+            ))
+            if group.name == name  # Okta compares case-insensitively; the policy names exactly
+        ]
+        if not matches:
+            raise NotFound(f"Okta group {name!r} does not exist (no group has that id or name)")
+        if len(matches) > 1:
+            ids = ", ".join(g.id for g in matches)
+            raise ProviderError(f"Okta group name {name!r} is ambiguous ({ids}): use the id")
+        return matches[0]
+
+    @staticmethod
+    def _require_writable(group: _Group) -> None:
+        if group.type != "OKTA_GROUP":
+            raise ProviderError(
+                f"Okta group {group.name} ({group.id}) is of type {group.type}: its members are "
+                "managed by its source (an app or directory), not through Okta"
+            )
+
+    def _user_id(self, login: str) -> str:
+        key = principal_key(login)
+        cached = self._users.get(key)
+        if cached is not None:
+            return cached
+        # GET /api/v1/users/{login} accepts an id, a login or an unambiguous login shortname; only
+        # an exact login match names the person identities.yaml means.
+        user, _ = self._run(lambda c: c.get_user(login), f"Okta user {login}")
+        found_login = _login_of(user)
+        if principal_key(found_login) != key:
+            raise NotFound(f"Okta user {login}: the login resolves to {found_login!r}; "
+                           "identities.yaml must give the full Okta login")
+        user_id = str(user.id)
+        self._users[key] = user_id
+        return user_id
+
+    def _groups_of(self, user_id: str, login: str) -> set[str]:
+        groups, _ = self._run(lambda c: c.list_user_groups(user_id), f"Okta user {login}")
+        return {str(g.id) for g in groups or []}
+
+    def _members(self, group: _Group) -> frozenset[str]:
+        users = self._all_pages(
+            lambda c, after: c.list_group_users(group.id, after=after, limit=self._page_size),
+            f"group {group.name}",
+        )
+        return frozenset(principal_key(_login_of(u)) for u in users)
+
+    def _all_pages(self, call: Callable[[Any, str | None], Awaitable[Any]], subject: str
+                   ) -> list[Any]:
+        """Every item of a listing, following the `after` cursor in `Link: <...>; rel="next"`."""
+        items: list[Any] = []
+        after: str | None = None
+        for _ in range(_MAX_PAGES):
+            page, headers = self._run(functools.partial(_with_cursor, call, after), subject)
+            items.extend(page or [])
+            cursor, after = after, _next_cursor(headers)
+            if after is None or after == cursor:
+                return items
+        raise ProviderError(f"Okta kept paging {subject} past {_MAX_PAGES} pages")
+
+    # -- one SDK call ----------------------------------------------------------------------------
+    def _run(self, call: Callable[[Any], Awaitable[Any]], subject: str
+             ) -> tuple[Any, Mapping[str, str]]:
+        """Run one SDK call to completion; its result and response headers, or a mapped error."""
+        wait, self._paused_until = self._paused_until - time.monotonic(), 0.0
+        if wait > 0:
+            # The last answer said the budget is spent: calling now would only earn a 429. Say
+            # once how long to wait; the engine's retry loop decides, and its next try goes out.
+            raise ProviderError("Okta rate limit spent (X-Rate-Limit-Remaining: 0)",
+                                retryable=True, retry_after=wait)
+        client = self._sdk()
+        loop = self._event_loop()
+        try:
+            returned = loop.run_until_complete(call(client))
+        except _TransportError as error:
+            raise ProviderError(f"Okta unreachable: {error}", retryable=True) from None
+        return self._unpack(returned, subject)
+
+    def _unpack(self, returned: Any, subject: str) -> tuple[Any, Mapping[str, str]]:
+        """The SDK answers tuples whose shape differs by outcome: success is
+        `(result, ApiResponse, None)`; an HTTP error is `(ClientResponse, OktaAPIError)` or
+        `(None, ClientResponse, OktaAPIError)`; a request that could not be built `(None, error)`.
+        """
+        parts = returned if isinstance(returned, tuple) else (returned,)
+        error = next((p for p in reversed(parts) if isinstance(p, BaseException)), None)
+        response = next((p for p in parts if _status_of(p) is not None), None)
+        status = _status_of(error) or _status_of(response)
+        headers = _headers_of(error) or _headers_of(response)
+        if error is None and (status is None or status < 400):
+            self._note_rate_limit(headers)
+            return parts[0], headers
+        raise _mapped(error, status, headers, subject)
+
+    def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
+        remaining = _header(headers, "X-Rate-Limit-Remaining")
+        if remaining is not None and remaining.strip() == "0":
+            wait = _seconds_to_reset(headers)
+            if wait is not None:
+                self._paused_until = time.monotonic() + wait
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop
+
+    def _sdk(self) -> Any:
+        if self._client is None:
+            if not self._token:
+                raise ProviderError(
+                    f"no Okta API token: set the environment variable {self._token_env}")
+            from okta.client import Client
+
+            config = {
+                "orgUrl": self._org_url,
+                "token": self._token,
+                "authorizationMode": "SSWS",
+                # One retry loop (the engine's): the SDK's own would sleep and multiply attempts.
+                "rateLimit": {"maxRetries": 0},
+                "requestTimeout": self._timeout,
+                "httpClient": _raising_http_client(),
+            }
+            try:
+                self._client = Client(config)
+            except ValueError as error:  # the SDK's configuration check (https, token, ...)
+                raise ProviderError(f"Okta client configuration: {error}".strip()) from None
+        return self._client
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def _raising_http_client() -> type[Any]:
+    """The SDK's HTTP client, raising on transport failures instead of returning a bare error."""
+    from okta.http_client import HTTPClient
+
+    class RaisingHTTPClient(HTTPClient):
+        async def send_request(self, request: Any) -> Any:
+            sent: Any = await super().send_request(request)  # type: ignore[no-untyped-call]
+            if sent[1] is None and sent[3] is not None:
+                raise _TransportError(f"{type(sent[3]).__name__}: {sent[3]}")
+            return sent
+
+    return RaisingHTTPClient
+
+
+def _with_cursor(call: Callable[[Any, str | None], Awaitable[Any]], cursor: str | None,
+                 client: Any) -> Awaitable[Any]:
+    return call(client, cursor)
+
+
+def _mapped(error: BaseException | None, status: int | None, headers: Mapping[str, str],
+            subject: str) -> ProviderError:
+    code = str(getattr(error, "error_code", "") or "")
+    summary = str(getattr(error, "error_summary", "") or "") or str(error or "") or "no detail"
+    message = " ".join(part for part in ("Okta HTTP", str(status), code) if part) + f": {summary}"
+    if status == 404:
+        return NotFound(f"{subject}: {summary}")
+    if status == 429:
+        return ProviderError(message, retryable=True, retry_after=_seconds_to_reset(headers))
+    if status is None or status >= 500:
+        # No status: the SDK failed before or after the exchange (e.g. its timeout check).
+        return ProviderError(message if status else f"Okta call failed: {summary}",
+                             retryable=True, retry_after=_retry_after(headers))
+    return ProviderError(message)
+
+
+def _status_of(part: Any) -> int | None:
+    for name in ("status", "status_code"):
+        value = getattr(part, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _headers_of(part: Any) -> Mapping[str, str]:
+    for name in ("headers", "response_headers"):
+        value = getattr(part, name, None)
+        if value:
+            return _flatten(value)
+    return {}
+
+
+def _flatten(headers: Any) -> dict[str, str]:
+    """Headers as a plain dict; repeated ones (Okta sends two `Link`s) joined with commas."""
+    getall = getattr(headers, "getall", None)
+    flat: dict[str, str] = {}
+    for key in headers:
+        if key in flat:
+            continue
+        values = getall(key) if getall is not None else [headers[key]]
+        flat[key] = ", ".join(str(v) for v in values)
+    return flat
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+
+
+def _next_cursor(headers: Mapping[str, str]) -> str | None:
+    link = _header(headers, "Link")
+    if not link:
+        return None
+    from okta.pagination import PaginationHelper
+
+    cursor = PaginationHelper.extract_next_cursor({"Link": link})
+    return str(cursor) if cursor else None
+
+
+def _seconds_to_reset(headers: Mapping[str, str]) -> float | None:
+    """Seconds until `X-Rate-Limit-Reset` (epoch seconds), measured against the server's `Date`
+    when it sent one, so that a skewed local clock does not matter."""
+    reset = _header(headers, "X-Rate-Limit-Reset")
+    if reset is None:
+        return _retry_after(headers)
+    try:
+        reset_at = float(reset)
+    except ValueError:
+        return None
+    date = _header(headers, "Date")
+    now = time.time()
+    if date:
+        with contextlib.suppress(TypeError, ValueError):
+            now = parsedate_to_datetime(date).timestamp()
+    return max(reset_at - now, 0.0) + 1.0  # the reset has one-second granularity
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = _header(headers, "Retry-After")
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _group_of(found: Any) -> _Group:
+    profile = getattr(found, "profile", None)
+    # The SDK wraps the profile in an anyOf holder; the real profile is its `actual_instance`.
+    inner = getattr(profile, "actual_instance", None) or profile
+    kind = getattr(found, "type", None)
+    return _Group(str(found.id), str(getattr(inner, "name", "") or found.id),
+                  str(getattr(kind, "value", kind) or "OKTA_GROUP"))
+
+
+def _login_of(user: Any) -> str:
+    return str(getattr(getattr(user, "profile", None), "login", "") or "")
+
+
+def create(instance: ProviderInstance, environ: Mapping[str, str]) -> OktaProvider:
+    return OktaProvider(instance, environ)
