@@ -309,7 +309,7 @@ def test_sdk_with_a_wrong_token_gets_401(emulator: OktaEmulator, monkeypatch: py
     monkeypatch.setenv("OKTA_TESTING_TESTINGDISABLEHTTPSCHECK", "true")
     from okta.client import Client
 
-    wrong = Client({"orgUrl": emulator.base_url, "token": "not-it"})
+    wrong: Any = Client({"orgUrl": emulator.base_url, "token": "not-it"})
     error = run(wrong.list_users())[-1]
     assert (error.status, error.error_code) == (401, "E0000011")
     assert emulator.log[-1].headers["authorization"] == "SSWSnot-it"  # the SDK's own spelling
