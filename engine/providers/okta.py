@@ -100,6 +100,10 @@ custom admin role:
 The built-in Group Membership Administrator role, constrained to those groups, is the nearest
 standard role. For an OAuth 2.0 service app the equivalent scopes are `okta.groups.manage` and
 `okta.users.read` (the provider uses API tokens today).
+
+Groups that have an admin role assigned are the exception: Okta lets only a Super Administrator
+change their membership. Manage those through a separate provider instance whose token (a Super
+Administrator's) is held apart, and keep them out of the limited token's resource set.
 """
 
 
