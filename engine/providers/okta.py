@@ -18,6 +18,7 @@ import contextlib
 import functools
 import re
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -302,6 +303,8 @@ class OktaProvider:
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
+            # Callers may never call close(): the loop is closed when the provider goes away.
+            weakref.finalize(self, self._loop.close)
         return self._loop
 
     def _sdk(self) -> Any:
