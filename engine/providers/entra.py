@@ -138,7 +138,7 @@ TARGET_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
                 "pattern": _GUID,
                 "description": "roleDefinitionId of the directory role (the template id for "
                                "built-in roles).",
-                "examples": ["62e90394-69f5-4237-9190-012177145e10"],
+                "examples": ["729827e3-9c14-49f7-bb1b-9608f156bbb8"],
             },
             "scope": {
                 "type": "string",

@@ -1,7 +1,7 @@
 """Entra ID direct group membership on the Graph emulator, reached through msgraph-sdk over HTTP.
 
-`entra_pim.py` runs the same suite on PIM for Groups assignments (native expiry) through the
-shared backend defined here.
+`entra_pim.py` (PIM for Groups) and `entra_role.py` (directory roles) run the same suite on
+assignment schedules with native expiry, through the shared backend defined here.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from emulators.graph import GraphEmulator, iso
+from emulators.graph import GraphEmulator, Schedule, iso
 from emulators.http import Faults
 from engine.model import ProviderInstance, Target
 from engine.providers import entra
@@ -47,14 +47,23 @@ class EntraBackend:
         for made in self.made:
             made.close()
 
-    def _target(self, group_id: str) -> Target:
-        params = {"group": group_id}
+    def _target(self, object_id: str) -> Target:
+        params = {"role": object_id, "scope": "/"} if self.kind == "directory_role" else \
+            {"group": object_id}
         if self.kind == "pim_group":
             params["access"] = "member"
         return Target.build("entra-test", "entra", self.kind, params)
 
     def new_target(self) -> Target:
+        if self.kind == "directory_role":
+            return self._target(self.emulator.add_role(f"Role {next(_ids)}"))
         return self._target(self.emulator.add_group(f"jit-{next(_ids)}"))
+
+    def _held(self, target: Target, **match: str) -> list[Schedule]:
+        if self.kind == "directory_role":
+            return self.emulator.active_schedules("role", resource=target.param("role"), **match)
+        return self.emulator.active_schedules("group", resource=target.param("group"),
+                                              access="member", **match)
 
     def missing_target(self) -> Target:
         return self._target(str(uuid.uuid4()))
@@ -74,19 +83,19 @@ class EntraBackend:
     def add_member_out_of_band(self, target: Target, principal: str) -> None:
         user = self.emulator.find_user(principal)
         assert user is not None
+        end = datetime.now(UTC) + timedelta(hours=1)
         if self.kind == "pim_group":
-            end = datetime.now(UTC) + timedelta(hours=1)
             self.emulator.add_group_assignment(target.param("group"), user.id, "member", end)
+        elif self.kind == "directory_role":
+            self.emulator.add_role_assignment(target.param("role"), user.id, "/", end)
         else:
             self.emulator.add_member(target.param("group"), user.id)
 
     def members_out_of_band(self, target: Target) -> set[str]:
-        group = target.param("group")
-        if self.kind == "pim_group":
-            ids = [s.principal_id for s in self.emulator.active_schedules(
-                "group", resource=group, access="member")]
+        if self.kind == "group":
+            ids = list(self.emulator.groups[target.param("group")].members)
         else:
-            ids = list(self.emulator.groups[group].members)
+            ids = [s.principal_id for s in self._held(target)]
         return {principal_key(self._upn(i)) for i in ids}
 
     def page_size(self) -> int:
@@ -96,12 +105,11 @@ class EntraBackend:
         self.emulator.set_faults(Faults(script=list(kinds), retry_after=1))
 
     def native_expiry_out_of_band(self, target: Target, principal: str) -> str | None:
-        if self.kind != "pim_group":
+        if self.kind == "group":
             return None  # direct membership has no expiry in Entra
         user = self.emulator.find_user(principal)
         assert user is not None
-        held = self.emulator.active_schedules("group", resource=target.param("group"),
-                                              principal_id=user.id)
+        held = self._held(target, principal_id=user.id)
         if not held or held[0].end is None:
             return None
         return iso(held[0].end)

@@ -1,0 +1,220 @@
+"""Entra provider behaviours the conformance suite does not reach, through msgraph-sdk over HTTP
+to the Graph emulator: mail lookup with quoting, extending a PIM assignment, Graph's own expiry,
+the SDK's retries bounded to zero, and credential selection."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from emulators.graph import GraphEmulator
+from emulators.http import Faults
+from engine.model import Action, Change, ProviderInstance, Status, Target
+from engine.providers import entra
+from engine.providers.base import NotFound, ProviderError
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+TOKEN = "provider-token"
+Make = Callable[..., entra.EntraProvider]
+
+
+@pytest.fixture
+def graph() -> Iterator[GraphEmulator]:
+    made = GraphEmulator(token=TOKEN)
+    made.start()
+    try:
+        yield made
+    finally:
+        made.stop()
+
+
+@pytest.fixture
+def make(graph: GraphEmulator) -> Iterator[Make]:
+    providers: list[entra.EntraProvider] = []
+
+    def build(**settings: object) -> entra.EntraProvider:
+        instance = ProviderInstance("entra-t", "entra", {
+            "graph_url": f"{graph.base_url}/v1.0", "auth": "static_token", **settings})
+        provider = entra.create(instance, {"GRAPH_TOKEN": TOKEN})
+        providers.append(provider)
+        return provider
+
+    yield build
+    for provider in providers:
+        provider.close()
+
+
+def change(action: Action, target: Target, principal: str, hours: float = 4) -> Change:
+    return Change(action, target, principal, "ent", "on-call", person="alice",
+                  expires_at=datetime.now(UTC).replace(microsecond=0) + timedelta(hours=hours),
+                  requests=("access-requests/ent/alice-x.yaml",))
+
+
+def posted(graph: GraphEmulator, path_end: str) -> list[dict[str, object]]:
+    return [json.loads(e.body) for e in graph.log if e.method == "POST"
+            and e.path.endswith(path_end) and e.body]
+
+
+def test_lookup_by_mail_quotes_the_filter(graph: GraphEmulator, make: Make) -> None:
+    provider = make(user_lookup="mail")
+    user = graph.add_user("obrien@corp.onmicrosoft.com", mail="O'Brien@corp.example")
+    group = graph.add_group("ops")
+    target = Target.build("entra-t", "entra", "group", {"group": group})
+    assert provider.grant(change(Action.GRANT, target, "o'brien@corp.example")).status \
+        is Status.DONE
+    assert graph.groups[group].members == [user]
+    filters = [e.query for e in graph.log if e.path == "/v1.0/users"]
+    assert "o%27%27brien" in filters[0].lower()  # the quote was doubled, not passed raw
+    # observe names members the way identities.yaml does: by mail here.
+    assert provider.observe([target])[target] == frozenset({"o'brien@corp.example"})
+    with pytest.raises(NotFound, match="x' or mail eq 'y"):
+        provider.grant(change(Action.GRANT, target, "x' or mail eq 'y"))
+
+
+def test_pim_grant_extends_a_shorter_assignment(graph: GraphEmulator, make: Make) -> None:
+    provider = make()
+    graph.add_user("ann@corp.example")
+    target = Target.build("entra-t", "entra", "pim_group",
+                          {"group": graph.add_group("pim"), "access": "member"})
+    short = change(Action.GRANT, target, "ann@corp.example", hours=1)
+    first = provider.grant(short)
+    assert (first.status, first.native_expiry_set) == (Status.DONE, True)
+    same = provider.grant(short)
+    assert (same.status, same.native_expiry_set) == (Status.UNCHANGED, True)
+    longer = change(Action.GRANT, target, "ann@corp.example", hours=6)
+    assert provider.grant(longer).status is Status.DONE
+    actions = [b["action"] for b in posted(graph, "/assignmentScheduleRequests")]
+    assert actions == ["adminAssign", "adminUpdate"]
+    (held,) = graph.active_schedules("group", resource=target.param("group"))
+    assert held.end == longer.expires_at
+    body = posted(graph, "/assignmentScheduleRequests")[0]
+    assert "access-requests/ent/alice-x.yaml" in str(body["justification"])
+
+
+def test_pim_access_ends_when_entra_says_so(graph: GraphEmulator, make: Make) -> None:
+    provider = make()
+    graph.add_user("ben@corp.example")
+    target = Target.build("entra-t", "entra", "pim_group", {"group": graph.add_group("pim")})
+    wanted = change(Action.GRANT, target, "ben@corp.example", hours=2)
+    provider.grant(wanted)
+    assert provider.observe([target])[target] == frozenset({"ben@corp.example"})
+    assert wanted.expires_at is not None
+    graph.set_clock(wanted.expires_at + timedelta(seconds=1))
+    assert provider.observe([target])[target] == frozenset()
+    # The revoke job still runs after native expiry, and finds nothing to do.
+    assert provider.revoke(change(Action.REVOKE, target, "ben@corp.example")).status \
+        is Status.UNCHANGED
+
+
+def test_directory_role_owner_scope_is_respected(graph: GraphEmulator, make: Make) -> None:
+    provider = make()
+    user = graph.add_user("cy@corp.example")
+    role = graph.add_role("User Administrator")
+    graph.add_role_assignment(role, user, "/administrativeUnits/au1")
+    tenant = Target.build("entra-t", "entra", "directory_role", {"role": role, "scope": "/"})
+    assert provider.observe([tenant])[tenant] == frozenset()
+    assert provider.grant(change(Action.GRANT, tenant, "cy@corp.example")).status is Status.DONE
+    body = posted(graph, "/roleAssignmentScheduleRequests")[0]
+    assert (body["directoryScopeId"], body["roleDefinitionId"]) == ("/", role)
+
+
+def test_sdk_does_not_retry_and_retry_after_reaches_the_engine(graph: GraphEmulator,
+                                                               make: Make) -> None:
+    provider = make()
+    graph.add_user("di@corp.example")
+    target = Target.build("entra-t", "entra", "group", {"group": graph.add_group("g")})
+    graph.set_faults(Faults(script=["429"], retry_after=17))
+    with pytest.raises(ProviderError) as raised:
+        provider.observe([target])
+    assert raised.value.retryable and raised.value.retry_after == 17
+    assert graph.count() == 1  # one request: the SDK's retry handler stayed out of it
+    graph.set_faults(Faults(script=["500"]))
+    with pytest.raises(ProviderError) as raised:
+        provider.observe([target])
+    assert raised.value.retryable and not isinstance(raised.value, NotFound)
+    graph.set_faults(Faults(script=["drop"]))
+    with pytest.raises(ProviderError) as raised:
+        provider.observe([target])
+    assert raised.value.retryable
+
+
+def test_non_retryable_errors_carry_graphs_message(graph: GraphEmulator, make: Make) -> None:
+    provider = make()
+    graph.add_user("ed@corp.example")
+    target = Target.build("entra-t", "entra", "pim_group", {"group": graph.add_group("pim")})
+    past = change(Action.GRANT, target, "ed@corp.example", hours=-1)
+    with pytest.raises(ProviderError) as raised:
+        provider.grant(past)
+    assert not raised.value.retryable
+    assert "InvalidScheduleRequest" in str(raised.value)
+
+
+def test_a_member_named_by_object_id_is_removed_by_id(graph: GraphEmulator,
+                                                      make: Make) -> None:
+    provider = make(user_lookup="mail")
+    no_mail = graph.add_user("svc@corp.example")  # no mail: observe names it by object id
+    group = graph.add_group("g")
+    graph.add_member(group, no_mail)
+    target = Target.build("entra-t", "entra", "group", {"group": group})
+    assert provider.observe([target])[target] == frozenset({no_mail})
+    assert provider.revoke(change(Action.REVOKE, target, no_mail)).status is Status.DONE
+    assert graph.groups[group].members == []
+
+
+def test_wrong_token_is_a_plain_error(graph: GraphEmulator) -> None:
+    instance = ProviderInstance("entra-t", "entra", {
+        "graph_url": f"{graph.base_url}/v1.0", "auth": "static_token",
+        "static_token_env": "OTHER"})
+    provider = entra.create(instance, {"OTHER": "forged"})
+    try:
+        with pytest.raises(ProviderError) as raised:
+            provider.observe([Target.build("entra-t", "entra", "group",
+                                           {"group": graph.add_group("g")})])
+        assert "401 InvalidAuthenticationToken" in str(raised.value)
+        assert not raised.value.retryable
+    finally:
+        provider.close()
+
+
+def test_credentials_come_from_the_environment_only() -> None:
+    settings = {"tenant_id": "t", "client_id": "c"}
+    github = {"ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.actions.example/x?a=1",
+              "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "runtime"}
+    made = entra.make_credential(settings, github)
+    assert type(made).__name__ == "ClientAssertionCredential"
+    made = entra.make_credential(settings, {"AZURE_FEDERATED_TOKEN_FILE": "/var/run/token"})
+    assert type(made).__name__ == "WorkloadIdentityCredential"
+    with pytest.raises(ProviderError, match="id-token: write"):
+        entra.make_credential(settings, {})
+    secret = {**settings, "auth": "client_secret", "client_secret_env": "MY_SECRET"}
+    with pytest.raises(ProviderError, match="MY_SECRET is not set"):
+        entra.make_credential(secret, {})
+    assert type(entra.make_credential(secret, {"MY_SECRET": "s"})).__name__ == \
+        "ClientSecretCredential"
+    with pytest.raises(ProviderError, match="tenant_id and client_id"):
+        entra.make_credential({}, github)
+
+
+def test_schemas_are_valid_described_and_accept_their_examples() -> None:
+    from jsonschema import Draft202012Validator
+
+    schemas = {"settings": entra.SETTINGS_SCHEMA, **entra.TARGET_SCHEMAS}
+    for schema in schemas.values():
+        Draft202012Validator.check_schema(dict(schema))
+        for name, prop in schema["properties"].items():
+            assert prop.get("description") and prop.get("examples"), name
+            checker = Draft202012Validator(dict(schema))
+            for example in prop["examples"]:
+                assert not list(checker.iter_errors(_required(schema) | {name: example})), name
+    target = Draft202012Validator(dict(entra.TARGET_SCHEMAS["group"]))
+    assert list(target.iter_errors({"group": "ops-admins"}))  # names are not object ids
+    assert "GroupMember.ReadWrite.All" in entra.PERMISSIONS
+
+
+def _required(schema: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: schema["properties"][name]["examples"][0] for name in schema.get("required", [])}
