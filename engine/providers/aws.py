@@ -1,15 +1,18 @@
-"""AWS: IAM group membership through boto3 (imported only when an AWS entitlement is used).
+"""AWS: IAM group membership and IAM Identity Center account assignments, through boto3.
 
-AWS has no native expiry for group membership: the revoke job ends these grants.
+boto3 is imported only when an AWS entitlement is used. AWS has no native expiry for either kind:
+the revoke job ends these grants. The Identity Center kind lives in `aws_identity_center`.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.model import Change, Outcome, ProviderInstance, Status, Target
-from engine.providers.base import NotFound, ProviderError, principal_key
+from engine.providers.base import NotFound, Provider, ProviderError, principal_key
 
 PLATFORM = "aws"
 
@@ -49,10 +52,42 @@ TARGET_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
             },
         },
     },
+    "account_assignment": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["account_id", "permission_set"],
+        "properties": {
+            "account_id": {
+                "type": "string",
+                "pattern": r"^\d{12}$",
+                "description": "The AWS account (12 digits, quoted in YAML) the permission set is "
+                               "assigned on.",
+                "examples": ["123456789012"],
+            },
+            "permission_set": {
+                "type": "string",
+                "pattern": r"^(arn:[\w-]+:sso:::\S+|[\w+=,.@-]{1,32})$",
+                "description": "The Identity Center permission set, by name or by ARN.",
+                "examples": [
+                    "AdministratorAccess",
+                    "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-1234567890abcdef",
+                ],
+            },
+            "instance_arn": {
+                "type": "string",
+                "pattern": r"^arn:[\w-]+:sso:::instance/\S+$",
+                "description": "The Identity Center instance; omit when the region has only one.",
+                "examples": ["arn:aws:sso:::instance/ssoins-1234567890abcdef"],
+            },
+        },
+    },
 }
 
 PERMISSIONS = """\
-IAM policy for the engine's role (assumed through GitHub OIDC), limited to the managed groups:
+IAM policy for the engine's role (assumed through GitHub OIDC). Keep only the statements for the
+target kinds you use, and narrow the resources to what the entitlements name.
+
+`iam_group`: limited to the managed groups.
 
 ```json
 {
@@ -66,10 +101,96 @@ IAM policy for the engine's role (assumed through GitHub OIDC), limited to the m
   ]
 }
 ```
+
+`account_assignment` (IAM Identity Center), in the organization's management account or the
+Identity Center delegated administrator account:
+
+```json
+{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "FindTheInstance",
+      "Effect": "Allow",
+      "Action": ["sso:ListInstances"],
+      "Resource": "*"
+    },
+    {
+      "Sid": "AssignPermissionSets",
+      "Effect": "Allow",
+      "Action": [
+        "sso:ListPermissionSets",
+        "sso:DescribePermissionSet",
+        "sso:ListAccountAssignments",
+        "sso:CreateAccountAssignment",
+        "sso:DeleteAccountAssignment",
+        "sso:DescribeAccountAssignmentCreationStatus",
+        "sso:DescribeAccountAssignmentDeletionStatus"
+      ],
+      "Resource": [
+        "arn:aws:sso:::instance/ssoins-INSTANCE_ID",
+        "arn:aws:sso:::permissionSet/ssoins-INSTANCE_ID/*",
+        "arn:aws:sso:::account/MEMBER_ACCOUNT_ID"
+      ]
+    },
+    {
+      "Sid": "ResolveUsers",
+      "Effect": "Allow",
+      "Action": ["identitystore:GetUserId", "identitystore:DescribeUser"],
+      "Resource": [
+        "arn:aws:identitystore::ACCOUNT_ID:identitystore/d-IDENTITY_STORE_ID",
+        "arn:aws:identitystore:::user/*"
+      ]
+    }
+  ]
+}
+```
+
+Assignments on the management account itself are provisioned with the caller's own IAM
+permissions (Identity Center's service-linked role does not act there), so only if an entitlement
+targets the management account, add:
+
+```json
+{
+  "Sid": "ProvisionSsoRolesInManagementAccount",
+  "Effect": "Allow",
+  "Action": [
+    "iam:GetRole", "iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole",
+    "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy",
+    "iam:ListRolePolicies", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+    "iam:ListAttachedRolePolicies", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary",
+    "iam:GetSAMLProvider", "iam:CreateSAMLProvider", "iam:UpdateSAMLProvider"
+  ],
+  "Resource": [
+    "arn:aws:iam::MANAGEMENT_ACCOUNT_ID:role/aws-reserved/sso.amazonaws.com/*",
+    "arn:aws:iam::MANAGEMENT_ACCOUNT_ID:saml-provider/AWSSSO_*_DO_NOT_DELETE"
+  ]
+}
+```
 """
 
 _THROTTLING = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
-               "ServiceUnavailable", "InternalFailure", "ServiceFailure"}
+               "ServiceUnavailable", "InternalFailure", "ServiceFailure",
+               # Identity Center: a write that has not propagated yet; AWS says retry with backoff.
+               "ConflictException"}
+_NOT_FOUND = {"NoSuchEntity", "ResourceNotFoundException"}
+
+
+def make_client(instance: ProviderInstance, environ: Mapping[str, str], service: str) -> Any:
+    """A boto3 client for `service` from the instance's settings, with botocore retries off."""
+    import boto3
+    from botocore.config import Config
+
+    settings = instance.settings
+    session = boto3.session.Session(
+        profile_name=settings.get("profile"),
+        region_name=settings.get("region") or environ.get("AWS_REGION") or "us-east-1",
+    )
+    # One retry loop (the engine's): botocore's own retries would multiply attempts.
+    config = Config(retries={"max_attempts": 1, "mode": "standard"},
+                    connect_timeout=10, read_timeout=30)
+    return session.client(service, endpoint_url=settings.get("endpoint_url"), config=config)
 
 
 class AwsIamProvider:
@@ -77,25 +198,13 @@ class AwsIamProvider:
         self.instance = instance
         self._environ = environ
         self._client: Any = None
+        self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            settings = self.instance.settings
-            session = boto3.session.Session(
-                profile_name=settings.get("profile"),
-                region_name=settings.get("region") or self._environ.get("AWS_REGION")
-                or "us-east-1",
-            )
-            # One retry loop (the engine's): botocore's own retries would multiply attempts.
-            config = Config(retries={"max_attempts": 1, "mode": "standard"},
-                            connect_timeout=10, read_timeout=30)
-            self._client = session.client(
-                "iam", endpoint_url=settings.get("endpoint_url"), config=config
-            )
+        with self._lock:  # boto3 sessions are not thread-safe; grants run in a thread pool
+            if self._client is None:
+                self._client = make_client(self.instance, self._environ, "iam")
         return self._client
 
     def native_expiry(self, target: Target) -> bool:
@@ -106,7 +215,7 @@ class AwsIamProvider:
         for target in targets:
             members: set[str] = set()
             paginator = self.client.get_paginator("get_group")
-            with _errors(f"group {target.param('group')}"):
+            with map_errors(f"group {target.param('group')}"):
                 for page in paginator.paginate(GroupName=target.param("group")):
                     members.update(principal_key(u["UserName"]) for u in page["Users"])
             result[target] = frozenset(members)
@@ -114,7 +223,7 @@ class AwsIamProvider:
 
     def grant(self, change: Change) -> Outcome:
         group = change.target.param("group")
-        with _errors(f"user {change.principal} or group {group}"):
+        with map_errors(f"user {change.principal} or group {group}"):
             # Adding an existing member answers 200, so the write alone is idempotent: no read.
             self.client.add_user_to_group(GroupName=group, UserName=change.principal)
         return Outcome(change, Status.DONE, f"added to IAM group {group}")
@@ -122,7 +231,7 @@ class AwsIamProvider:
     def revoke(self, change: Change) -> Outcome:
         group = change.target.param("group")
         try:
-            with _errors(f"user {change.principal} in group {group}"):
+            with map_errors(f"user {change.principal} in group {group}"):
                 self.client.remove_user_from_group(GroupName=group, UserName=change.principal)
         except NotFound:
             # Gone already (or never there): the wanted end state holds.
@@ -130,7 +239,7 @@ class AwsIamProvider:
         return Outcome(change, Status.DONE, f"removed from IAM group {group}")
 
 
-class _errors:
+class map_errors:
     """Map botocore errors to the engine's: NotFound, retryable, or plain."""
 
     def __init__(self, subject: str) -> None:
@@ -149,7 +258,7 @@ class _errors:
             code = error.response.get("Error", {}).get("Code", "")
             message = error.response.get("Error", {}).get("Message", str(error))
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if code == "NoSuchEntity":
+            if code in _NOT_FOUND:
                 raise NotFound(f"{self.subject}: {message}") from None
             retryable = code in _THROTTLING or status == 429 or status >= 500
             raise ProviderError(f"AWS {code}: {message}", retryable=retryable) from None
@@ -157,5 +266,54 @@ class _errors:
             raise ProviderError(f"AWS unreachable: {error}", retryable=True) from None
 
 
-def create(instance: ProviderInstance, environ: Mapping[str, str]) -> AwsIamProvider:
-    return AwsIamProvider(instance, environ)
+class AwsProvider:
+    """The `aws` platform: each target kind has its own implementation, chosen by `target.kind`.
+
+    Implementations are built on first use, so an instance used only for IAM groups never builds
+    an Identity Center client, and the other way round.
+    """
+
+    def __init__(self, instance: ProviderInstance, environ: Mapping[str, str]) -> None:
+        self.instance = instance
+        self._environ = environ
+        self._lock = threading.Lock()
+        self._kinds: dict[str, Provider] = {}
+
+    def for_kind(self, kind: str) -> Provider:
+        with self._lock:
+            if kind not in self._kinds:
+                self._kinds[kind] = self._build(kind)
+            return self._kinds[kind]
+
+    def _build(self, kind: str) -> Provider:
+        if kind == "iam_group":
+            return AwsIamProvider(self.instance, self._environ)
+        if kind == "account_assignment":
+            # Imported here: that module builds on this one's client and error helpers.
+            from engine.providers.aws_identity_center import IdentityCenterProvider
+
+            return IdentityCenterProvider(self.instance, self._environ)
+        known = ", ".join(sorted(TARGET_SCHEMAS))
+        raise ProviderError(f"aws has no target kind {kind!r} (known: {known})")
+
+    def native_expiry(self, target: Target) -> bool:
+        return self.for_kind(target.kind).native_expiry(target)
+
+    def observe(self, targets: Sequence[Target]) -> Mapping[Target, frozenset[str]]:
+        by_kind: dict[str, list[Target]] = defaultdict(list)
+        for target in targets:
+            by_kind[target.kind].append(target)
+        result: dict[Target, frozenset[str]] = {}
+        for kind, group in sorted(by_kind.items()):
+            result.update(self.for_kind(kind).observe(group))
+        return result
+
+    def grant(self, change: Change) -> Outcome:
+        return self.for_kind(change.target.kind).grant(change)
+
+    def revoke(self, change: Change) -> Outcome:
+        return self.for_kind(change.target.kind).revoke(change)
+
+
+def create(instance: ProviderInstance, environ: Mapping[str, str]) -> AwsProvider:
+    return AwsProvider(instance, environ)
