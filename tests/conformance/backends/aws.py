@@ -26,7 +26,7 @@ class AwsBackend:
         )
         self.iam: Any = moto_server.client("iam", endpoint)
 
-    def provider(self) -> aws.AwsIamProvider:
+    def provider(self) -> aws.AwsProvider:
         return aws.create(self.instance, {})
 
     def new_target(self) -> Target:
