@@ -13,8 +13,10 @@ and azure-identity are imported only when the first call is made.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -310,7 +312,8 @@ class EntraProvider:
         self.timeout = float(settings.get("timeout_seconds", 30))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: Any = None
-        self._http: Any = None
+        self._owned: list[Any] = []  # HTTP clients and transports to close with the loop
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     # -- plumbing ------------------------------------------------------------------------------
     @property
@@ -338,27 +341,32 @@ class EntraProvider:
         # sleep on Retry-After itself.
         options = {**graph_options,
                    RetryHandlerOption.get_key(): RetryHandlerOption(delay=0, max_retries=0)}
-        self._http = GraphClientFactory.create_with_default_middleware(
-            client=httpx.AsyncClient(timeout=httpx.Timeout(self.timeout, connect=10)),
+        # Graph's transport wrapper does not close what it wraps: keep the real one to close.
+        transport = httpx.AsyncHTTPTransport()
+        http = GraphClientFactory.create_with_default_middleware(
+            client=httpx.AsyncClient(transport=transport,
+                                     timeout=httpx.Timeout(self.timeout, connect=10)),
             options=options,
         )
-        adapter = GraphRequestAdapter(auth, client=self._http)
+        self._owned.extend([http, transport])
+        adapter = GraphRequestAdapter(auth, client=http)
         adapter.base_url = self.graph_url
         return GraphServiceClient(request_adapter=adapter)
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
+            # Callers may never call close(): release the loop and connections when the
+            # provider goes away.
+            self._finalizer = weakref.finalize(self, _shutdown, self._loop, self._owned)
         return self._loop.run_until_complete(coroutine)
 
     def close(self) -> None:
-        """Release the HTTP connections and the event loop."""
-        if self._loop is None:
-            return
-        if self._http is not None:
-            self._loop.run_until_complete(self._http.aclose())
-        self._loop.close()
-        self._loop, self._client, self._http = None, None, None
+        """Release the HTTP connections and the event loop (a later call starts afresh)."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._loop, self._client, self._finalizer = None, None, None
+        self._owned = []
 
     async def _call(self, awaitable: Awaitable[T], subject: str) -> T:
         try:
@@ -679,6 +687,16 @@ class EntraProvider:
         if refused == "RoleAssignmentDoesNotExist":
             return Outcome(change, Status.UNCHANGED, "no active assignment")
         return Outcome(change, Status.DONE, "assignment removed")
+
+
+def _shutdown(loop: asyncio.AbstractEventLoop, owned: list[Any]) -> None:
+    if loop.is_closed():
+        return
+    for http in owned:
+        # Best effort: the process may be exiting, and a closed connection is no loss.
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(http.aclose())
+    loop.close()
 
 
 def _end_of(schedule: Mapping[str, Any]) -> datetime | None:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from azure.core.credentials import AccessToken
 from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -106,8 +107,10 @@ def run(emulator: GraphEmulator, call: Callable[[GraphServiceClient], Awaitable[
 
     async def go() -> T:
         retry = RetryHandlerOption(delay=0, max_retries=retries)
+        transport = httpx.AsyncHTTPTransport()  # Graph's wrapper does not close it: we do
         http = GraphClientFactory.create_with_default_middleware(
-            options={**graph_options, RetryHandlerOption.get_key(): retry}
+            client=httpx.AsyncClient(transport=transport),
+            options={**graph_options, RetryHandlerOption.get_key(): retry},
         )
         auth = AzureIdentityAuthenticationProvider(FixedTokenCredential(token),
                                                    allowed_hosts=["127.0.0.1"])
@@ -117,6 +120,7 @@ def run(emulator: GraphEmulator, call: Callable[[GraphServiceClient], Awaitable[
             return await call(GraphServiceClient(request_adapter=adapter))
         finally:
             await http.aclose()
+            await transport.aclose()
 
     return asyncio.run(go())
 
