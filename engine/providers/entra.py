@@ -682,7 +682,9 @@ class EntraProvider:
 
     async def _revoke_schedule(self, change: Change) -> Outcome:
         await self._check_resource(change.target)
-        principal_id = await self._user_id(change.principal)
+        # Principals observe names by object id (nested groups, apps) are removed by that id.
+        principal_id = change.principal if is_guid(change.principal) else \
+            await self._user_id(change.principal)
         refused = await self._post_schedule_request(change, "adminRemove", principal_id)
         if refused == "RoleAssignmentDoesNotExist":
             return Outcome(change, Status.UNCHANGED, "no active assignment")
