@@ -37,6 +37,14 @@ class Providers:
             self.made[instance_name] = module.create(instance, self.environ)
         return self.made[instance_name]
 
+    def close(self) -> None:
+        """Release connections of providers that hold them (async SDK clients)."""
+        for provider in self.made.values():
+            close = getattr(provider, "close", None)
+            if callable(close):
+                close()
+        self.made.clear()
+
 
 @dataclass
 class Observation:

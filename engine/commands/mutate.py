@@ -149,6 +149,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
                            concurrency=options.concurrency)
     finally:
         audit.close()
+        providers.close()
     print_outcomes(env.stderr, outcomes)
     if options.summary is not None:
         write_summary(options.summary, actions, outcomes, denied, evaluation, now)

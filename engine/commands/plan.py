@@ -31,7 +31,8 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, offline: bool)
     if offline:
         env.stdout.write("offline: platforms were not contacted, so no changes are shown\n")
         return
-    converged, _ = converge(loaded.policies, evaluation, env.environ)
+    converged, providers = converge(loaded.policies, evaluation, env.environ)
+    providers.close()
     print_changes(env.stdout, converged.plan.changes, "Changes")
     for name, why in sorted(converged.observation.failures.items()):
         env.stdout.write(f"unreachable: {name}: {why}\n")

@@ -63,5 +63,6 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
         outcomes = execute(removals, providers, audit, env.clock)
     finally:
         audit.close()
+        providers.close()
     print_outcomes(env.stderr, outcomes)
     ctx.exit(1 if trouble or any(o.status is Status.FAILED for o in outcomes) else 0)

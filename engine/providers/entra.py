@@ -331,7 +331,7 @@ class EntraProvider:
         from msgraph.graph_request_adapter import GraphRequestAdapter
         from msgraph.graph_request_adapter import options as graph_options
         from msgraph.graph_service_client import GraphServiceClient
-        from msgraph_core import GraphClientFactory  # type: ignore[import-untyped]
+        from msgraph_core import GraphClientFactory
 
         host = urlsplit(self.graph_url).hostname or ""
         credential = make_credential(self.instance.settings, self._environ)
