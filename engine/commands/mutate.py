@@ -76,7 +76,7 @@ class Options:
 
 def verify_approvals(
     loaded: Loaded, evaluation: Evaluation, now: datetime, env: Environment,
-    vcs_kind: str | None, ended: list[Request],
+    vcs_kind: str | None, ended: list[Request], only: frozenset[str],
 ) -> tuple[Evaluation, dict[str, Verdict]]:
     """Re-judge with each live request's verified approval; only approved ones are granted."""
     from engine.vcs.select import from_environment
@@ -85,8 +85,10 @@ def verify_approvals(
     assert loaded.policies is not None
     verifier = Verifier(from_environment(env.environ, vcs_kind))
     live = (State.ACTIVE, State.PENDING)
+    # Each CI job verifies only its own instances' requests: the VCS API budget is shared.
     verdicts = {path: verifier.verify(j.request) for path, j in evaluation.judgements.items()
-                if j.state in live}
+                if j.state in live
+                and (not only or (j.target is not None and j.target.instance in only))}
     approved = {path: v.approved for path, v in verdicts.items()}
     rejudged = evaluate(loaded.policies, loaded.requests, now, approved=approved,
                         teams=verifier.team_lookup(loaded.policies), ended=ended)
@@ -113,7 +115,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         )
     elif Action.GRANT in actions:
         evaluation, verdicts = verify_approvals(loaded, evaluation, now, env, options.vcs_kind,
-                                                ended)
+                                                ended, frozenset(options.providers))
     unknown = sorted(set(options.providers) - set(loaded.policies.providers))
     if unknown:
         raise ConfigError(f"--provider {', '.join(unknown)}: not in policies/providers.yaml")
@@ -152,19 +154,23 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         providers.close()
     print_outcomes(env.stderr, outcomes)
     if options.summary is not None:
-        write_summary(options.summary, actions, outcomes, denied, evaluation, now)
+        write_summary(options.summary, actions, outcomes, denied, evaluation, now,
+                      options.providers)
     failed = any(o.status is Status.FAILED for o in outcomes) or bool(
         converged.observation.failures)
     ctx.exit(1 if failed or invalid or denied else 0)
 
 
 def write_summary(path: Path, actions: frozenset[Action], outcomes: list[Outcome],
-                  denied: dict[str, Verdict], evaluation: Evaluation, now: datetime) -> None:
+                  denied: dict[str, Verdict], evaluation: Evaluation, now: datetime,
+                  only: tuple[str, ...]) -> None:
     from engine.summary import render_summary
 
     title = "accessctl apply" if Action.GRANT in actions else "accessctl revoke"
+    if only:
+        title += ": " + ", ".join(only)
+    grants = [g for g in evaluation.grants if not only or g.target.instance in only]
     text = render_summary(title, outcomes,
-                          [(p, "; ".join(v.reasons)) for p, v in denied.items()],
-                          evaluation.grants, now)
+                          [(p, "; ".join(v.reasons)) for p, v in denied.items()], grants, now)
     with path.open("a", encoding="utf-8") as stream:
         stream.write(text)

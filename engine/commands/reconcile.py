@@ -10,7 +10,7 @@ from engine.audit import AuditLog, Event
 from engine.commands.common import environment, judge, load, now_option, repo_option, resolve_now
 from engine.commands.mutate import DEFAULT_AUDIT_FILE
 from engine.converge import converge
-from engine.errors import FindingsError
+from engine.errors import ConfigError, FindingsError
 from engine.model import Status
 from engine.plan import DEFAULT_REMOVAL_CAP
 from engine.render import print_changes, print_outcomes
@@ -25,9 +25,11 @@ from engine.runner import execute
               show_default=True,
               help="Largest fraction of a target's members one run may remove.")
 @click.option("--audit-file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--provider", "only", multiple=True, metavar="INSTANCE",
+              help="Only these provider instances (one CI job per instance).")
 @click.pass_context
 def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
-            removal_cap: float, audit_file: Path | None) -> None:
+            removal_cap: float, audit_file: Path | None, only: tuple[str, ...]) -> None:
     """Report every member of a managed target that no request backs.
 
     On entitlements marked exclusive those members are removed with --confirm, unless the
@@ -38,9 +40,13 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
     loaded = load(repo)
     if loaded.policies is None:
         raise FindingsError("policies cannot be read: run 'accessctl validate'")
+    unknown = sorted(set(only) - set(loaded.policies.providers))
+    if unknown:
+        raise ConfigError(f"--provider {', '.join(unknown)}: not in policies/providers.yaml")
     evaluation = judge(loaded, now)
     converged, providers = converge(loaded.policies, evaluation, env.environ,
-                                    remove_unbacked=True, removal_cap=removal_cap)
+                                    remove_unbacked=True, removal_cap=removal_cap,
+                                    only=frozenset(only))
     plan = converged.plan
     removals = plan.revocations
     for drift in plan.drift:
