@@ -1,0 +1,88 @@
+"""Active Directory group membership on a real Samba AD DC, reached over LDAPS through ldap3.
+
+The DC is the test session's shared one (tests/samba.py). The provider asks for `member` in
+ranges of 20 values, so the suite's paging test (page size + 3 members) needs two ranges.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from engine.model import ProviderInstance, Target
+from engine.providers import ad
+from engine.providers.base import principal_key
+from tests import samba
+
+RANGE_SIZE = 20
+_ids = itertools.count()
+
+
+class AdBackend:
+    platform = "ad"
+    supports_faults = False
+
+    def __init__(self, dc: samba.DomainController, directory: samba.Directory) -> None:
+        self.dc = dc
+        self.directory = directory
+        self.tag = secrets.token_hex(3)  # names stay unique on a DC shared by the whole session
+        self.ou = directory.add_ou(f"conformance-{self.tag}")
+        self.instance = ProviderInstance("ad-test", "ad", {
+            "url": dc.ldaps_url,
+            "base_dn": dc.base_dn,
+            "bind_dn": dc.admin_upn,
+            "password_env": "AD_TEST_PASSWORD",
+            "tls_validate": False,  # the throwaway DC's self-signed certificate
+            "range_size": RANGE_SIZE,
+        })
+        self._dns: dict[str, str] = {}
+
+    def provider(self) -> ad.ActiveDirectoryProvider:
+        return ad.create(self.instance, {"AD_TEST_PASSWORD": self.dc.admin_password})
+
+    def new_target(self) -> Target:
+        name = f"jit-{self.tag}-{next(_ids)}"
+        self.directory.add_group(name, self.ou)
+        return Target.build("ad-test", "ad", "group", {"group": name})
+
+    def missing_target(self) -> Target:
+        return Target.build("ad-test", "ad", "group", {"group": f"no-such-group-{self.tag}"})
+
+    def new_principal(self) -> str:
+        name = f"Conf.{self.tag}.{next(_ids)}"  # mixed case: names compare case-insensitively
+        self._dns[principal_key(name)] = self.directory.add_user(name, self.ou)
+        return name
+
+    def missing_principal(self) -> str:
+        return f"nobody.{self.tag}"
+
+    def _group_dn(self, target: Target) -> str:
+        return f"CN={target.param('group')},{self.ou}"
+
+    def add_member_out_of_band(self, target: Target, principal: str) -> None:
+        self.directory.add_members(self._group_dn(target), [self._dns[principal_key(principal)]])
+
+    def members_out_of_band(self, target: Target) -> set[str]:
+        return {principal_key(self.directory.sam_of(dn))
+                for dn in self.directory.member_dns(self._group_dn(target))}
+
+    def page_size(self) -> int:
+        return RANGE_SIZE
+
+    def inject(self, kinds: list[str]) -> None:
+        raise NotImplementedError("a real Samba DC cannot inject faults")
+
+    def native_expiry_out_of_band(self, target: Target, principal: str) -> str | None:
+        return None  # Samba has no TTL membership; the backend's provider does not ask for it
+
+
+@contextmanager
+def backend() -> Iterator[AdBackend]:
+    dc = samba.domain_controller()  # started once per session, stopped when the session ends
+    directory = samba.Directory(dc)
+    try:
+        yield AdBackend(dc, directory)
+    finally:
+        directory.close()
