@@ -330,10 +330,27 @@ class Directory:
         self.connection.modify(dn, {"userAccountControl": [(MODIFY_REPLACE, [512])]})
 
     def object_sid(self, dn: str) -> str:
+        """The object's SID in S-1-5-... form (without the schema ldap3 hands back bytes)."""
         from ldap3 import BASE
+        from ldap3.protocol.formatters.formatters import format_sid
 
         self.connection.search(dn, "(objectClass=*)", BASE, attributes=["objectSid"])
-        return _single(self.connection.response[0]["attributes"]["objectSid"])
+        return str(format_sid(self.connection.response[0]["raw_attributes"]["objectSid"][0]))
+
+    def raw_range(self, group_dn: str, attribute: str) -> dict[str, int]:
+        """What the server answers to one ranged read, untouched by ldap3's range following:
+        {attribute description as returned: number of values}."""
+        from ldap3 import BASE, Connection
+
+        raw = Connection(self.connection.server, user=self.dc.admin_upn,
+                         password=self.dc.admin_password, auto_bind=True, auto_range=False,
+                         return_empty_attributes=False, auto_referrals=False)
+        try:
+            raw.search(group_dn, "(objectClass=group)", BASE, attributes=[attribute])
+            found = raw.response[0]["raw_attributes"]
+            return {name: len(values or []) for name, values in found.items()}
+        finally:
+            raw.unbind()
 
 
 def _single(value: Any) -> str:

@@ -333,6 +333,7 @@ class ActiveDirectoryProvider:
             return cached
         if "=" in wanted:
             # A DN (a sAMAccountName cannot hold "="): read the object itself, a group.
+            _require_dn(wanted)
             entries, code, message = self._search(wanted, "(objectClass=group)", ["objectClass"],
                                                   base_scope=True)
             if code == NO_SUCH_OBJECT or (code == SUCCESS and not entries):
@@ -531,6 +532,17 @@ def _transport_error(url: str, error: Exception) -> ProviderError:
     if isinstance(error, LDAPCommunicationError | LDAPResponseTimeoutError):
         return ProviderError(f"AD {url} unreachable: {text}", retryable=True)
     return ProviderError(f"AD {url}: {type(error).__name__}: {text}")
+
+
+def _require_dn(text: str) -> None:
+    from ldap3.core.exceptions import LDAPInvalidDnError
+    from ldap3.utils.dn import parse_dn
+
+    try:
+        parse_dn(text)
+    except LDAPInvalidDnError as error:
+        raise NotFound(f"AD group {text!r} does not exist: it is neither a sAMAccountName "
+                       f"(which cannot hold '=') nor a valid DN ({error})") from None
 
 
 def _first(entry: Mapping[str, Any], attribute: str) -> str | None:
