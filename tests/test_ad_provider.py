@@ -76,6 +76,9 @@ def test_schemas_are_valid_json_schema_with_descriptions() -> None:
     assert checker.is_valid(good)
     assert not checker.is_valid({**good, "password": "secret"})
     assert not checker.is_valid({**good, "url": "https://dc1"})
+    assert not checker.is_valid({**good, "url": "ldap://dc1"})
+    assert not checker.is_valid({**good, "url": "ldap://dc1", "start_tls": False})
+    assert checker.is_valid({**good, "url": "ldap://dc1", "start_tls": True})
 
 
 def test_member_value_is_the_dn_or_the_ttl_form() -> None:

@@ -56,6 +56,9 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["url", "base_dn", "bind_dn"],
+    # A plain ldap:// URL must upgrade with StartTLS: caught when the policies load.
+    "if": {"required": ["url"], "properties": {"url": {"pattern": "^ldap://"}}},
+    "then": {"required": ["start_tls"], "properties": {"start_tls": {"const": True}}},
     "properties": {
         "url": {
             "type": "string",
