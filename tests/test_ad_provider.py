@@ -245,8 +245,10 @@ def test_principals_by_user_principal_name(dc: samba.DomainController,
     assert by_upn.observe([target(group)])[target(group)] == frozenset({upn.casefold()})
     # The default provider reports sAMAccountName: a UPN in identities.yaml would never match
     # what it observes, so it says how to fix the name instead of granting.
-    with pytest.raises(NotFound, match="sAMAccountName"):
-        make(dc).grant(change(Action.GRANT, group, upn))
+    for action, call in ((Action.GRANT, make(dc).grant), (Action.REVOKE, make(dc).revoke)):
+        with pytest.raises(ProviderError, match="must name AD users by sAMAccountName") as raised:
+            call(change(action, group, upn))
+        assert not isinstance(raised.value, NotFound) and not raised.value.retryable
     assert make(dc).observe([target(group)])[target(group)] == frozenset({sam.casefold()})
 
 

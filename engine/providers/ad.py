@@ -373,9 +373,10 @@ class ActiveDirectoryProvider:
         reported = _first(entry, self._attribute)
         if reported is None or principal_key(reported) != key:
             # Found by the other attribute: observe would report `reported`, never `name`, and
-            # the engine would grant again on every run. Make identities.yaml say it right.
-            raise NotFound(f"AD user {name!r} is {self._attribute} {reported!r}: identities.yaml "
-                           f"must name AD users by {self._attribute}")
+            # the engine would grant again on every run. Make identities.yaml say it right (an
+            # error of its own: a revoke must not read it as "no such user, nothing to do").
+            raise ProviderError(f"AD user {name!r} is {self._attribute} {reported!r}: "
+                                f"identities.yaml must name AD users by {self._attribute}")
         user = _User(str(entry["dn"]), reported)
         self._users[key] = user
         return user
