@@ -2,7 +2,7 @@
 # System packages the tests need: a real Samba AD domain controller for the Active Directory
 # provider. Installs only what is missing; needs root (CI runs as root) or sudo.
 set -euo pipefail
-packages=(samba)
+packages=(samba samba-ad-provision samba-dsdb-modules samba-vfs-modules)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
