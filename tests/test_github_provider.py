@@ -1,0 +1,213 @@
+"""The GitHub provider's own behaviour beyond the conformance suite, through PyGithub to the
+emulator: it never lowers a role, counts and cancels pending invitations, maps errors and rate
+limits, and refuses logins that cannot exist before making a request."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from emulators.github import API, GitHubEmulator
+from emulators.http import Faults
+from engine.model import Action, Change, ProviderInstance, Status, Target
+from engine.providers import github
+from engine.providers.base import NotFound, ProviderError
+from engine.retry import RetryPolicy, call_with_retry
+
+ENV_NAME = "ACCESSCTL_GITHUB_TOKEN"
+REPO = "acme/infra"
+
+
+@pytest.fixture
+def emulator() -> Iterator[GitHubEmulator]:
+    server = GitHubEmulator()
+    server.start()
+    for login in ("Alice", "bob", "carol", "outsider"):
+        server.add_user(login)
+    server.add_org("acme", members=["Alice", "bob"])
+    server.add_team("acme", "sre", maintainers=["bob"])
+    server.add_repo("acme", "infra")
+    yield server
+    server.stop()
+
+
+def make(emulator: GitHubEmulator, env: dict[str, str] | None = None, **settings: Any
+         ) -> github.GitHubProvider:
+    instance = ProviderInstance("github-acme", "github", {
+        "base_url": emulator.api, "token_env": ENV_NAME, "write_interval": 0, **settings})
+    return github.create(instance, {ENV_NAME: emulator.token} if env is None else env)
+
+
+def team(slug: str = "sre") -> Target:
+    return Target.build("github-acme", "github", "team", {"org": "acme", "team": slug})
+
+
+def repository(permission: str = "push", repo: str = "infra") -> Target:
+    return Target.build("github-acme", "github", "repository",
+                        {"owner": "acme", "repo": repo, "permission": permission})
+
+
+def change(action: Action, target: Target, login: str) -> Change:
+    return Change(action, target, login, "github-infra", "test", "alice",
+                  datetime.now(UTC) + timedelta(hours=2))
+
+
+def test_schemas_are_valid_and_match_the_example_policies() -> None:
+    Draft202012Validator.check_schema(dict(github.SETTINGS_SCHEMA))
+    for schema in github.TARGET_SCHEMAS.values():
+        Draft202012Validator.check_schema(dict(schema))
+    properties = [*github.SETTINGS_SCHEMA["properties"].values(),
+                  *(p for s in github.TARGET_SCHEMAS.values() for p in s["properties"].values())]
+    assert all(p.get("description") and p.get("examples") for p in properties)
+    settings = Draft202012Validator(dict(github.SETTINGS_SCHEMA))
+    assert settings.is_valid({"base_url": "https://api.github.com",
+                              "token_env": "ACCESSCTL_GITHUB_TOKEN"})
+    assert not settings.is_valid({"token": "ghp_secret"})
+    repo = Draft202012Validator(dict(github.TARGET_SCHEMAS["repository"]))
+    assert repo.is_valid({"owner": "acme", "repo": "infra", "permission": "maintain"})
+    assert not repo.is_valid({"owner": "acme", "repo": "..", "permission": "maintain"})
+    assert not repo.is_valid({"owner": "acme", "repo": "infra", "permission": "owner"})
+    teams = Draft202012Validator(dict(github.TARGET_SCHEMAS["team"]))
+    assert not teams.is_valid({"org": "acme/../x", "team": "sre"})
+
+
+def test_importing_the_module_does_not_import_pygithub() -> None:
+    code = "import sys, engine.providers.github; sys.exit('github' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# -- teams ----------------------------------------------------------------------------------------
+def test_team_grant_never_demotes_a_maintainer(emulator: GitHubEmulator) -> None:
+    provider = make(emulator)
+    outcome = provider.grant(change(Action.GRANT, team(), "BOB"))
+    assert outcome.status is Status.UNCHANGED and "maintainer" in outcome.detail
+    assert emulator.team_members("acme", "sre") == {"bob": "maintainer"}
+    assert emulator.count("PUT") == 0
+    assert not outcome.native_expiry_set and not provider.native_expiry(team())
+
+
+def test_team_grant_to_an_outsider_is_pending_counted_and_cancelled(
+        emulator: GitHubEmulator) -> None:
+    provider = make(emulator)
+    outcome = provider.grant(change(Action.GRANT, team(), "outsider"))
+    assert outcome.status is Status.DONE and "invited" in outcome.detail
+    assert emulator.team_pending("acme", "sre") == {"outsider": "member"}
+    assert provider.observe([team()])[team()] == frozenset({"bob", "outsider"})
+    assert provider.grant(change(Action.GRANT, team(), "outsider")).status is Status.UNCHANGED
+    assert provider.revoke(change(Action.REVOKE, team(), "outsider")).status is Status.DONE
+    assert emulator.team_pending("acme", "sre") == {}
+
+
+def test_team_grant_to_an_org_member_is_active(emulator: GitHubEmulator) -> None:
+    provider = make(emulator)
+    outcome = provider.grant(change(Action.GRANT, team(), "alice"))
+    assert (outcome.status, outcome.detail) == (Status.DONE, "added as member")
+    assert emulator.team_members("acme", "sre") == {"bob": "maintainer", "Alice": "member"}
+
+
+def test_revoke_on_a_missing_team_is_not_found(emulator: GitHubEmulator) -> None:
+    with pytest.raises(NotFound, match="acme/ghosts"):
+        make(emulator).revoke(change(Action.REVOKE, team("ghosts"), "alice"))
+
+
+# -- repositories ---------------------------------------------------------------------------------
+def test_repository_grant_never_lowers_a_role(emulator: GitHubEmulator) -> None:
+    emulator.add_collaborator(REPO, "carol", "admin")
+    provider = make(emulator)
+    outcome = provider.grant(change(Action.GRANT, repository("maintain"), "carol"))
+    assert outcome.status is Status.UNCHANGED and "admin" in outcome.detail
+    assert emulator.collaborators(REPO) == {"carol": "admin"}
+    assert emulator.count("PUT") == 0
+
+
+def test_repository_grant_raises_a_lower_role_and_observe_filters_by_role(
+        emulator: GitHubEmulator) -> None:
+    emulator.add_collaborator(REPO, "alice", "read")
+    provider = make(emulator)
+    assert provider.observe([repository("push")])[repository("push")] == frozenset()
+    assert provider.observe([repository("pull")])[repository("pull")] == frozenset({"alice"})
+    outcome = provider.grant(change(Action.GRANT, repository("push"), "alice"))
+    assert (outcome.status, outcome.detail) == (Status.DONE, "added as push")
+    assert emulator.collaborators(REPO) == {"Alice": "write"}
+
+
+def test_repository_invitation_is_counted_raised_and_cancelled(emulator: GitHubEmulator) -> None:
+    provider = make(emulator)
+    first = provider.grant(change(Action.GRANT, repository("pull"), "outsider"))
+    assert first.status is Status.DONE and "accept" in first.detail
+    assert emulator.pending_invitations(REPO) == {"outsider": "read"}
+    # A pending invitation for less than wanted is raised, not duplicated.
+    provider.grant(change(Action.GRANT, repository("maintain"), "outsider"))
+    assert emulator.pending_invitations(REPO) == {"outsider": "maintain"}
+    assert provider.observe([repository("push")])[repository("push")] == frozenset({"outsider"})
+    outcome = provider.revoke(change(Action.REVOKE, repository("push"), "outsider"))
+    assert (outcome.status, outcome.detail) == (Status.DONE, "invitation cancelled")
+    assert emulator.pending_invitations(REPO) == {}
+    # Accepted invitations are plain collaborators.
+    provider.grant(change(Action.GRANT, repository("push"), "outsider"))
+    emulator.accept_invitation(REPO, "outsider")
+    assert provider.observe([repository("push")])[repository("push")] == frozenset({"outsider"})
+    assert provider.revoke(change(Action.REVOKE, repository("push"), "outsider")).detail == (
+        "removed as collaborator")
+    assert emulator.collaborators(REPO) == {}
+
+
+# -- errors ---------------------------------------------------------------------------------------
+def test_an_impossible_login_is_not_found_without_a_request(emulator: GitHubEmulator) -> None:
+    with pytest.raises(NotFound, match="not a valid login"):
+        make(emulator).grant(change(Action.GRANT, team(), "../orgs/acme"))
+    assert emulator.count() == 0
+
+
+def test_an_organization_is_not_a_principal(emulator: GitHubEmulator) -> None:
+    with pytest.raises(NotFound, match="organization"):
+        make(emulator).grant(change(Action.GRANT, team(), "acme"))
+
+
+def test_token_problems_are_clear_and_not_retried(emulator: GitHubEmulator) -> None:
+    with pytest.raises(ProviderError, match=ENV_NAME) as missing:
+        make(emulator, env={}).observe([team()])
+    assert not missing.value.retryable
+    with pytest.raises(ProviderError, match=ENV_NAME) as rejected:
+        make(emulator, env={ENV_NAME: "wrong"}).observe([team()])
+    assert not rejected.value.retryable and "Bad credentials" in str(rejected.value)
+
+
+def test_rate_limits_and_server_errors_are_retryable_with_the_wait(
+        emulator: GitHubEmulator) -> None:
+    provider = make(emulator)
+    emulator.set_faults(Faults(script=["429", "503"], retry_after=7))
+    with pytest.raises(ProviderError) as limited:
+        provider.observe([team()])
+    assert limited.value.retryable and limited.value.retry_after == 7
+    with pytest.raises(ProviderError) as unavailable:
+        provider.observe([team()])
+    assert unavailable.value.retryable and "503" in str(unavailable.value)
+    # One request per failure: PyGithub's own retries are off.
+    assert emulator.count("GET", f"{API}/orgs/acme/teams/sre/members") == 2
+
+
+def test_a_dropped_connection_is_retryable_and_the_engine_retry_converges(
+        emulator: GitHubEmulator) -> None:
+    provider = make(emulator)
+    emulator.set_faults(Faults(script=["drop"]))
+    with pytest.raises(ProviderError) as dropped:
+        provider.observe([team()])
+    assert dropped.value.retryable
+    emulator.set_faults(Faults(script=["drop", "500", "429"], retry_after=0))
+    fast = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.02, max_retry_after=0.02)
+    outcome = call_with_retry(lambda: provider.grant(change(Action.GRANT, team(), "alice")), fast)
+    assert outcome.status is Status.DONE
+    assert "Alice" in emulator.team_members("acme", "sre")
+
+
+def test_an_unknown_target_kind_is_refused(emulator: GitHubEmulator) -> None:
+    target = Target.build("github-acme", "github", "environment", {"name": "prod"})
+    with pytest.raises(ProviderError, match="team or repository"):
+        make(emulator).observe([target])
