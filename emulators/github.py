@@ -304,6 +304,7 @@ class GitHubEmulator(Emulator):
             ("GET", f"{r}/commits/{{commit_sha}}/pulls", self._commit_pulls),
             ("GET", f"{r}/commits/{{ref}}", self._get_commit),
             ("GET", f"{r}/compare/{{basehead}}", self._compare),
+            ("GET", f"{r}/issues/{{issue_number}}", self._get_issue),
             ("GET", f"{r}/issues/{{issue_number}}/comments", self._list_comments),
             ("POST", f"{r}/issues/{{issue_number}}/comments", self._create_comment),
             ("GET", f"{r}/issues/comments/{{comment_id}}", self._get_comment),
@@ -1281,6 +1282,33 @@ class GitHubEmulator(Emulator):
         if number not in repo.pulls:
             raise not_found()
         return number
+
+    def _get_issue(self, request: Request) -> JSON:
+        """A pull request seen as an issue (the only issues this emulator has)."""
+        with self.lock:
+            repo = self._repo(request)
+            pull = repo.pulls[self._issue_number(request, repo)]
+            url = f"{self.api}/repos/{repo.full_name}/issues/{pull.number}"
+            html = f"{self.web}/{repo.full_name}/pull/{pull.number}"
+            return {
+                "id": pull.id, "node_id": _node("I", pull.id), "url": url,
+                "repository_url": f"{self.api}/repos/{repo.full_name}",
+                "labels_url": f"{url}/labels{{/name}}", "comments_url": f"{url}/comments",
+                "events_url": f"{url}/events", "html_url": html, "number": pull.number,
+                "state": pull.state, "state_reason": None, "title": pull.title,
+                "body": pull.body or None, "user": self._user_json(pull.user), "labels": [],
+                "assignee": None, "assignees": [], "milestone": None, "locked": False,
+                "active_lock_reason": None,
+                "comments": sum(1 for c in repo.comments.values() if c.issue == pull.number),
+                "created_at": _stamp(pull.created_at), "updated_at": _stamp(pull.updated_at),
+                "closed_at": _stamp(pull.closed_at) if pull.closed_at else None,
+                "author_association": self._association(repo, pull.user),
+                "pull_request": {
+                    "url": f"{self.api}/repos/{repo.full_name}/pulls/{pull.number}",
+                    "html_url": html, "diff_url": f"{html}.diff", "patch_url": f"{html}.patch",
+                    "merged_at": _stamp(pull.merged_at) if pull.merged_at else None,
+                },
+            }
 
     def _list_comments(self, request: Request) -> Response:
         with self.lock:

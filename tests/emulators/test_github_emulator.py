@@ -422,6 +422,7 @@ def test_issue_comments_create_list_and_edit(emulator: GitHubEmulator) -> None:
 
     number = open_request(emulator)
     issue = client(emulator).get_repo(REPO).get_issue(number)
+    assert issue.title == "Request prod-admin" and issue.pull_request is not None
     created = issue.create_comment("<!-- accessctl -->\nfirst")
     assert created.user.login == "accessctl-admin"
     created.edit("<!-- accessctl -->\nsecond")
