@@ -43,8 +43,12 @@ def converge(
     removal_cap: float = DEFAULT_REMOVAL_CAP,
     providers: Providers | None = None,
     only: frozenset[str] = frozenset(),
+    sweep_only: bool = False,
 ) -> tuple[Converged, Providers]:
-    """Observe every managed target (or those of the `only` instances) and plan."""
+    """Observe every managed target (or those of the `only` instances) and plan.
+
+    With `sweep_only` (the scheduled revoke) nothing an unexpired request names is revoked.
+    """
     made = providers or Providers(policies, environ)
     targets = {t: name for t, name in managed_targets(policies).items()
                if not only or t.instance in only}
@@ -53,5 +57,6 @@ def converge(
         evaluation.grants, observation.observed, evaluation.managed,
         exclusive=exclusive_targets(policies), remove_unbacked=remove_unbacked,
         removal_cap=removal_cap, native_expiry=observation.native, entitlement_of=targets,
+        keep=evaluation.unexpired if sweep_only else (),
     )
     return Converged(plan, observation), made

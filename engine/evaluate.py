@@ -55,7 +55,10 @@ class Evaluation:
     findings: list[Finding] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
     managed: set[tuple[Target, str]] = field(default_factory=set)
-    """Every (target, principal key) some valid request names, in any state: the engine's own."""
+    """Every (target, principal key) some request names, in any state: the engine's own."""
+    unexpired: set[tuple[Target, str]] = field(default_factory=set)
+    """Pairs some not-yet-expired request names, valid or not. The revoke sweep keeps these:
+    it ends access that expired, and leaves judging approval and policy to apply."""
 
     @property
     def errors(self) -> list[Finding]:
@@ -237,9 +240,12 @@ def evaluate(
         judgement = Judgement(request, state, tuple(found), target, principal)
         result.judgements[request.path] = judgement
         result.findings.extend(found)
-        if state is State.INVALID or target is None or principal is None:
+        if target is None or principal is None:
             continue
+        # Any request names a pair the engine may have granted, whatever its state now.
         result.managed.add((target, principal_key(principal)))
+        if request.expires_at > now:
+            result.unexpired.add((target, principal_key(principal)))
         if state is State.ACTIVE:
             wanted.setdefault((target, principal), []).append((request, request.requester))
     for request in ended:

@@ -54,6 +54,7 @@ def make_plan(
     removal_cap: float = DEFAULT_REMOVAL_CAP,
     native_expiry: Mapping[Target, bool] | None = None,
     entitlement_of: Mapping[Target, str] | None = None,
+    keep: Collection[tuple[Target, str]] = (),
 ) -> Plan:
     """Changes that make `observed` match `desired` on the targets in `observed`.
 
@@ -62,6 +63,7 @@ def make_plan(
     revoked when no active request backs them. With `remove_unbacked`, members of `exclusive`
     targets that nothing backs are removed too, unless that would remove more than
     `removal_cap` of a target's members, in which case that target gets a refusal instead.
+    Pairs in `keep` are never revoked (the sweep keeps what an unexpired request names).
     """
     plan = Plan()
     native = native_expiry or {}
@@ -81,12 +83,13 @@ def make_plan(
             native_expiry=native.get(target, False),
         ))
     managed_keys = {(t, principal_key(p)) for t, p in managed}
+    kept = {(t, principal_key(p)) for t, p in keep}
     exclusive_set = set(exclusive)
     for target in sorted(observed, key=lambda t: t.display):
         members = observed[target]
         unbacked = []
         for member in sorted(members):
-            if (target, member) in wanted:
+            if (target, member) in wanted or (target, member) in kept:
                 continue
             entitlement = names.get(target, "")
             if (target, member) in managed_keys:

@@ -26,17 +26,9 @@ def endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def iam(endpoint: str) -> Any:
-    client = moto_server.client("iam", endpoint)
-    for group in client.list_groups()["Groups"]:
-        for user in client.get_group(GroupName=group["GroupName"])["Users"]:
-            client.remove_user_from_group(GroupName=group["GroupName"], UserName=user["UserName"])
-    for group in ("prod-admins", "break-glass"):
-        if group not in {g["GroupName"] for g in client.list_groups()["Groups"]}:
-            client.create_group(GroupName=group)
-    for user in ("alice", "bob", "carol", "standing"):
-        if user not in {u["UserName"] for u in client.list_users()["Users"]}:
-            client.create_user(UserName=user)
-    return client
+    return moto_server.fresh_iam(moto_server.client("iam", endpoint),
+                                 ("prod-admins", "break-glass"),
+                                 ("alice", "bob", "carol", "standing"))
 
 
 def members(iam: Any, group: str) -> set[str]:

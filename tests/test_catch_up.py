@@ -30,12 +30,8 @@ def endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def iam(endpoint: str) -> Any:
-    client = moto_server.client("iam", endpoint)
-    client.create_group(GroupName="prod-admins")
-    client.create_group(GroupName="break-glass")
-    for user in ("alice", "bob"):
-        client.create_user(UserName=user)
-    return client
+    return moto_server.fresh_iam(moto_server.client("iam", endpoint),
+                                 ("prod-admins", "break-glass"), ("alice", "bob"))
 
 
 def members(iam: Any) -> set[str]:

@@ -75,15 +75,18 @@ class Options:
 
 
 def verify_approvals(
-    loaded: Loaded, evaluation: Evaluation, now: datetime, env: Environment,
+    loaded: Loaded, now: datetime, env: Environment,
     vcs_kind: str | None, ended: list[Request], only: frozenset[str],
 ) -> tuple[Evaluation, dict[str, Verdict]]:
-    """Re-judge with each live request's verified approval; only approved ones are granted."""
+    """Judge with teams from the VCS and each live request's verified approval: only approved
+    requests are granted."""
     from engine.vcs.select import from_environment
     from engine.verify import Verifier
 
     assert loaded.policies is not None
     verifier = Verifier(from_environment(env.environ, vcs_kind))
+    teams = verifier.team_lookup(loaded.policies)
+    evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
     live = (State.ACTIVE, State.PENDING)
     # Each CI job verifies only its own instances' requests: the VCS API budget is shared.
     verdicts = {path: verifier.verify(j.request) for path, j in evaluation.judgements.items()
@@ -91,7 +94,7 @@ def verify_approvals(
                 and (not only or (j.target is not None and j.target.instance in only))}
     approved = {path: v.approved for path, v in verdicts.items()}
     rejudged = evaluate(loaded.policies, loaded.requests, now, approved=approved,
-                        teams=verifier.team_lookup(loaded.policies), ended=ended)
+                        teams=teams, ended=ended)
     return rejudged, verdicts
 
 
@@ -114,25 +117,28 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
             "is treated as approved\n"
         )
     elif Action.GRANT in actions:
-        evaluation, verdicts = verify_approvals(loaded, evaluation, now, env, options.vcs_kind,
+        evaluation, verdicts = verify_approvals(loaded, now, env, options.vcs_kind,
                                                 ended, frozenset(options.providers))
     unknown = sorted(set(options.providers) - set(loaded.policies.providers))
     if unknown:
         raise ConfigError(f"--provider {', '.join(unknown)}: not in policies/providers.yaml")
     converged, providers = converge(loaded.policies, evaluation, env.environ,
-                                    only=frozenset(options.providers))
+                                    only=frozenset(options.providers),
+                                    sweep_only=Action.GRANT not in actions)
     changes = [c for c in converged.plan.changes if c.action in actions]
     denied = {p: v for p, v in sorted(verdicts.items()) if not v.approved}
     for path, verdict in denied.items():
         env.stderr.write(f"denied: {path}: {'; '.join(verdict.reasons)}\n")
     for name, why in sorted(converged.observation.failures.items()):
         env.stderr.write(f"unreachable: {name}: {why}\n")
-    invalid = [f for f in loaded.findings + evaluation.findings if f.severity.value == "error"]
+    # The sweep only removes; judging files is apply's and validate's job.
+    invalid = [] if Action.GRANT not in actions else [
+        f for f in loaded.findings + evaluation.findings if f.severity.value == "error"]
     for finding in invalid:
         env.stderr.write(f"skipped: {finding.location}: {finding.message}\n")
     if not options.confirm:
         print_changes(env.stderr, changes, "Dry run: changes that --confirm would make")
-        failed = bool(converged.observation.failures) or bool(denied)
+        failed = bool(converged.observation.failures) or bool(denied) or bool(invalid)
         ctx.exit(1 if failed else 0)
     audit = AuditLog(options.audit_file or options.repo / DEFAULT_AUDIT_FILE, env.stdout)
     try:
@@ -144,6 +150,14 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
                 provider=judgement.target.instance if judgement.target else None,
                 target=judgement.target.display if judgement.target else None,
                 commit=commit, error="; ".join(verdict.reasons)))
+        for path, judgement in sorted(evaluation.judgements.items()):
+            if not invalid or judgement.state is not State.INVALID \
+                    or judgement.request.expires_at <= now:
+                continue
+            audit.record(Event(
+                time=env.clock(), action="deny", outcome="invalid", request=path,
+                entitlement=judgement.request.entitlement, principal=judgement.principal,
+                commit=commit, error="; ".join(f.message for f in judgement.findings)))
         for name, why in sorted(converged.observation.failures.items()):
             audit.record(Event(time=env.clock(), action="observe", outcome="failed",
                                provider=name, commit=commit, error=why))

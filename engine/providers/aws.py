@@ -252,7 +252,13 @@ class map_errors:
                  tb: object) -> None:
         if error is None:
             return
-        from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectionError,
+            NoCredentialsError,
+            ReadTimeoutError,
+        )
 
         if isinstance(error, ClientError):
             code = error.response.get("Error", {}).get("Code", "")
@@ -264,6 +270,14 @@ class map_errors:
             raise ProviderError(f"AWS {code}: {message}", retryable=retryable) from None
         if isinstance(error, (ConnectionError, ReadTimeoutError)):
             raise ProviderError(f"AWS unreachable: {error}", retryable=True) from None
+        if isinstance(error, NoCredentialsError):
+            raise ProviderError(
+                "AWS credentials not found: in CI, configure OIDC "
+                "(aws-actions/configure-aws-credentials); locally, set AWS_PROFILE or the "
+                "AWS_* environment variables"
+            ) from None
+        if isinstance(error, BotoCoreError):
+            raise ProviderError(f"AWS: {error}") from None
 
 
 class AwsProvider:

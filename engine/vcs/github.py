@@ -71,11 +71,14 @@ class GitHubVcs:
     ) -> None:
         from github import Auth, Github
 
+        # Reads need no pacing and PyGithub's own retries are off: the engine retries.
         self._client = Github(
-            auth=Auth.Token(token), base_url=base_url, lazy=True, retry=None, per_page=100
+            auth=Auth.Token(token), base_url=base_url, lazy=True, retry=None, per_page=100,
+            seconds_between_requests=None,
         )
         self.repository = repository
-        self._repo = self._client.get_repo(repository, lazy=default_branch is not None)
+        self._repo = self._client.get_repo(repository)
+        # The lazy client fetches the repository only when a default branch must be looked up.
         self.default_branch = default_branch or self._repo.default_branch
 
     def codeowners_path(self) -> str:

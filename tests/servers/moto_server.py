@@ -27,3 +27,22 @@ def client(service: str, endpoint: str) -> Any:
         service, endpoint_url=endpoint, region_name="us-east-1",
         aws_access_key_id="testing", aws_secret_access_key="testing",
     )
+
+
+def fresh_iam(client: Any, groups: tuple[str, ...], users: tuple[str, ...]) -> Any:
+    """Make the groups and users exist, with every group empty.
+
+    moto keeps its state per process, not per server: every test shares one IAM, so each starts
+    by putting back what it relies on.
+    """
+    existing_groups = {g["GroupName"] for g in client.list_groups()["Groups"]}
+    existing_users = {u["UserName"] for u in client.list_users()["Users"]}
+    for user in users:
+        if user not in existing_users:
+            client.create_user(UserName=user)
+    for group in groups:
+        if group not in existing_groups:
+            client.create_group(GroupName=group)
+        for member in client.get_group(GroupName=group)["Users"]:
+            client.remove_user_from_group(GroupName=group, UserName=member["UserName"])
+    return client
