@@ -28,7 +28,7 @@ def denied(world: World, path: str, reason: str) -> None:
 @pytest.mark.parametrize("method", ["merge", "squash", "rebase"])
 def test_an_approved_request_is_granted_whatever_the_merge_method(world: World,
                                                                   method: str) -> None:
-    path, number = world.ask("alice")
+    _path, number = world.ask("alice")
     world.approve(number, "carol")
     world.merge(number, method)
     result = world.apply()
@@ -39,7 +39,7 @@ def test_an_approved_request_is_granted_whatever_the_merge_method(world: World,
 
 
 def test_self_approval(world: World) -> None:
-    path, number = world.ask("carol", name="carol", author="carol")
+    _path, number = world.ask("carol", name="carol", author="carol")
     world.approve(number, "carol")
     world.merge(number)
     # carol is not eligible either, but the approval is what must fail first to be explained.
@@ -180,7 +180,7 @@ def test_owner_who_is_not_in_the_approver_team(world: World) -> None:
 
 
 def test_logins_differing_only_in_case(world: World) -> None:
-    path, number = world.ask("alice", name="Alice")
+    _path, number = world.ask("alice", name="Alice")
     world.approve(number, "CAROL")
     world.merge(number)
     result = world.apply()
@@ -200,19 +200,19 @@ def test_approver_found_past_the_first_page_of_a_large_team(tmp_path: Path,
                                                             aws_endpoint: str) -> None:
     with GitHubEmulator() as github:
         world = World.build(github, aws_endpoint, tmp_path, big_team=140)
-        path, number = world.ask("alice")
+        _path, number = world.ask("alice")
         world.approve(number, "carol")
         world.merge(number)
         result = world.apply()
         assert result.code == 0, result.err
         assert world.members() == {"alice"}
         pages = [e for e in github.log if e.path.endswith("/teams/security/members")
-                 or "/team/" in e.path and e.path.endswith("/members")]
+                 or ("/team/" in e.path and e.path.endswith("/members"))]
         assert len(pages) >= 2
 
 
 def test_denial_says_who_could_approve(world: World) -> None:
-    path, number = world.ask("alice")
+    _path, number = world.ask("alice")
     world.merge(number)
     result = world.apply()
     assert "@acme/security" in result.err
