@@ -9,6 +9,7 @@ _SHORT = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>
 _ISO = re.compile(
     r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$"
 )
+MAX_DURATION = timedelta(days=366)
 PATTERN = r"^(?:(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?|P(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(?:\d+S)?)?)$"
 
 
@@ -19,10 +20,17 @@ def parse_duration(text: str) -> timedelta:
     if not cleaned or cleaned in ("P", "PT") or not match or not any(match.groupdict().values()):
         raise ValueError(f"{text!r} is not a duration: write it like 4h, 30m, 1d12h or PT4H")
     parts = {k: int(v) for k, v in match.groupdict().items() if v}
-    return timedelta(
-        days=parts.get("d", 0), hours=parts.get("h", 0),
-        minutes=parts.get("m", 0), seconds=parts.get("s", 0),
-    )
+    try:
+        value = timedelta(
+            days=parts.get("d", 0), hours=parts.get("h", 0),
+            minutes=parts.get("m", 0), seconds=parts.get("s", 0),
+        )
+    except OverflowError:
+        value = MAX_DURATION + MAX_DURATION
+    if value > MAX_DURATION:
+        raise ValueError(f"{text!r} is longer than {MAX_DURATION.days} days: just-in-time access "
+                         "is short by design")
+    return value
 
 
 def format_duration(value: timedelta) -> str:

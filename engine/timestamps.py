@@ -24,7 +24,6 @@ def parse_timestamp(text: str) -> datetime:
         raise ValueError(f"{text!r} is not an RFC 3339 time such as 2026-11-23T13:00:00Z")
     normalised = cleaned.replace("z", "Z").replace("Z", "+00:00").replace("t", "T")
     try:
-        value = datetime.fromisoformat(normalised)
-    except ValueError as error:
+        return datetime.fromisoformat(normalised).astimezone(UTC)
+    except (ValueError, OverflowError) as error:
         raise ValueError(f"{text!r} is not a valid time: {error}") from None
-    return value.astimezone(UTC)

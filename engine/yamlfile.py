@@ -110,6 +110,11 @@ class _Builder:
                 raise _TooLarge(
                     "merge keys (<<) are not supported: write the values out", key_node.start_mark
                 )
+            if not isinstance(key_node, yaml.ScalarNode):
+                # A sequence or mapping as a key is not JSON, and would expand aliases unbounded.
+                raise _TooLarge("keys must be plain strings, not lists or mappings",
+                                key_node.start_mark)
+            self.budget -= 1
             key = self.constructor.construct_object(key_node, deep=True)
             if not isinstance(key, str):
                 key = str(key)
@@ -136,6 +141,25 @@ def _position(mark: yaml.Mark | None) -> tuple[int, int]:
     return (mark.line + 1, mark.column + 1)
 
 
+_ODD_BREAKS = {"\x85": "NEL (U+0085)", "\u2028": "line separator (U+2028)",
+               "\u2029": "paragraph separator (U+2029)"}
+
+
+def _yaml_only_line_break(text: str | bytes) -> tuple[int, str] | None:
+    """The git line number and name of the first character YAML, but not git, breaks lines at."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # reported by the parser as not UTF-8
+    for index, char in enumerate(text):
+        if char in _ODD_BREAKS:
+            return text.count("\n", 0, index) + 1, _ODD_BREAKS[char]
+        if char == "\r" and text[index + 1:index + 2] != "\n":
+            return text.count("\n", 0, index) + 1, "carriage return without a newline"
+    return None
+
+
 def parse(text: str | bytes, path: str) -> tuple[Document | None, list[Finding]]:
     """Parse one YAML document. Returns the document, or None and the findings that stopped it."""
     size = len(text)
@@ -148,6 +172,12 @@ def parse(text: str | bytes, path: str) -> tuple[Document | None, list[Finding]]
                 "file this large is not a mistake to keep",
             )
         ]
+    odd_break = _yaml_only_line_break(text)
+    if odd_break is not None:
+        return None, [
+            Finding(Location(path, odd_break[0], 1), "yaml-line-break",
+                    f"line {odd_break[0]} holds a {odd_break[1]}: YAML counts it as a line "
+                    "break but git does not, so positions would be wrong; use plain newlines")]
     document = Document(path, None)
     try:
         loader = _Loader(text)
@@ -188,9 +218,12 @@ def parse(text: str | bytes, path: str) -> tuple[Document | None, list[Finding]]
                 f"unsupported YAML value: {error.problem}; use plain strings, numbers and lists",
             )
         ]
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
+        # PyYAML's scalar constructors fail in these ways on values like `!!bool maybe`.
         line, column = _position(node.start_mark)
-        return None, [Finding(Location(path, line, column), "yaml-value", f"bad value: {error}")]
+        return None, [Finding(Location(path, line, column), "yaml-value",
+                              f"a value cannot be read ({type(error).__name__}: {error}); "
+                              "remove the explicit !!tag or quote the value")]
     if builder.findings:
         return None, builder.findings
     return document, []

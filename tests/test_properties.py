@@ -5,10 +5,9 @@ For every generated request or policy file, `validate --format json` must exit 0
 within that file. A valid request stays valid however it is written in YAML, and a bad window is
 always reported.
 
-Inputs that crash the engine today are kept out of the general properties (see KNOWN_BREAKS and
-the strategies' comments) and pinned instead by the xfail(strict=True) tests at the end, each with
-its minimal input: when the engine is fixed they pass, strict xfail turns that into a failure, and
-the exclusion can be dropped.
+Inputs that once broke the engine are pinned by the tests at the end, each with its minimal
+input (explicit tags with bad values, timestamps at the ends of the calendar, huge durations,
+line breaks only YAML counts, aliases in keys).
 """
 
 from __future__ import annotations
@@ -39,11 +38,13 @@ FAST = settings(max_examples=60, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 FEW = settings(FAST, max_examples=30)
 PINNED = settings(FAST, max_examples=25, derandomize=True)
-"""Known-bug tests run the same examples every time, so that strict xfail is stable."""
+"""The regression tests run the same examples every time."""
 
-KNOWN_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
-"""Line breaks to YAML but not to git or GitHub: findings after them name lines the file does not
-have (see test_yaml_only_line_breaks_shift_finding_lines). Left out of the general properties."""
+YAML_ONLY_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+"""Line breaks to YAML but not to git or GitHub: the loader refuses them with a finding on the
+line git counts (see test_yaml_only_line_breaks_shift_finding_lines)."""
+KNOWN_BREAKS: tuple[str, ...] = ()
+"""Inputs left out of the general properties because they break the engine: none today."""
 
 
 # -- the repository under test -------------------------------------------------------------------
@@ -464,10 +465,6 @@ def judged_without_crash(files: dict[str, bytes]) -> None:
         findings_of(validate(root), root)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/yamlfile.py: an explicit scalar tag with a value its constructor rejects escapes as "
-    "KeyError or IndexError (only ValueError/TypeError are caught): 'requester: !!bool maybe' -> "
-    "KeyError 'maybe', 'requester: !!int \"\"' -> IndexError; exit 3"))
 @PINNED
 @given(tag=st.sampled_from(["!!bool", "!!int", "!!float", "!!null", "!!timestamp"]),
        value=st.sampled_from(['""', "maybe", "0x", "-", "1:2:x", "x"]) | unicode_text)
@@ -479,10 +476,6 @@ def test_explicit_scalar_tags_with_bad_values(tag: str, value: str) -> None:
     judged_without_crash({REQUEST_PATH: text.encode()})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/timestamps.py: parse_timestamp's astimezone(UTC) raises OverflowError (not "
-    "ValueError) for times that leave the calendar once moved to UTC: "
-    "'expires_at: 0001-01-01T00:30:00+01:00' or '9999-12-31T23:59:59-01:00'; exit 3"))
 @PINNED
 @given(year=st.sampled_from([1, 9999]), offset=st.sampled_from(["+01:00", "-01:00", "+23:59"]),
        key=st.sampled_from(["expires_at", "starts_at"]))
@@ -495,9 +488,6 @@ def test_timestamps_at_the_ends_of_the_calendar(year: int, offset: str, key: str
     judged_without_crash({REQUEST_PATH: text.encode()})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/durations.py: parse_duration lets timedelta raise OverflowError for a count of days "
-    "or hours beyond its range: 'max_duration: 1000000000d' (or 999999999999h); exit 3"))
 @PINNED
 @given(count=st.integers(10**9, 10**30), unit=st.sampled_from(["d", "h"]))
 @example(count=10**9, unit="d")
@@ -507,14 +497,10 @@ def test_a_max_duration_beyond_the_calendar(count: int, unit: str) -> None:
     judged_without_crash({ENTITLEMENT_PATH: yaml.safe_dump(data).encode()})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/yamlfile.py: YAML counts NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR and a lone CR as "
-    "line breaks, git and GitHub do not: 'requester: alice\\x85entitlement: [\\n' (one line) "
-    "gets a yaml-syntax finding on line 3, an annotation on a line the file does not have"))
 @PINNED
 @given(lines=st.lists(st.sampled_from(["requester: alice", "entitlement: prod-admin", "a: b"]),
                       min_size=1, max_size=3),
-       brk=st.sampled_from(list(KNOWN_BREAKS)))
+       brk=st.sampled_from(list(YAML_ONLY_BREAKS)))
 @example(lines=["requester: alice", "entitlement: prod-admin"], brk="\x85")
 def test_yaml_only_line_breaks_shift_finding_lines(lines: list[str], brk: str) -> None:
     text = brk.join(lines) + brk + "entitlement: [\n"
@@ -529,11 +515,6 @@ def aliased_key(levels: int) -> str:
     return f"? {inner}\n: v\nrequester: alice\n"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/yamlfile.py: _Builder._mapping constructs keys with construct_object and str() "
-    "outside the MAX_NODES budget, so aliases in a key expand without limit: a 347-byte file "
-    "(aliased_key(6)) parses for 2.4 s into a 52 MB key, (7) ~25 s / 0.5 GB, (8) runs out of "
-    "memory; the document must be refused as yaml-too-large like an aliased value"))
 @PINNED
 @given(levels=st.integers(4, 5))
 @example(levels=4)
