@@ -183,8 +183,13 @@ def make_client(instance: ProviderInstance, environ: Mapping[str, str], service:
     from botocore.config import Config
 
     settings = instance.settings
+    # Keys given in the run's environment win; otherwise boto3's own chain (OIDC web identity,
+    # profile, instance role) finds the credentials.
     session = boto3.session.Session(
-        profile_name=settings.get("profile"),
+        aws_access_key_id=environ.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY"),
+        aws_session_token=environ.get("AWS_SESSION_TOKEN"),
+        profile_name=None if environ.get("AWS_ACCESS_KEY_ID") else settings.get("profile"),
         region_name=settings.get("region") or environ.get("AWS_REGION") or "us-east-1",
     )
     # One retry loop (the engine's): botocore's own retries would multiply attempts.

@@ -2,47 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
+from emulators.aws import client, moto_server
 
-@contextmanager
-def running() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+running = moto_server
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+__all__ = ["client", "fresh_iam", "running"]
 
 
-def client(service: str, endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        service, endpoint_url=endpoint, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )
-
-
-def fresh_iam(client: Any, groups: tuple[str, ...], users: tuple[str, ...]) -> Any:
+def fresh_iam(iam: Any, groups: tuple[str, ...], users: tuple[str, ...]) -> Any:
     """Make the groups and users exist, with every group empty.
 
     moto keeps its state per process, not per server: every test shares one IAM, so each starts
     by putting back what it relies on.
     """
-    existing_groups = {g["GroupName"] for g in client.list_groups()["Groups"]}
-    existing_users = {u["UserName"] for u in client.list_users()["Users"]}
+    existing_groups = {g["GroupName"] for g in iam.list_groups()["Groups"]}
+    existing_users = {u["UserName"] for u in iam.list_users()["Users"]}
     for user in users:
         if user not in existing_users:
-            client.create_user(UserName=user)
+            iam.create_user(UserName=user)
     for group in groups:
         if group not in existing_groups:
-            client.create_group(GroupName=group)
-        for member in client.get_group(GroupName=group)["Users"]:
-            client.remove_user_from_group(GroupName=group, UserName=member["UserName"])
-    return client
+            iam.create_group(GroupName=group)
+        for member in iam.get_group(GroupName=group)["Users"]:
+            iam.remove_user_from_group(GroupName=group, UserName=member["UserName"])
+    return iam
