@@ -26,7 +26,13 @@ from engine.model import (
 )
 from engine.schema_errors import findings as schema_findings
 from engine.timestamps import parse_timestamp
-from engine.yamlfile import Document, expect_mapping, parse
+from engine.yamlfile import (
+    POLICY_MAX_FILE_BYTES,
+    POLICY_MAX_NODES,
+    Document,
+    expect_mapping,
+    parse,
+)
 
 REQUESTS_DIR = "access-requests"
 ENTITLEMENTS_DIR = "policies/entitlements"
@@ -34,6 +40,9 @@ IDENTITIES_FILE = "policies/identities.yaml"
 PROVIDERS_FILE = "policies/providers.yaml"
 YAML_SUFFIXES = (".yaml", ".yml")
 _SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_LARGE_FILES = frozenset({IDENTITIES_FILE, PROVIDERS_FILE})
+"""Files that grow with the organisation get the larger policy limits; requests and entitlements
+keep the small ones."""
 
 
 class FileSource(Protocol):
@@ -107,7 +116,11 @@ def _document(source: FileSource, path: str, schema: str) -> tuple[Document | No
     raw = source.read(path)
     if raw is None:
         return None, [Finding(Location(path), "missing-file", f"{path} is missing")]
-    document, problems = parse(raw, path)
+    if path in _LARGE_FILES:
+        document, problems = parse(raw, path, max_bytes=POLICY_MAX_FILE_BYTES,
+                                   max_nodes=POLICY_MAX_NODES)
+    else:
+        document, problems = parse(raw, path)
     if document is None:
         return None, problems
     problems = expect_mapping(document)

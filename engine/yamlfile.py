@@ -19,6 +19,10 @@ from engine.model import Finding, Location
 MAX_FILE_BYTES = 256 * 1024
 MAX_NODES = 20_000
 """Values a document may expand to, aliases included: a 'billion laughs' stops here."""
+POLICY_MAX_FILE_BYTES = 16 * 1024 * 1024
+POLICY_MAX_NODES = 2_000_000
+"""identities.yaml and providers.yaml grow with the organisation (5,000 people is ~25,000
+values), and only protected, code-owned commits change them; requests keep the small limits."""
 MAX_DEPTH = 64
 
 JsonPath = tuple[str | int, ...]
@@ -73,10 +77,11 @@ class _TooLarge(Exception):
 class _Builder:
     """Turns a composed node graph into plain Python values, counting every value it expands."""
 
-    def __init__(self, document: Document) -> None:
+    def __init__(self, document: Document, max_nodes: int) -> None:
         self.document = document
         self.constructor = yaml.SafeLoader("")  # only its scalar constructors are used
-        self.budget = MAX_NODES
+        self.max_nodes = max_nodes
+        self.budget = max_nodes
         self.findings: list[Finding] = []
         # Aliased nodes carry their anchor's position; report the key being expanded instead.
         self.current_key: yaml.Mark | None = None
@@ -85,7 +90,7 @@ class _Builder:
         self.budget -= 1
         if self.budget < 0:
             raise _TooLarge(
-                f"the document expands to more than {MAX_NODES} values (aliases included); "
+                f"the document expands to more than {self.max_nodes} values (aliases included); "
                 "split it or remove anchors and aliases",
                 self.current_key or node.start_mark,
             )
@@ -160,15 +165,17 @@ def _yaml_only_line_break(text: str | bytes) -> tuple[int, str] | None:
     return None
 
 
-def parse(text: str | bytes, path: str) -> tuple[Document | None, list[Finding]]:
+def parse(
+    text: str | bytes, path: str, *, max_bytes: int = MAX_FILE_BYTES, max_nodes: int = MAX_NODES
+) -> tuple[Document | None, list[Finding]]:
     """Parse one YAML document. Returns the document, or None and the findings that stopped it."""
     size = len(text)
-    if size > MAX_FILE_BYTES:
+    if size > max_bytes:
         return None, [
             Finding(
                 Location(path, 1, 1),
                 "file-too-large",
-                f"the file is {size} bytes; the limit is {MAX_FILE_BYTES}: a request or policy "
+                f"the file is {size} bytes; the limit is {max_bytes}: a request or policy "
                 "file this large is not a mistake to keep",
             )
         ]
@@ -203,7 +210,7 @@ def parse(text: str | bytes, path: str) -> tuple[Document | None, list[Finding]]
         return None, [Finding(Location(path, 1, 1), "yaml-encoding", "the file is not UTF-8")]
     if node is None:
         return None, [Finding(Location(path, 1, 1), "yaml-empty", "the file is empty")]
-    builder = _Builder(document)
+    builder = _Builder(document, max_nodes)
     try:
         document.data = builder.build(node, ())
     except _TooLarge as error:
