@@ -16,6 +16,7 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/accessctl validate --now $(NOW)
 	$(BIN)/accessctl plan --offline --now $(NOW)
+	$(BIN)/accessctl demo
 
 system-deps:
 	bash scripts/install-system-deps.sh

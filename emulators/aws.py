@@ -13,7 +13,12 @@ TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "te
 @contextmanager
 def moto_server() -> Iterator[str]:
     """Start moto on 127.0.0.1 on a free port; yields its endpoint URL."""
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    # The server's per-request access log would drown the output of tests and the demo.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -18,6 +18,7 @@ from engine.errors import AccessctlError
 COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("engine.commands.test", "Run the policy test cases in policies/tests/."),
     "validate": ("engine.commands.validate", "Check request and policy files; exit 1 on findings."),
+    "demo": ("engine.commands.demo", "The whole lifecycle on local servers, narrated."),
     "explain": ("engine.commands.explain", "Why a request is or is not allowed, rule by rule."),
     "plan": ("engine.commands.plan", "Show desired grants and the changes that would be made."),
     "apply": ("engine.commands.apply", "Grant approved requests (dry-run unless --confirm)."),

@@ -33,15 +33,14 @@ class Row:
 
 
 def state_of(judged: State, verdict: Verdict | None) -> str:
-    """pending (approval not verified), approved (starts later), rejected, active, expired."""
-    if judged is State.INVALID:
+    """rejected (invalid, or merged without a valid approval), expired, approved (starts
+    later), active; without a verdict (offline) approval is unknown: pending or active."""
+    if judged is State.INVALID or (verdict is not None and not verdict.approved):
         return "rejected"
     if judged is State.EXPIRED:
         return "expired"
     if verdict is None:
         return "pending" if judged is State.PENDING else "active"
-    if not verdict.approved:
-        return "rejected"
     return "approved" if judged is State.PENDING else "active"
 
 

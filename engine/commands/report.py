@@ -42,11 +42,14 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, fmt: str,
         ended, _ = ended_requests(repo, history_since)
     evaluation = judge(loaded, now)
     verdicts = {}
-    if not offline:
+    if not offline and loaded.policies is not None:
+        from engine.evaluate import evaluate
         from engine.vcs.select import from_environment
         from engine.verify import Verifier
 
         verifier = Verifier(from_environment(env.environ, vcs_kind))
+        evaluation = evaluate(loaded.policies, loaded.requests, now,
+                              teams=verifier.team_lookup(loaded.policies))
         for request in [*loaded.requests, *ended]:
             verdicts[request.path] = verifier.verify(request)
     env.stdout.write(render(rows(evaluation, verdicts, ended, since), fmt))

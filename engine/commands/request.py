@@ -82,10 +82,10 @@ def command(ctx: click.Context, entitlement: str, duration: str, reason: str,
         starts = parse_timestamp(start) if start else None
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    vcs = None
-    if pr or login is None:
-        from engine.vcs.select import from_environment
+    from engine.vcs.select import detect, from_environment
 
+    vcs = None
+    if pr or login is None or vcs_kind or detect(env.environ):
         vcs = from_environment(env.environ, vcs_kind)
         login = login or vcs.current_login()
     assert login is not None
@@ -99,7 +99,13 @@ def command(ctx: click.Context, entitlement: str, duration: str, reason: str,
     request, problems = load_request(MemorySource({path: text}), path)
     findings = list(problems)
     if request is not None:
-        findings += evaluate(loaded.policies, [request], now, fresh=[path]).findings
+        teams = None
+        if vcs is not None:
+            from engine.verify import Verifier
+
+            teams = Verifier(vcs).team_lookup(loaded.policies)
+        findings += evaluate(loaded.policies, [request], now, fresh=[path],
+                             teams=teams).findings
     errors = [f for f in findings if f.severity is Severity.ERROR]
     for finding in errors:
         env.stderr.write(f"{finding.location.path}: {finding.message}\n")
