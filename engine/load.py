@@ -136,11 +136,11 @@ def load_policies(source: FileSource) -> tuple[Policies | None, list[Finding]]:
     """Providers, identities and entitlements. None when they are not usable at all."""
     found: list[Finding] = []
     providers = _load_providers(source, found)
-    people, teams, admins = _load_identities(source, found)
+    people, teams, admins, limit = _load_identities(source, found)
     entitlements = _load_entitlements(source, providers, found)
     if providers is None or people is None:
         return None, found
-    return Policies(entitlements, people, teams, providers, admins), found
+    return Policies(entitlements, people, teams, providers, admins, limit), found
 
 
 def _load_providers(source: FileSource, found: list[Finding]) -> dict[str, ProviderInstance] | None:
@@ -177,11 +177,11 @@ def _load_providers(source: FileSource, found: list[Finding]) -> dict[str, Provi
 
 def _load_identities(
     source: FileSource, found: list[Finding]
-) -> tuple[dict[str, Person] | None, dict[str, frozenset[str]], tuple[str, ...]]:
+) -> tuple[dict[str, Person] | None, dict[str, frozenset[str]], tuple[str, ...], int | None]:
     document, problems = _document(source, IDENTITIES_FILE, "identities")
     found.extend(problems)
     if document is None:
-        return None, {}, ()
+        return None, {}, (), None
     people: dict[str, Person] = {}
     seen: dict[str, str] = {}
     for login, accounts in document.data["people"].items():
@@ -200,7 +200,8 @@ def _load_identities(
         for name, members in (document.data.get("teams") or {}).items()
     }
     admins = tuple(document.data.get("admins") or ())
-    return people, teams, admins
+    limit = (document.data.get("limits") or {}).get("max_active_grants")
+    return people, teams, admins, None if limit is None else int(limit)
 
 
 def _load_entitlements(
@@ -271,6 +272,15 @@ def _load_entitlements(
             found.append(Finding(document.location(("max_duration",)), "bad-duration",
                                  "max_duration must be longer than zero"))
             continue
+        groups = tuple(tuple(g) for g in data.get("approvers_all_of") or ())
+        approvers = {a.casefold() for a in data["approvers"]}
+        outside = sorted({n for g in groups for n in g if n.casefold() not in approvers})
+        if outside:
+            # Only the approvers become code owners; anyone else could never approve.
+            found.append(Finding(
+                document.location(("approvers_all_of",)), "approver-group",
+                f"approvers_all_of names {', '.join(outside)}, not in approvers: add them there"))
+            continue
         entitlements[name] = Entitlement(
             name=name,
             description=data.get("description", ""),
@@ -287,7 +297,17 @@ def _load_entitlements(
             exclusive=bool(data.get("exclusive", False)),
             native_expiry=False,
             location=document.location(),
+            approvers_all_of=groups,
+            conflicts_with=tuple(data.get("conflicts_with") or ()),
         )
+    for entitlement in entitlements.values():
+        # A misspelt name would silently switch separation of duties off.
+        for other in entitlement.conflicts_with:
+            if other not in entitlements or other == entitlement.name:
+                found.append(Finding(
+                    entitlement.location, "unknown-conflict",
+                    f"{entitlement.name}: conflicts_with names {other!r}, which is "
+                    f"{'itself' if other == entitlement.name else 'not an entitlement'}"))
     return entitlements
 
 

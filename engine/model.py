@@ -103,6 +103,12 @@ class Entitlement:
     native_expiry: bool
     location: Location
     extra: Mapping[str, Any] = field(default_factory=dict)
+    approvers_all_of: tuple[tuple[str, ...], ...] = ()
+    """Groups of approvers (logins, @org/teams) that must each give a distinct approver, e.g.
+    security and the service's owners, on top of `approvals`."""
+    conflicts_with: tuple[str, ...] = ()
+    """Entitlements nobody may hold at the same time as this one (separation of duties); the
+    relation is read both ways."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,9 @@ class Policies:
     providers: Mapping[str, ProviderInstance]
     admins: tuple[str, ...]
     """Owners of policies/, schemas/, engine/ and .github/ in CODEOWNERS."""
+    max_active_grants: int | None = None
+    """identities.yaml `limits.max_active_grants`: how many entitlements one person may hold at
+    once (None: no limit)."""
 
 
 @dataclass(frozen=True)
