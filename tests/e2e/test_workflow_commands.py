@@ -117,7 +117,7 @@ def test_validate_judges_by_the_base_commits_policies(world: World, tmp_path: Pa
 
 
 def test_apply_and_revoke_as_the_workflows_run_them(world: World, tmp_path: Path) -> None:
-    path, number = world.ask("alice")
+    _, number = world.ask("alice")
     world.approve(number, "carol")
     world.merge(number)
     head = world.github.ref(REPO, "refs/heads/main")
@@ -125,8 +125,8 @@ def test_apply_and_revoke_as_the_workflows_run_them(world: World, tmp_path: Path
     push = json.loads(payload("push", tmp_path, after=head).read_text())
     summary = tmp_path / "summary.md"
     audit = tmp_path / "audit.jsonl"
-    # apply.yml: accessctl apply --vcs github --confirm --provider "$INSTANCE" --commit "$GITHUB_SHA"
-    #            --audit-file ... --summary "$GITHUB_STEP_SUMMARY"
+    # apply.yml: accessctl apply --vcs github --confirm --provider "$INSTANCE"
+    #            --commit "$GITHUB_SHA" --audit-file ... --summary "$GITHUB_STEP_SUMMARY"
     applied = invoke("apply", "--vcs", "github", "--repo", str(world.workspace), "--confirm",
                      "--provider", "aws-test", "--commit", push["after"], "--audit-file",
                      str(audit), "--summary", str(summary), environ=world.env, now=hours(1))
