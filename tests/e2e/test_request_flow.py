@@ -32,6 +32,9 @@ def test_request_opens_the_pull_request_and_the_approved_access_is_granted(
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
     clone = world.workspace
     git(clone, "init", "-q", "-b", "main")
+    # The requester's own git identity, as on their machine (CI machines may have none).
+    git(clone, "config", "user.name", "alice")
+    git(clone, "config", "user.email", "alice@example.test")
     git(clone, "add", "-A")
     git(clone, "commit", "-qm", "main")
     git(clone, "remote", "add", "origin", str(origin))
