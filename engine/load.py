@@ -6,7 +6,9 @@ same code reads a working tree, a commit on the VCS, or files in memory in tests
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -58,37 +60,100 @@ class FileSource(Protocol):
 
 
 class TreeSource:
-    """Files in a working tree. Symbolic links and anything outside the root are refused."""
+    """Files in a working tree. Symbolic links and anything outside the root are refused.
+
+    Paths are checked lexically (no '..', no absolute paths) and every directory on the way is
+    lstat'ed once and must be a real directory, then the file itself is opened with O_NOFOLLOW
+    and must be a regular file: no symlink is followed anywhere, without a resolve() per file.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        self._root_text = str(self.root)
         self.refused: list[Finding] = []
+        self._real_dirs: dict[str, bool] = {"": True}
+
+    def _is_real_dir(self, relative: str) -> bool:
+        """Whether `relative` (and every directory above it) is a directory, not a symlink."""
+        known = self._real_dirs.get(relative)
+        if known is not None:
+            return known
+        parent, _, _ = relative.rpartition("/")
+        real = self._is_real_dir(parent)
+        if real:
+            try:
+                real = stat.S_ISDIR(os.lstat(os.path.join(self._root_text, relative)).st_mode)
+            except OSError:
+                real = False
+        self._real_dirs[relative] = real
+        return real
 
     def list(self, directory: str) -> list[str]:
-        base = self.root / directory
-        if not base.is_dir():
+        directory = directory.strip("/")
+        if not _plain_relative(directory) or not self._is_real_dir(directory):
+            if os.path.islink(os.path.join(self._root_text, directory)):
+                self.refused.append(Finding(Location(directory), "symlink",
+                                            "symbolic links are not read: commit the file itself"))
             return []
-        found = []
-        for path in sorted(base.rglob("*")):
-            relative = path.relative_to(self.root).as_posix()
-            if path.is_symlink():
-                self.refused.append(
-                    Finding(Location(relative), "symlink",
-                            "symbolic links are not read: commit the file itself")
-                )
+        found: list[str] = []
+        refused: list[str] = []
+        pending = [directory]
+        while pending:
+            current = pending.pop()
+            try:
+                entries = list(os.scandir(os.path.join(self._root_text, current)))
+            except OSError:
                 continue
-            if path.is_file():
-                found.append(relative)
-        return found
+            for entry in entries:
+                relative = f"{current}/{entry.name}"
+                if entry.is_symlink():
+                    refused.append(relative)
+                elif entry.is_dir(follow_symlinks=False):
+                    self._real_dirs[relative] = True
+                    pending.append(relative)
+                elif entry.is_file(follow_symlinks=False):
+                    found.append(relative)
+        for relative in sorted(refused, key=_path_order):
+            self.refused.append(Finding(Location(relative), "symlink",
+                                        "symbolic links are not read: commit the file itself"))
+        return sorted(found, key=_path_order)
 
     def read(self, path: str) -> bytes | None:
-        target = (self.root / path)
-        if target.is_symlink():
+        if not _plain_relative(path):
             return None
-        resolved = target.resolve()
-        if not resolved.is_relative_to(self.root) or not resolved.is_file():
+        parent, _, _ = path.rpartition("/")
+        if not self._is_real_dir(parent):
             return None
-        return resolved.read_bytes()
+        try:
+            handle = os.open(os.path.join(self._root_text, path),
+                             os.O_RDONLY | os.O_NOFOLLOW | _O_NONBLOCK)
+        except OSError:  # missing, a symlink (ELOOP), unreadable
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(handle).st_mode):
+                return None
+            with os.fdopen(handle, "rb", closefd=False) as stream:
+                return stream.read()
+        finally:
+            os.close(handle)
+
+
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+"""Opening a FIFO planted in the tree must not block: it is refused after fstat."""
+
+
+def _plain_relative(path: str) -> bool:
+    """A relative path without '.', '..' or empty segments: it cannot leave the root lexically."""
+    if path == "":
+        return True
+    if path.startswith("/"):
+        return False
+    return all(part not in ("", ".", "..") for part in path.split("/"))
+
+
+def _path_order(path: str) -> list[str]:
+    # The order sorted() gives Path objects: by segment, so 'a/b' sorts before 'a-b/c'.
+    return path.split("/")
 
 
 class MemorySource:

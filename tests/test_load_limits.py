@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from engine.load import IDENTITIES_FILE, MemorySource, TreeSource, load_policies, load_repository
-from tests.repo_fixture import ENTITLEMENT, PROVIDERS, write_repo
+from tests.repo_fixture import ENTITLEMENT, PROVIDERS, request, write_repo
+
+GOOD = request("alice", "prod-admin", "2026-11-23T12:00:00Z")
 
 
 def identities(people: int) -> str:
@@ -45,3 +48,59 @@ def test_requests_keep_their_small_limits(tmp_path: Path) -> None:
     write_repo(tmp_path, requests={"access-requests/prod-admin/alice-x.yaml": body})
     loaded = load_repository(TreeSource(tmp_path))
     assert [f.code for f in loaded.findings] == ["yaml-too-large"]
+
+
+def test_a_symlinked_directory_is_refused_and_not_read(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "alice-x.yaml").write_text(GOOD)
+    repo = write_repo(tmp_path / "repo")
+    (repo / "access-requests" / "prod-admin").symlink_to(outside, target_is_directory=True)
+    source = TreeSource(repo)
+    loaded = load_repository(source)
+    assert [(f.code, f.location.path) for f in loaded.findings] == [
+        ("symlink", "access-requests/prod-admin")]
+    assert loaded.requests == []
+    assert source.read("access-requests/prod-admin/alice-x.yaml") is None
+
+
+def test_a_symlinked_requests_directory_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside" / "prod-admin"
+    outside.mkdir(parents=True)
+    (outside / "alice-x.yaml").write_text(GOOD)
+    repo = write_repo(tmp_path / "repo")
+    (repo / "access-requests").rmdir()
+    (repo / "access-requests").symlink_to(outside.parent, target_is_directory=True)
+    loaded = load_repository(TreeSource(repo))
+    assert [(f.code, f.location.path) for f in loaded.findings] == [
+        ("symlink", "access-requests")]
+    assert loaded.requests == []
+
+
+def test_reads_stay_inside_the_root_and_on_regular_files(tmp_path: Path) -> None:
+    (tmp_path / "secret.yaml").write_text(GOOD)
+    repo = write_repo(tmp_path / "repo", requests={
+        "access-requests/prod-admin/alice-x.yaml": GOOD})
+    (repo / "access-requests" / "prod-admin" / "alice-link.yaml").symlink_to(
+        tmp_path / "secret.yaml")
+    os.mkfifo(repo / "access-requests" / "prod-admin" / "alice-fifo.yaml")
+    source = TreeSource(repo)
+    assert source.read("access-requests/prod-admin/alice-x.yaml") == GOOD.encode()
+    for path in ("../secret.yaml", "access-requests/../../secret.yaml",
+                 str(tmp_path / "secret.yaml"),
+                 "access-requests/prod-admin/alice-link.yaml",
+                 "access-requests/prod-admin/alice-fifo.yaml", "access-requests/prod-admin",
+                 "access-requests/prod-admin/nope.yaml"):
+        assert source.read(path) is None, path
+    assert source.list("access-requests") == ["access-requests/prod-admin/alice-x.yaml"]
+    assert sorted(f.location.path for f in source.refused) == [
+        "access-requests/prod-admin/alice-link.yaml"]
+
+
+def test_listing_is_sorted_by_path_segment(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path, requests={
+        "access-requests/a-b/alice-x.yaml": GOOD, "access-requests/a/alice-x.yaml": GOOD,
+        "access-requests/a/alice-a.yaml": GOOD})
+    assert TreeSource(repo).list("access-requests") == [
+        "access-requests/a/alice-a.yaml", "access-requests/a/alice-x.yaml",
+        "access-requests/a-b/alice-x.yaml"]
