@@ -117,11 +117,17 @@ def judge_approval(
         else:
             ignored.append(f"{review.login}: {why}")
     reasons: list[str] = []
-    if len(counted) < entitlement.approvals:
-        needed = entitlement.approvals - len(counted)
+    required = required_approvals(entitlement.approvals, entitlement.approvers_all_of)
+    if len(counted) < required:
+        needed = required - len(counted)
         reasons.append(
             f"needs {needed} more approval(s) on the final commit {pull.head_sha[:12]} from a "
             f"code owner in {', '.join(entitlement.approvers)}"
+        )
+    for group in unmatched_groups(counted, entitlement.approvers_all_of, teams):
+        reasons.append(
+            f"needs an approval from {' or '.join(group)} (approvers_all_of: each group needs "
+            "its own approver, one person counts for one group only)"
         )
     for section in sections:
         if section.optional or section.name is None:
@@ -133,6 +139,39 @@ def judge_approval(
     reasons.extend(f"not counted: {i}" for i in ignored if reasons)
     return Verdict(path, not reasons, approvers=tuple(counted), reasons=tuple(reasons),
                    could_approve=could, pull=pull)
+
+
+def required_approvals(approvals: int, groups: Sequence[Sequence[str]]) -> int:
+    """Distinct approvers needed: `approvals`, and at least one per approvers_all_of group."""
+    return max(approvals, len(groups))
+
+
+def unmatched_groups(
+    approvers: Sequence[str], groups: Sequence[Sequence[str]], teams: TeamLookup
+) -> list[tuple[str, ...]]:
+    """The approver groups left without an approver when each approver covers one group.
+
+    A bipartite matching (augmenting paths): a person in two groups, say security and the
+    service owners, cannot stand in for both, so two-party approval really takes two people.
+    """
+    candidates = [
+        [a for a in approvers if is_member(a, group, teams)] for group in groups
+    ]
+    holder: dict[str, int] = {}
+
+    def place(index: int, tried: set[str]) -> bool:
+        for approver in candidates[index]:
+            key = approver.casefold()
+            if key in tried:
+                continue
+            tried.add(key)
+            if key not in holder or place(holder[key], tried):
+                holder[key] = index
+                return True
+        return False
+
+    matched = {index for index in range(len(groups)) if place(index, set())}
+    return [tuple(group) for index, group in enumerate(groups) if index not in matched]
 
 
 def _could_own(approver: str, owners: Sequence[str], teams: TeamLookup) -> bool:

@@ -11,7 +11,7 @@ import enum
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 from engine.durations import format_duration
@@ -203,39 +203,27 @@ def evaluate(
     still lie ahead. `approved` maps request paths to their verified approval; when it is None
     approval is not part of the judgement (validate, offline plan). `ended` holds requests whose
     files were deleted: they back nothing, but the pairs they name stay the engine's to revoke.
+    Rules about what one person holds at once (conflicts_with, limits.max_active_grants) look at
+    all `requests` together: pass every request on the branch, not only the one being judged.
     """
     lookup = teams or static_teams(policies)
     fresh_paths = set(fresh)
     result = Evaluation()
-    seen: dict[tuple[str, str, datetime | None, datetime], str] = {}
     wanted: dict[tuple[Target, str], list[tuple[Request, str]]] = {}
-    for request in sorted(requests, key=lambda r: r.path):
-        found = _path_findings(request)
+    ordered = sorted(requests, key=lambda r: r.path)
+    own = _own_findings(policies, ordered, now, lookup, fresh_paths)
+    holding = _holding_findings(policies, ordered, own, now, fresh_paths, approved)
+    for request in ordered:
+        found = own[request.path] + holding.get(request.path, [])
         entitlement = policies.entitlements.get(request.entitlement)
         target = None
         principal = None
-        if entitlement is None:
-            found.append(Finding(
-                request.line_of("entitlement"), "unknown-entitlement",
-                f"there is no entitlement {request.entitlement!r} in policies/entitlements/",
-            ))
-        else:
-            found += _content_findings(request, entitlement, policies, lookup)
-            found += _window_findings(request, entitlement, now, request.path in fresh_paths)
+        if entitlement is not None:
             target = target_of(entitlement, policies)
             person = policies.people.get(request.requester.casefold())
             instance = policies.providers.get(entitlement.provider)
             if person is not None and instance is not None:
                 principal = person.account_for(instance)
-        key = (request.requester.casefold(), request.entitlement, request.starts_at,
-               request.expires_at)
-        if key in seen:
-            found.append(Finding(
-                request.location, "duplicate-request",
-                f"the same request as {seen[key]}: delete one of them",
-            ))
-        else:
-            seen[key] = request.path
         state = _state(request, now, found, approved)
         judgement = Judgement(request, state, tuple(found), target, principal)
         result.judgements[request.path] = judgement
@@ -272,6 +260,155 @@ def evaluate(
             requests=tuple(r.path for r, _ in backing),
         ))
     return result
+
+
+def _own_findings(
+    policies: Policies, ordered: list[Request], now: datetime, lookup: TeamLookup,
+    fresh: set[str],
+) -> dict[str, list[Finding]]:
+    """What each request gets wrong on its own (and duplicates), before looking at the others."""
+    own: dict[str, list[Finding]] = {}
+    seen: dict[tuple[str, str, datetime | None, datetime], str] = {}
+    for request in ordered:
+        found = _path_findings(request)
+        entitlement = policies.entitlements.get(request.entitlement)
+        if entitlement is None:
+            found.append(Finding(
+                request.line_of("entitlement"), "unknown-entitlement",
+                f"there is no entitlement {request.entitlement!r} in policies/entitlements/",
+            ))
+        else:
+            found += _content_findings(request, entitlement, policies, lookup)
+            found += _window_findings(request, entitlement, now, request.path in fresh)
+        key = (request.requester.casefold(), request.entitlement, request.starts_at,
+               request.expires_at)
+        if key in seen:
+            found.append(Finding(
+                request.location, "duplicate-request",
+                f"the same request as {seen[key]}: delete one of them",
+            ))
+        else:
+            seen[key] = request.path
+        own[request.path] = found
+    return own
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def conflicting(policies: Policies, name: str) -> frozenset[str]:
+    """The entitlements that may not be held together with `name`: conflicts_with, both ways."""
+    entitlement = policies.entitlements.get(name)
+    mine = set(entitlement.conflicts_with) if entitlement else set()
+    theirs = {e.name for e in policies.entitlements.values() if name in e.conflicts_with}
+    return frozenset((mine | theirs) - {name})
+
+
+def _span(request: Request, now: datetime) -> tuple[datetime, datetime]:
+    """The part of a request's window still ahead: holding both at once is judged from now on."""
+    start = request.starts_at if request.starts_at is not None else now
+    return max(start, now), request.expires_at
+
+
+def _overlaps(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
+    return max(a[0], b[0]) < min(a[1], b[1])
+
+
+def peak_holding(spans: list[tuple[str, tuple[datetime, datetime]]],
+                 within: tuple[datetime, datetime]) -> tuple[int, list[str]]:
+    """The most distinct entitlements held at one instant inside `within`, and which ones.
+
+    Overlapping requests for the same entitlement are one grant, so they count once.
+    """
+    best: tuple[int, list[str]] = (0, [])
+    # The count only rises where some window starts: checking those instants is enough.
+    instants = {within[0]} | {s for _, (s, _e) in spans if within[0] <= s < within[1]}
+    for instant in sorted(instants):
+        names = sorted({name for name, (s, e) in spans if s <= instant < e})
+        if len(names) > best[0]:
+            best = (len(names), names)
+    return best
+
+
+def _holding_findings(
+    policies: Policies,
+    ordered: list[Request],
+    own: Mapping[str, list[Finding]],
+    now: datetime,
+    fresh: set[str],
+    approved: Mapping[str, bool] | None,
+) -> dict[str, list[Finding]]:
+    """Separation of duties and the per-person limit: rules about what a person holds at once.
+
+    Requests are taken in the order they arrived, as far as the files tell: those already on the
+    branch before those proposed (`fresh`), then by start. The later one is refused, so that a
+    new request never takes away access granted before it. When two cannot be told apart, both
+    are refused: fail closed. Only valid, unexpired requests (approved, when approval is judged)
+    count as held.
+    """
+    live = [r for r in ordered
+            if r.expires_at > now and r.entitlement in policies.entitlements
+            and not any(f.severity is Severity.ERROR for f in own[r.path])]
+    limit = policies.max_active_grants
+    held: dict[str, list[Request]] = {}
+    result: dict[str, list[Finding]] = {}
+
+    def arrival(request: Request) -> tuple[bool, datetime]:
+        return (request.path in fresh, request.starts_at or _EARLIEST)
+
+    batches: dict[tuple[bool, datetime], list[Request]] = {}
+    for request in live:
+        batches.setdefault(arrival(request), []).append(request)
+    for key in sorted(batches):
+        batch = batches[key]
+        accepted = []
+        for request in batch:
+            person = request.requester.casefold()
+            others = held.get(person, []) + [
+                r for r in batch if r is not request and r.requester.casefold() == person]
+            found = _conflict_findings(policies, request, others, now)
+            if not found and limit is not None:
+                found = _limit_findings(request, others, now, limit)
+            if found:
+                result[request.path] = found
+            elif approved is None or approved.get(request.path, False):
+                accepted.append(request)
+        for request in accepted:
+            held.setdefault(request.requester.casefold(), []).append(request)
+    return result
+
+
+def _conflict_findings(
+    policies: Policies, request: Request, others: list[Request], now: datetime
+) -> list[Finding]:
+    forbidden = conflicting(policies, request.entitlement)
+    mine = _span(request, now)
+    for other in others:
+        if other.entitlement in forbidden and _overlaps(mine, _span(other, now)):
+            return [Finding(
+                request.line_of("entitlement"), "conflicting-access",
+                f"{request.requester} would hold {request.entitlement} and {other.entitlement} "
+                f"at the same time ({other.path} runs until "
+                f"{other.expires_at:%Y-%m-%dT%H:%M:%SZ}); separation of duties forbids it: "
+                f"end that request first or start this one after it",
+            )]
+    return []
+
+
+def _limit_findings(
+    request: Request, others: list[Request], now: datetime, limit: int
+) -> list[Finding]:
+    mine = _span(request, now)
+    spans = [(r.entitlement, _span(r, now)) for r in [*others, request]]
+    count, names = peak_holding(spans, mine)
+    if count <= limit:
+        return []
+    return [Finding(
+        request.line_of("expires_at"), "too-many-grants",
+        f"{request.requester} would hold {count} entitlements at once ({', '.join(names)}) but "
+        f"policies/identities.yaml allows {limit} (limits.max_active_grants): end one of them "
+        "first or choose a window after one ends",
+    )]
 
 
 def _state(
