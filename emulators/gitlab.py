@@ -177,6 +177,24 @@ class Project:
     reset_approvals_on_push: bool = True
     code_owner_approval_required: bool = True
     path_with_namespace: str = ""
+    approvals_before_merge: int = 0
+    selective_code_owner_removals: bool = False
+    disable_overriding_approvers_per_merge_request: bool = False
+    merge_requests_author_approval: bool = False
+    merge_requests_disable_committers_approval: bool = False
+    require_password_to_approve: bool = False
+
+
+APPROVAL_SETTINGS: dict[str, type] = {
+    "approvals_before_merge": int,
+    "reset_approvals_on_push": bool,
+    "selective_code_owner_removals": bool,
+    "disable_overriding_approvers_per_merge_request": bool,
+    "merge_requests_author_approval": bool,
+    "merge_requests_disable_committers_approval": bool,
+    "require_password_to_approve": bool,
+}
+"""The project-level merge request approval settings (`GET/POST /projects/:id/approvals`)."""
 
 
 # -- the emulator ---------------------------------------------------------------------------------
@@ -205,6 +223,8 @@ class GitLabEmulator(Emulator):
         api("GET", "/users/{user_id}", self._get_user)
         api("GET", "/groups/{id}", self._get_group)
         api("GET", "/projects/{id}", self._get_project)
+        api("GET", "/projects/{id}/approvals", self._project_approvals)
+        api("POST", "/projects/{id}/approvals", self._change_project_approvals)
         for kind in ("groups", "projects"):
             api("GET", f"/{kind}/{{id}}/members/all", self._members_handler(kind, "list_all"))
             api("GET", f"/{kind}/{{id}}/members/all/{{user_id}}",
@@ -228,6 +248,7 @@ class GitLabEmulator(Emulator):
         api("GET", "/projects/{id}/merge_requests", self._list_mrs)
         api("GET", mr, self._get_mr)
         api("GET", mr + "/changes", self._mr_changes)
+        api("GET", mr + "/diffs", self._mr_diffs)
         api("GET", mr + "/commits", self._mr_commits)
         api("GET", mr + "/approvals", self._mr_approvals)
         api("POST", mr + "/approve", self._mr_approve)
@@ -608,6 +629,51 @@ class GitLabEmulator(Emulator):
     def _get_project(self, request: Request, actor: User) -> JSON:
         return self._project_json(self._find_project(request.params["id"]))
 
+    def _approval_settings_json(self, project: Project) -> JSON:
+        body: dict[str, Any] = {"approvers": [], "approver_groups": []}
+        body.update({name: getattr(project, name) for name in APPROVAL_SETTINGS})
+        body["require_reauthentication_to_approve"] = project.require_password_to_approve
+        return body
+
+    def _project_approvals(self, request: Request, actor: User) -> JSON:
+        return self._approval_settings_json(self._find_project(request.params["id"]))
+
+    def _change_project_approvals(self, request: Request, actor: User) -> Response:
+        project = self._find_project(request.params["id"])
+        held = self._effective(*self._source("projects", str(project.id))).get(actor.id)
+        if not actor.is_admin and (held is None or held.access_level < 40):
+            raise HttpError(403, {"message": "403 Forbidden"})  # Maintainers change settings
+        data = _form(request)
+        changes: dict[str, Any] = {}
+        for name, kind in APPROVAL_SETTINGS.items():
+            if name not in data:
+                continue
+            raw = data[name]
+            if kind is bool:
+                text = str(raw).casefold()
+                if text not in ("true", "false", "1", "0"):
+                    raise _bad_request(f"{name} is invalid")
+                changes[name] = text in ("true", "1")
+            else:
+                try:
+                    changes[name] = int(raw)
+                except (TypeError, ValueError):
+                    raise _bad_request(f"{name} is invalid") from None
+        self._apply_approval_settings(project, changes)
+        return Response(201, self._approval_settings_json(project))
+
+    def _apply_approval_settings(self, project: Project, changes: Mapping[str, Any]) -> None:
+        unknown = sorted(set(changes) - set(APPROVAL_SETTINGS))
+        if unknown:
+            raise ValueError(f"unknown approval settings: {', '.join(unknown)}")
+        merged = {name: getattr(project, name) for name in APPROVAL_SETTINGS} | dict(changes)
+        # GitLab: selective code-owner removals can be on only while the full reset is off.
+        if merged["selective_code_owner_removals"] and merged["reset_approvals_on_push"]:
+            raise HttpError(400, {"message": {"selective_code_owner_removals": [
+                "can only be enabled when reset_approvals_on_push is disabled"]}})
+        for name, value in changes.items():
+            setattr(project, name, value)
+
     # -- handlers: members ------------------------------------------------------------------------
     def _source(self, kind: str, ref: str) -> tuple[dict[int, Member], list[dict[int, Member]]]:
         """The direct members of a group or project, and its ancestors' (nearest first)."""
@@ -854,6 +920,16 @@ class GitLabEmulator(Emulator):
         body["overflow"] = False
         return body
 
+    def _mr_diffs(self, request: Request, actor: User) -> Response:
+        """The paginated per-file diffs (GitLab 15.7+, the successor of /changes)."""
+        project, mr = self._find_mr(request)
+        rows: list[JSON] = []
+        for change in self._changes(project, mr.base_sha, mr.sha):
+            row = dict(change)
+            row.update(too_large=False, collapsed=False)
+            rows.append(row)
+        return self._paginate(request, rows)
+
     def _mr_commits(self, request: Request, actor: User) -> Response:
         project, mr = self._find_mr(request)
         rows = [self._commit_json(project, project.commits[sha])
@@ -905,13 +981,13 @@ class GitLabEmulator(Emulator):
             "approved": left == 0,
             "approvals_required": required,
             "approvals_left": left,
-            "require_password_to_approve": False,
+            "require_password_to_approve": project.require_password_to_approve,
             "approved_by": [{"user": self._user_basic(a.user_id)} for a in mr.approvals],
             "suggested_approvers": [],
             "approvers": [],
             "approver_groups": [],
             "user_has_approved": any(a.user_id == actor.id for a in mr.approvals),
-            "user_can_approve": actor.id != mr.author_id,
+            "user_can_approve": self._may_approve(project, mr, actor),
             "approval_rules_left": [{"id": r["id"], "name": r["name"],
                                      "rule_type": r["rule_type"]}
                                     for r in rules if not r["approved"]],
@@ -922,15 +998,24 @@ class GitLabEmulator(Emulator):
         }
 
     def _mr_approve(self, request: Request, actor: User) -> JSON:
-        _, mr = self._find_mr(request)
+        project, mr = self._find_mr(request)
         data = _form(request)
         if data.get("sha") and data["sha"] != mr.sha:
             raise HttpError(409, {"message": "SHA does not match HEAD of source branch: "
                                              f"{mr.sha}"})
-        if actor.id == mr.author_id or any(a.user_id == actor.id for a in mr.approvals):
+        if any(a.user_id == actor.id for a in mr.approvals) \
+                or not self._may_approve(project, mr, actor):
             raise HttpError(401, {"message": "401 Unauthorized"})
         mr.approvals.append(Approval(actor.id, mr.sha, self.clock()))
         return self._mr_approvals(request, actor)
+
+    def _may_approve(self, project: Project, mr: MergeRequest, actor: User) -> bool:
+        """The project's "prevent approval by author" and "by users who add commits" settings."""
+        if actor.id == mr.author_id and not project.merge_requests_author_approval:
+            return False
+        committers = {project.commits[sha].author for sha in self._mr_commits_of(project, mr)}
+        return not (project.merge_requests_disable_committers_approval
+                    and actor.id in committers)
 
     def _mr_approval_state(self, request: Request, actor: User) -> JSON:
         project, mr = self._find_mr(request)
@@ -1028,6 +1113,12 @@ class GitLabEmulator(Emulator):
             if token:
                 self.tokens[token] = user_id
             return user_id
+
+    def set_approval_settings(self, project: str | int, **settings: bool | int) -> None:
+        """Change the project's approval settings (the names of `GET /projects/:id/approvals`),
+        e.g. `reset_approvals_on_push=False`."""
+        with self.lock:
+            self._apply_approval_settings(self._find_project(str(project)), settings)
 
     def add_token(self, token: str, username: str) -> None:
         """Let `token` act as `username` (for calls made as a reviewer, say)."""
