@@ -3,6 +3,13 @@
 GitLab's approvals do not say which commit they were given on. They count for the final commit
 only when the project resets approvals on push (then any approval still present at merge was
 given after the last push); otherwise none count and the verdict says what to change.
+
+Teams are groups: `@acme/security` is the group `acme/security`, and its members are its direct
+members, as GitLab's Code Owners take them. A subgroup's inherited members (everyone in `acme`)
+are not the team: counting them would let any member of the parent group approve.
+
+The basic user records in merge requests and approvals carry no `bot` flag, so whether an author
+or approver is a bot is read from the user itself (`GET /users/:id`), once per user.
 """
 
 from __future__ import annotations
@@ -63,12 +70,19 @@ class GitLabVcs:
         self._project = self._client.projects.get(project)
         self.default_branch = default_branch or self._project.default_branch
         self._resets: bool | None = None
+        self._bots: dict[int, bool] = {}
 
     def codeowners_path(self) -> str:
         return ".gitlab/CODEOWNERS"
 
     def last_commit_touching(self, path: str, ref: str) -> str | None:
-        commits = self._project.commits.list(ref_name=ref, path=path, per_page=1, get_all=False)
+        # python-gitlab takes a `path` keyword as the URL to list, so the file path goes in
+        # query_parameters; given those, it ignores every other keyword but the page ones, so
+        # all of the query goes there. First parent: a merge commit is found, not the commits
+        # it brought in from the merged branch.
+        commits = self._project.commits.list(
+            query_parameters={"ref_name": ref, "path": path, "first_parent": "true"},
+            per_page=1, get_all=False)
         return str(commits[0].id) if commits else None
 
     def merged_pull_request_for(self, commit_sha: str, path: str) -> PullRequest | None:
@@ -82,14 +96,17 @@ class GitLabVcs:
 
     def pull_request(self, number: int) -> PullRequest:
         mr = self._project.mergerequests.get(number)
-        changes: Any = mr.changes(access_raw_diffs=False)
-        files = {c["new_path"] for c in changes["changes"]} | {
-            c["old_path"] for c in changes["changes"]}
+        # The paginated diffs list every file; the older /changes truncates large merge
+        # requests, which could hide a policy file among many others.
+        diffs: Any = self._client.http_list(
+            f"/projects/{self._project.encoded_id}/merge_requests/{mr.iid}/diffs",
+            get_all=True, per_page=100)
+        files = {d["new_path"] for d in diffs} | {d["old_path"] for d in diffs}
         return PullRequest(
             number=mr.iid,
             url=mr.web_url,
             author=mr.author["username"],
-            author_is_bot=bool(mr.author.get("bot")),
+            author_is_bot=self._is_bot(mr.author),
             head_sha=mr.sha,
             base_ref=mr.target_branch,
             base_sha=mr.diff_refs["base_sha"],
@@ -100,14 +117,35 @@ class GitLabVcs:
         )
 
     def _approvals_reset_on_push(self) -> bool:
+        """Whether approvals still present were given on the final commit.
+
+        Unreadable settings (GitLab Free has no approval settings API: 404; a token that may not
+        read them: 403) mean approvals cannot be tied to a commit, so none count. Other errors
+        propagate, so that a passing outage is retried, not taken as "off"."""
         from gitlab.exceptions import GitlabGetError
 
         if self._resets is None:
             try:
-                self._resets = bool(self._project.approvals.get().reset_approvals_on_push)
-            except GitlabGetError:
+                self._resets = self._project.approvals.get().reset_approvals_on_push is True
+            except GitlabGetError as error:
+                if error.response_code not in (403, 404):
+                    raise
                 self._resets = False
         return self._resets
+
+    def _is_bot(self, user: Mapping[str, Any]) -> bool:
+        """Bot users (project, group and service-account tokens) from the full user record."""
+        user_id = int(user["id"])
+        if user_id not in self._bots:
+            from gitlab.exceptions import GitlabGetError
+
+            try:
+                self._bots[user_id] = self._client.users.get(user_id).attributes.get("bot") is True
+            except GitlabGetError as error:
+                if error.response_code != 404:
+                    raise
+                self._bots[user_id] = False
+        return self._bots[user_id]
 
     def current_login(self) -> str:
         self._client.auth()
@@ -122,7 +160,11 @@ class GitLabVcs:
 
     def upsert_comment(self, number: int, marker: str, body: str) -> None:
         mr = self._project.mergerequests.get(number, lazy=True)
-        for note in mr.notes.list(get_all=True):
+        me = self.current_login().casefold()
+        for note in mr.notes.list(get_all=True, per_page=100):
+            # Only our own note is ours to edit: anyone can paste the marker into theirs.
+            if note.system or note.author["username"].casefold() != me:
+                continue
             if marker in (note.body or ""):
                 if note.body != body:
                     note.body = body
@@ -135,7 +177,7 @@ class GitLabVcs:
         commit = pull.head_sha if self._approvals_reset_on_push() else None
         return [
             Review(login=entry["user"]["username"], state=ReviewState.APPROVED, commit_id=commit,
-                   submitted_at=None, is_bot=bool(entry["user"].get("bot")))
+                   submitted_at=None, is_bot=self._is_bot(entry["user"]))
             for entry in approvals.approved_by
         ]
 
@@ -148,7 +190,11 @@ class GitLabVcs:
             if error.response_code == 404:
                 return None
             raise
-        return frozenset(m.username.casefold() for m in group.members_all.list(get_all=True))
+        # Direct members only (see the module docstring); invitations not yet accepted and
+        # access requests are not members.
+        return frozenset(
+            m.username.casefold() for m in group.members.list(get_all=True, per_page=100)
+            if m.attributes.get("membership_state", "active") == "active")
 
     def files_at(self, sha: str) -> TreeFiles:
         return TreeFiles(self._project, sha)
