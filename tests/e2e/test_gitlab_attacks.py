@@ -1,0 +1,221 @@
+"""Approval verification attacked end to end: GitLab emulator through python-gitlab, AWS on moto.
+
+Each test starts from a proper request and applies one attack; the engine must deny it, say why
+in words a person can act on, and grant nothing. Approvals are given through GitLab's approve
+endpoint by each person's own token, so GitLab's own rules (author approval, reset on push) act
+first and the engine's judgement is what is left to test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gitlab.exceptions import GitlabAuthenticationError
+
+from emulators.gitlab import GitLabEmulator
+from tests.cli_runner import invoke
+from tests.e2e.gitlab_world import BOT, CODEOWNERS, ENGINE, PROJECT, World, hours, stamp
+from tests.repo_fixture import request
+
+
+@pytest.fixture
+def world(tmp_path: Path, aws_endpoint: str) -> Iterator[World]:
+    with GitLabEmulator() as emulator:
+        assert isinstance(emulator, GitLabEmulator)
+        yield World.build(emulator, aws_endpoint, tmp_path)
+
+
+def denied(world: World, path: str, *reasons: str) -> str:
+    result = world.apply()
+    assert result.code == 1, result.err
+    events = [e for e in result.events() if e["action"] == "deny"]
+    assert [e["request"] for e in events] == [path], result.err
+    for reason in reasons:
+        assert reason in events[0]["error"], events[0]["error"]
+    assert "Traceback" not in result.err
+    assert not [e for e in result.events() if e["action"] == "grant"]
+    assert world.members() == set()
+    return str(events[0]["error"])
+
+
+@pytest.mark.parametrize("method", ["merge", "squash", "fast-forward"])
+def test_an_approved_request_is_granted_whatever_the_merge_method(world: World,
+                                                                  method: str) -> None:
+    _path, iid = world.ask("alice")
+    world.approve(iid, "carol")
+    world.merge(iid, method)
+    result = world.apply()
+    assert result.code == 0, result.err
+    assert [(e["action"], e["outcome"], e["principal"]) for e in result.events()] == [
+        ("grant", "done", "alice")]
+    assert world.members() == {"alice"}
+    # The file path went to GitLab as a query parameter, walking first parents only.
+    lists = [e for e in world.gitlab.log if e.path.endswith("/repository/commits")]
+    assert lists and all("path=access-requests" in e.query and "first_parent" in e.query
+                         for e in lists), [e.query for e in lists]
+
+
+def test_self_approval_that_gitlab_allows_is_still_denied(world: World) -> None:
+    with pytest.raises(GitlabAuthenticationError):
+        world.approve(world.ask("bob")[1], "bob")  # GitLab's default: authors cannot approve
+    world.gitlab.set_approval_settings(PROJECT, merge_requests_author_approval=True)
+    path, iid = world.ask("alice")
+    world.approve(iid, "alice")
+    assert [a.user_id for a in world.gitlab.mr(PROJECT, iid).approvals] == [
+        world.gitlab.user_id("alice")]
+    world.merge(iid)
+    denied(world, path, "alice: the requester cannot approve their own request")
+
+
+def test_approval_by_a_member_of_the_parent_group_who_is_not_a_code_owner(world: World) -> None:
+    # mallory belongs to acme, so she is an inherited member of acme/security: not a code owner.
+    path, iid = world.ask("alice")
+    world.approve(iid, "mallory")
+    world.merge(iid)
+    denied(world, path, "mallory: not a code owner")
+
+
+def test_a_push_after_the_approval_resets_it(world: World) -> None:
+    path, iid = world.ask("alice")
+    world.approve(iid, "carol")
+    world.gitlab.push_to_mr(PROJECT, iid, {path: request("alice", "prod-admin",
+                                                         stamp(hours(3.5)))})
+    world.merge(iid)
+    denied(world, path, "needs 1 more approval")
+
+
+def test_approvals_kept_across_pushes_count_for_nothing(world: World) -> None:
+    # A maintainer turns the reset off through the API, as in the project's settings page.
+    world.gitlab.add_token("glpat-root", "root")
+    world.client("root").projects.get(PROJECT).approvals.update(
+        new_data={"reset_approvals_on_push": False})
+    settings = world.client(ENGINE).projects.get(PROJECT).approvals.get()
+    assert settings.reset_approvals_on_push is False
+    path, iid = world.ask("alice")
+    world.approve(iid, "carol")
+    world.gitlab.push_to_mr(PROJECT, iid, {path: request("alice", "prod-admin",
+                                                         stamp(hours(3.5)))})
+    assert world.gitlab.mr(PROJECT, iid).approvals  # GitLab kept carol's approval
+    world.merge(iid)
+    denied(world, path, "needs 1 more approval", "carol: approved an earlier commit")
+
+
+@pytest.mark.xfail(strict=True, reason="engine/approval.py cannot say why a GitLab approval is "
+                   "tied to no commit: the verdict should name reset_approvals_on_push")
+def test_the_denial_says_to_enable_reset_approvals_on_push(world: World) -> None:
+    world.gitlab.set_approval_settings(PROJECT, reset_approvals_on_push=False)
+    path, iid = world.ask("alice")
+    world.approve(iid, "carol")
+    world.merge(iid)
+    denied(world, path, "reset_approvals_on_push")
+
+
+def test_direct_push_to_main(world: World) -> None:
+    path = "access-requests/prod-admin/alice-x.yaml"
+    world.gitlab.push_direct(PROJECT, {path: request("alice", "prod-admin", stamp(hours(3)))},
+                             author="alice")
+    world.sync()
+    denied(world, path, "direct push")
+
+
+def test_merge_request_author_is_not_the_requester(world: World) -> None:
+    path, iid = world.ask("alice", author="bob")
+    world.approve(iid, "carol")
+    world.merge(iid)
+    denied(world, path, "opened by bob")
+
+
+def test_merge_request_that_edits_policies_with_the_request(world: World) -> None:
+    path = "access-requests/prod-admin/alice-x.yaml"
+    policy = (world.workspace / "policies/entitlements/prod-admin.yaml").read_text()
+    iid = world.propose("alice", {
+        path: request("alice", "prod-admin", stamp(hours(3))),
+        "policies/entitlements/prod-admin.yaml": policy.replace(
+            'approvers: ["@acme/security"]', 'approvers: ["@acme/security", bob]'),
+    })
+    world.approve(iid, "bob")
+    world.approve(iid, "carol")
+    world.merge(iid)
+    denied(world, path, "separate pull requests")
+
+
+@pytest.mark.xfail(strict=True, reason="engine/approval.py PROTECTED_PREFIXES lacks '.gitlab/': "
+                   "a merge request may change .gitlab/CODEOWNERS together with a request")
+def test_merge_request_that_edits_gitlab_codeowners_with_the_request(world: World) -> None:
+    path = "access-requests/prod-admin/alice-x.yaml"
+    iid = world.propose("alice", {
+        path: request("alice", "prod-admin", stamp(hours(3))),
+        CODEOWNERS: "* @alice\n",
+    })
+    world.approve(iid, "carol")
+    world.merge(iid)
+    denied(world, path, "separate pull requests")
+
+
+def two_approvals_section(world: World) -> None:
+    owners = (world.workspace / CODEOWNERS).read_text()
+    world.gitlab.push_direct(PROJECT, {CODEOWNERS: owners + "\n[Access][2]\n"
+                                       "/access-requests/prod-admin/ @acme/security\n"},
+                             author="dave")
+    world.sync()
+
+
+def test_a_codeowners_section_needing_two_approvals_with_one(world: World) -> None:
+    two_approvals_section(world)
+    path, iid = world.ask("alice")
+    world.approve(iid, "carol")
+    world.merge(iid)
+    denied(world, path, "CODEOWNERS section [Access] needs 2 approval(s)")
+
+
+def test_a_codeowners_section_needing_two_approvals_with_two(world: World) -> None:
+    two_approvals_section(world)
+    _path, iid = world.ask("alice")
+    world.approve(iid, "carol")
+    world.approve(iid, "dave")
+    world.merge(iid)
+    result = world.apply()
+    assert result.code == 0, result.err
+    assert world.members() == {"alice"}
+
+
+def test_a_bots_approval(world: World) -> None:
+    # The bot sits in the approvers' group itself: only its being a bot can deny it.
+    world.gitlab.add_member("acme/security", BOT, 30, kind="groups")
+    path, iid = world.ask("alice")
+    world.approve(iid, BOT)
+    world.merge(iid)
+    denied(world, path, f"{BOT}: bots do not approve")
+
+
+def test_merge_request_validation_writes_one_note_and_updates_it(world: World,
+                                                                 tmp_path: Path) -> None:
+    path, iid = world.ask("alice")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"object_kind": "merge_request",
+                                 "object_attributes": {"iid": iid}}))
+    # Someone pastes the marker into a note of their own: it is not the engine's to edit.
+    world.client("mallory").projects.get(PROJECT, lazy=True).mergerequests.get(
+        iid, lazy=True).notes.create({"body": "<!-- accessctl:pull-request-review --> hi"})
+    checkout = world.sync(f"change-{world.branches}")
+
+    def validate() -> str:
+        result = invoke("validate", "--repo", str(checkout), "--event", str(event),
+                        "--vcs", "gitlab", environ=world.env, now=hours(0.1))
+        assert result.code == 0, result.err
+        mine = [n for n in world.gitlab.mr(PROJECT, iid).notes
+                if n.author_id == world.gitlab.user_id(ENGINE)]
+        assert len(mine) == 1 and "accessctl:pull-request-review" in mine[0].body
+        return mine[0].body
+
+    first = validate()
+    assert "0 so far; needed from @acme/security" in first and path.rsplit("/", 1)[1] in first
+    note_id = [n.id for n in world.gitlab.mr(PROJECT, iid).notes][-1]
+    world.approve(iid, "carol")
+    second = validate()
+    assert second != first and "approved by @carol" in second
+    assert [n.id for n in world.gitlab.mr(PROJECT, iid).notes][-1] == note_id
+    assert len(world.gitlab.mr(PROJECT, iid).notes) == 2
