@@ -29,6 +29,14 @@ def moto_server() -> Iterator[str]:
         server.stop()
 
 
+def reset(endpoint: str) -> None:
+    """Forget every resource: moto keeps its state per process, not per server."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"),
+                           timeout=30).close()
+
+
 def client(service: str, endpoint: str) -> Any:
     import boto3
 

@@ -35,10 +35,12 @@ import hashlib
 import itertools
 import math
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -1817,6 +1819,19 @@ class GitHubEmulator(Emulator):
         """The SHA a full ref ("refs/heads/main") points at."""
         with self.lock:
             return self.repo(repo).refs.get(ref)
+
+    def checkout(self, repo: str, ref: str, dest: Path) -> None:
+        """Write the files at `ref` (a full ref such as refs/heads/main, or a SHA) into `dest`,
+        replacing whatever was there: what a CI checkout of that commit holds."""
+        with self.lock:
+            store = self.repo(repo)
+            tree = dict(store.commits[store.refs.get(ref, ref)].tree)
+        if dest.exists():
+            shutil.rmtree(dest)
+        for path, content in tree.items():
+            target = dest / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
 
     def comments(self, repo: str, number: int) -> list[str]:
         with self.lock:

@@ -83,8 +83,9 @@ class Demo:
 
     # -- set-up ------------------------------------------------------------------------------
     def seed(self, live: Servers) -> dict[str, str]:
-        from emulators.aws import TEST_CREDENTIALS, client
+        from emulators.aws import TEST_CREDENTIALS, client, reset
 
+        reset(live.aws_endpoint)
         github, gcp = live.github, live.gcp
         github.clock = lambda: T0
         github.add_org("acme")
@@ -147,14 +148,7 @@ class Demo:
 
     def sync(self, github: Any) -> None:
         """The CI checkout: the working tree equals the default branch."""
-        store = github.repo(REPO)
-        tree = store.commits[store.refs[f"refs/heads/{store.default_branch}"]].tree
-        if self.checkout.exists():
-            shutil.rmtree(self.checkout)
-        for path, content in tree.items():
-            target = self.checkout / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+        github.checkout(REPO, f"refs/heads/{github.repo(REPO).default_branch}", self.checkout)
 
     # -- the story ---------------------------------------------------------------------------
     def story(self, live: Servers, environ: dict[str, str]) -> int:

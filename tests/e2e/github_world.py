@@ -92,14 +92,8 @@ class World:
     # -- the repository -----------------------------------------------------------------------
     def sync(self) -> None:
         """Make the working tree equal to the default branch, as CI's checkout does."""
-        store = self.github.repo(REPO)
-        tree = store.commits[store.refs[f"refs/heads/{store.default_branch}"]].tree
-        if self.workspace.exists():
-            shutil.rmtree(self.workspace)
-        for path, content in tree.items():
-            target = self.workspace / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+        branch = self.github.repo(REPO).default_branch
+        self.github.checkout(REPO, f"refs/heads/{branch}", self.workspace)
 
     def propose(self, author: str, files: dict[str, str | None], at: datetime = T0) -> int:
         self.branches += 1

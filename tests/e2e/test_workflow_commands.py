@@ -40,12 +40,8 @@ def validate(world: World, event: Path, head: Path) -> Any:
 
 def head_tree(world: World, number: int, tmp: Path) -> Path:
     """The pull request's head, checked out as actions/checkout does on pull_request."""
-    store = world.github.repo(REPO)
-    tree = store.commits[store.pulls[number].head_sha].tree
     root = tmp / f"head-{number}-{len(list(tmp.glob('head-*')))}"
-    for path, content in tree.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_bytes(content)
+    world.github.checkout(REPO, world.github.repo(REPO).pulls[number].head_sha, root)
     return root
 
 
