@@ -26,8 +26,9 @@ from engine.model import Policies
 
 COMMAND = "accessctl codeowners --write"
 ADMIN_PATHS = (
-    "/policies/", "/schemas/", "/engine/", "/emulators/", "/.github/",
-    "/pyproject.toml", "/Makefile", "/.ci/",
+    "/policies/", "/schemas/", "/engine/", "/emulators/", "/.github/", "/.gitlab/",
+    "/.gitlab-ci.yml", "/CODEOWNERS", "/docs/CODEOWNERS", "/pyproject.toml", "/Makefile",
+    "/.ci/",
 )
 """What only admins may change: the rules themselves, the code that enforces them, and CI."""
 

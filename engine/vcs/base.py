@@ -25,6 +25,8 @@ class Review:
     commit_id: str | None
     submitted_at: datetime | None
     is_bot: bool = False
+    note: str | None = None
+    """Why the platform's record cannot count, where the adapter knows (e.g. GitLab settings)."""
 
 
 @dataclass(frozen=True)

@@ -174,10 +174,15 @@ class GitLabVcs:
 
     def reviews(self, pull: PullRequest) -> list[Review]:
         approvals = self._project.mergerequests.get(pull.number, lazy=True).approvals.get()
-        commit = pull.head_sha if self._approvals_reset_on_push() else None
+        resets = self._approvals_reset_on_push()
+        commit = pull.head_sha if resets else None
+        note = None if resets else (
+            "this project keeps approvals across pushes, so an approval may be of an earlier "
+            "commit: enable 'Remove all approvals when commits are added to the source branch' "
+            "(reset_approvals_on_push)")
         return [
             Review(login=entry["user"]["username"], state=ReviewState.APPROVED, commit_id=commit,
-                   submitted_at=None, is_bot=self._is_bot(entry["user"]))
+                   submitted_at=None, is_bot=self._is_bot(entry["user"]), note=note)
             for entry in approvals.approved_by
         ]
 
