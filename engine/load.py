@@ -191,7 +191,7 @@ def _document(source: FileSource, path: str, schema: str) -> tuple[Document | No
     problems = expect_mapping(document)
     if problems:
         return None, problems
-    errors = list(schemas.validator(schema).iter_errors(document.data))
+    errors = schemas.errors(schema, document.data)
     if errors:
         return None, schema_findings(document, errors, f"schema-{schema}")
     return document, []
@@ -226,8 +226,7 @@ def _load_providers(source: FileSource, found: list[Finding]) -> dict[str, Provi
                                  "platform-unavailable",
                                  f"the {platform} provider cannot be loaded: {error}"))
             continue
-        checker = schemas.validator_for(module.SETTINGS_SCHEMA)
-        errors = list(checker.iter_errors(settings))
+        errors = schemas.errors_for(module.SETTINGS_SCHEMA, settings)
         if errors:
             found.extend(
                 schema_findings(document, errors, "schema-provider-settings",
