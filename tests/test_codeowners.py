@@ -269,6 +269,10 @@ SMALL = """\
 /engine/ @acme/security @bob
 /emulators/ @acme/security @bob
 /.github/ @acme/security @bob
+/.gitlab/ @acme/security @bob
+/.gitlab-ci.yml @acme/security @bob
+/CODEOWNERS @acme/security @bob
+/docs/CODEOWNERS @acme/security @bob
 /pyproject.toml @acme/security @bob
 /Makefile @acme/security @bob
 /.ci/ @acme/security @bob
