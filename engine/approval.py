@@ -58,6 +58,11 @@ def _owns(login: str, owners: Iterable[str], teams: TeamLookup) -> bool:
     return bool(is_member(login, names, teams))
 
 
+def code_owner(login: str, owners: Iterable[str], teams: TeamLookup) -> bool:
+    """Whether `login` is one of CODEOWNERS' `owners` (a user, or a member of an owner team)."""
+    return _owns(login, owners, teams)
+
+
 def judge_approval(
     request: Request,
     pull: PullRequest | None,
