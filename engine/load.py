@@ -130,10 +130,13 @@ class TreeSource:
         except OSError:  # missing, a symlink (ELOOP), unreadable
             return None
         try:
-            if not stat.S_ISREG(os.fstat(handle).st_mode):
+            status = os.fstat(handle)
+            if not stat.S_ISREG(status.st_mode):
                 return None
-            with os.fdopen(handle, "rb", closefd=False) as stream:
-                return stream.read()
+            chunks = []
+            while chunk := os.read(handle, max(status.st_size + 1, 4096)):
+                chunks.append(chunk)
+            return b"".join(chunks)
         finally:
             os.close(handle)
 

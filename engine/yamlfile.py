@@ -8,6 +8,7 @@ clear message instead of silently becoming local times.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ _PLAIN_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq")
 )
 """JSON's data model: no binary, sets, ordered maps or language-specific objects."""
+_STR_TAG = "tag:yaml.org,2002:str"
 
 try:  # The C parser is several times faster; fall back where libyaml is missing.
     _Parser: type = yaml.CSafeLoader
@@ -105,6 +107,8 @@ class _Builder:
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        if node.tag == _STR_TAG:
+            return node.value  # what SafeConstructor.construct_yaml_str returns, without dispatch
         return self.constructor.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: JsonPath, depth: int) -> dict[str, Any]:
@@ -120,7 +124,10 @@ class _Builder:
                 raise _TooLarge("keys must be plain strings, not lists or mappings",
                                 key_node.start_mark)
             self.budget -= 1
-            key = self.constructor.construct_object(key_node, deep=True)
+            if key_node.tag == _STR_TAG:
+                key = key_node.value
+            else:
+                key = self.constructor.construct_object(key_node, deep=True)
             if not isinstance(key, str):
                 key = str(key)
             line = key_node.start_mark.line + 1
@@ -150,19 +157,26 @@ _ODD_BREAKS = {"\x85": "NEL (U+0085)", "\u2028": "line separator (U+2028)",
                "\u2029": "paragraph separator (U+2029)"}
 
 
+_ODD_BREAK = re.compile("[\x85\u2028\u2029]|\r(?!\n)")
+_ODD_BREAK_BYTES = re.compile(b"\r|\xc2\x85|\xe2\x80[\xa8\xa9]")
+"""The UTF-8 encodings of the characters above: without one of them no text needs decoding."""
+
+
 def _yaml_only_line_break(text: str | bytes) -> tuple[int, str] | None:
     """The git line number and name of the first character YAML, but not git, breaks lines at."""
     if isinstance(text, bytes):
+        if _ODD_BREAK_BYTES.search(text) is None:
+            return None
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             return None  # reported by the parser as not UTF-8
-    for index, char in enumerate(text):
-        if char in _ODD_BREAKS:
-            return text.count("\n", 0, index) + 1, _ODD_BREAKS[char]
-        if char == "\r" and text[index + 1:index + 2] != "\n":
-            return text.count("\n", 0, index) + 1, "carriage return without a newline"
-    return None
+    found = _ODD_BREAK.search(text)
+    if found is None:
+        return None
+    index = found.start()
+    name = _ODD_BREAKS.get(found.group(), "carriage return without a newline")
+    return text.count("\n", 0, index) + 1, name
 
 
 def parse(
