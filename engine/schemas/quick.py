@@ -74,7 +74,8 @@ def _compile(schema: Any) -> Check:
     if "type" in schema:
         kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
         type_checks = [_type_check(k) for k in kinds]
-        checks.append(lambda x: any(t(x) for t in type_checks))
+        checks.append(type_checks[0] if len(type_checks) == 1
+                      else lambda x: any(t(x) for t in type_checks))
     if "enum" in schema or "const" in schema:
         allowed = list(schema["enum"]) if "enum" in schema else [schema["const"]]
         # Same type and equal: stricter than jsonschema's equality (1.0 == 1), never looser.
@@ -83,7 +84,9 @@ def _compile(schema: Any) -> Check:
     # Keywords that apply to one type only hold vacuously for the others (as in JSON Schema).
     string_checks = _string_checks(schema)
     if string_checks:
-        checks.append(lambda x: _only_for(x, str, string_checks))
+        string_check = _all(string_checks)
+        checks.append(lambda x: (type(x) is str and string_check(x))
+                      or not isinstance(x, str))
     number_checks = _number_checks(schema)
     if number_checks:
         checks.append(partial(_number_only, checks=number_checks))
@@ -91,11 +94,18 @@ def _compile(schema: Any) -> Check:
         checks.append(partial(_only_for, kind=dict, checks=[_object_check(schema)]))
     if {"items", "uniqueItems", "minItems", "maxItems"} & set(schema):
         checks.append(partial(_only_for, kind=list, checks=[_array_check(schema)]))
+    return _all(checks)
+
+
+def _all(checks: list[Check]) -> Check:
+    """One function for the conjunction, without a generator per call (this runs per value)."""
     if not checks:
         return _always
-    if len(checks) == 1:
-        return checks[0]
-    return lambda x: all(c(x) for c in checks)
+    first, *rest = checks
+    if not rest:
+        return first
+    others = _all(rest)
+    return lambda x: first(x) and others(x)
 
 
 def _only_for(value: Any, kind: type, checks: list[Check]) -> bool:
