@@ -380,12 +380,11 @@ def _load_entitlements(
 
 def load_request(source: FileSource, path: str) -> tuple[Request | None, list[Finding]]:
     """One request file. Path rules first: a file must sit at access-requests/<entitlement>/."""
-    pure = PurePosixPath(path)
-    parts = pure.parts
+    parts, suffix = _parts_and_suffix(path)
     if (
         len(parts) != 3
         or parts[0] != REQUESTS_DIR
-        or pure.suffix not in YAML_SUFFIXES
+        or suffix not in YAML_SUFFIXES
         or not all(_SAFE_SEGMENT.match(p) for p in parts[1:])
     ):
         return None, [Finding(
@@ -419,6 +418,18 @@ def load_request(source: FileSource, path: str) -> tuple[Request | None, list[Fi
         location=document.location(),
         lines=lines,
     ), []
+
+
+def _parts_and_suffix(path: str) -> tuple[tuple[str, ...], str]:
+    """PurePosixPath(path).parts and .suffix, by string operations for plain paths (one Path
+    object per request is measurable at 10,000 requests)."""
+    parts = tuple(path.split("/"))
+    if "" in parts or "." in parts:  # '//', './', a leading or trailing '/': let pathlib decide
+        pure = PurePosixPath(path)
+        return pure.parts, pure.suffix
+    name = parts[-1]
+    dot = name.rfind(".")
+    return parts, name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def request_paths(source: FileSource) -> list[str]:

@@ -48,6 +48,24 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_IMPLICIT: dict[Any, list[tuple[str, Any]]] = _Loader.yaml_implicit_resolvers
+_SCALAR, _SEQUENCE, _MAPPING = yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode
+_DEFAULT_TAGS = {_SCALAR: _Loader.DEFAULT_SCALAR_TAG, _SEQUENCE: _Loader.DEFAULT_SEQUENCE_TAG,
+                 _MAPPING: _Loader.DEFAULT_MAPPING_TAG}
+
+
+def _resolve(self: Any, kind: type, value: Any, implicit: tuple[bool, bool]) -> Any:
+    """BaseResolver.resolve for a loader without wildcard or path resolvers, minus its list
+    concatenation per scalar: the C composer calls this once for every node."""
+    if kind is _SCALAR and implicit[0]:
+        for tag, regexp in _IMPLICIT.get(value[0] if value else "", ()):
+            if regexp.match(value):
+                return tag
+    return _DEFAULT_TAGS[kind]
+
+
+if None not in _IMPLICIT and not _Loader.yaml_path_resolvers:
+    _Loader.resolve = _resolve
 
 
 @dataclass
@@ -81,7 +99,8 @@ class _Builder:
 
     def __init__(self, document: Document, max_nodes: int) -> None:
         self.document = document
-        self.constructor = yaml.SafeLoader("")  # only its scalar constructors are used
+        # Only its scalar constructors are used; a bare constructor, not a whole loader per file.
+        self.constructor = yaml.constructor.SafeConstructor()
         self.max_nodes = max_nodes
         self.budget = max_nodes
         self.findings: list[Finding] = []
