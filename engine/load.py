@@ -433,7 +433,7 @@ def _parts_and_suffix(path: str) -> tuple[tuple[str, ...], str]:
 
 
 def request_paths(source: FileSource) -> list[str]:
-    return [p for p in source.list(REQUESTS_DIR) if not PurePosixPath(p).name.startswith(".")]
+    return [p for p in source.list(REQUESTS_DIR) if not p.rpartition("/")[2].startswith(".")]
 
 
 def load_repository(source: FileSource, only: Iterable[str] | None = None) -> Loaded:
