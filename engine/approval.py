@@ -16,7 +16,8 @@ from engine.evaluate import TeamLookup, evaluate, is_member
 from engine.model import Policies, Request, Severity
 from engine.vcs.base import PullRequest, Review, ReviewState
 
-PROTECTED_PREFIXES = ("policies/", "schemas/", "engine/", ".github/", "emulators/", ".gitlab-ci")
+PROTECTED_PREFIXES = ("policies/", "schemas/", "engine/", ".github/", ".gitlab/", "emulators/",
+                      ".gitlab-ci", ".ci/", "pyproject.toml", "Makefile")
 REQUESTS_PREFIX = "access-requests/"
 
 
@@ -36,7 +37,9 @@ def mixes_requests_and_policy(files: Iterable[str]) -> list[str]:
     changed = list(files)
     if not any(f.startswith(REQUESTS_PREFIX) for f in changed):
         return []
-    return sorted(f for f in changed if f.startswith(PROTECTED_PREFIXES) or f == "CODEOWNERS")
+    # A CODEOWNERS file anywhere may be the one the platform reads (GitLab checks three places).
+    return sorted(f for f in changed
+                  if f.startswith(PROTECTED_PREFIXES) or f.rsplit("/", 1)[-1] == "CODEOWNERS")
 
 
 def latest_reviews(reviews: Sequence[Review]) -> dict[str, Review]:
@@ -201,7 +204,7 @@ def _why_not_counted(
     if login in (request.requester.casefold(), pull.author.casefold()):
         return "the requester cannot approve their own request"
     if review.commit_id != pull.head_sha:
-        return "approved an earlier commit, not the final one"
+        return review.note or "approved an earlier commit, not the final one"
     if not _owns(review.login, owners, teams):
         return "not a code owner of the file on the base commit"
     if not is_member(review.login, approvers, teams):

@@ -100,11 +100,9 @@ def test_approvals_kept_across_pushes_count_for_nothing(world: World) -> None:
                                                          stamp(hours(3.5)))})
     assert world.gitlab.mr(PROJECT, iid).approvals  # GitLab kept carol's approval
     world.merge(iid)
-    denied(world, path, "needs 1 more approval", "carol: approved an earlier commit")
+    denied(world, path, "needs 1 more approval", "carol: this project keeps approvals")
 
 
-@pytest.mark.xfail(strict=True, reason="engine/approval.py cannot say why a GitLab approval is "
-                   "tied to no commit: the verdict should name reset_approvals_on_push")
 def test_the_denial_says_to_enable_reset_approvals_on_push(world: World) -> None:
     world.gitlab.set_approval_settings(PROJECT, reset_approvals_on_push=False)
     path, iid = world.ask("alice")
@@ -142,8 +140,6 @@ def test_merge_request_that_edits_policies_with_the_request(world: World) -> Non
     denied(world, path, "separate pull requests")
 
 
-@pytest.mark.xfail(strict=True, reason="engine/approval.py PROTECTED_PREFIXES lacks '.gitlab/': "
-                   "a merge request may change .gitlab/CODEOWNERS together with a request")
 def test_merge_request_that_edits_gitlab_codeowners_with_the_request(world: World) -> None:
     path = "access-requests/prod-admin/alice-x.yaml"
     iid = world.propose("alice", {
