@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from engine.load import Loaded
 from engine.model import Action, Outcome, Request, Status
 from engine.render import print_changes, print_outcomes
 from engine.runner import DEFAULT_CONCURRENCY, execute
+from engine.vcs.select import detect
 
 if TYPE_CHECKING:
     from engine.approval import Verdict
@@ -119,6 +120,15 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     elif Action.GRANT in actions:
         evaluation, verdicts = verify_approvals(loaded, now, env, options.vcs_kind,
                                                 ended, frozenset(options.providers))
+    elif options.vcs_kind or detect(env.environ):
+        # The sweep removes only what expired whatever the teams say; with the VCS at hand its
+        # view of live grants (for expiry notices and the summary) uses the real teams too.
+        from engine.vcs.select import from_environment
+        from engine.verify import Verifier
+
+        teams = Verifier(from_environment(env.environ, options.vcs_kind)).team_lookup(
+            loaded.policies)
+        evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
     unknown = sorted(set(options.providers) - set(loaded.policies.providers))
     if unknown:
         raise ConfigError(f"--provider {', '.join(unknown)}: not in policies/providers.yaml")
@@ -167,6 +177,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         audit.close()
         providers.close()
     print_outcomes(env.stderr, outcomes)
+    send_notices(env, outcomes, denied, evaluation, now, actions)
     if options.summary is not None:
         write_summary(options.summary, actions, outcomes, denied, evaluation, now,
                       options.providers)
@@ -188,3 +199,23 @@ def write_summary(path: Path, actions: frozenset[Action], outcomes: list[Outcome
                           [(p, "; ".join(v.reasons)) for p, v in denied.items()], grants, now)
     with path.open("a", encoding="utf-8") as stream:
         stream.write(text)
+
+
+REVOKE_SCHEDULE = timedelta(minutes=15)
+"""How often revoke.yml runs: each grant is warned about once, by the run before it expires."""
+
+
+def send_notices(env: Environment, outcomes: list[Outcome], denied: dict[str, Verdict],
+                 evaluation: Evaluation, now: datetime, actions: frozenset[Action]) -> None:
+    """Webhook notices (when ACCESSCTL_WEBHOOK_URL is set): changes, denials, and expiring grants
+    from the scheduled sweep. A failed notice is reported and never fails the run."""
+    from engine import notify
+
+    notices = [n for o in outcomes if (n := notify.from_outcome(o)) is not None]
+    for path, verdict in denied.items():
+        request = evaluation.judgements[path].request
+        notices.append(notify.denied(path, request.entitlement, request.requester,
+                                     verdict.reasons))
+    if Action.GRANT not in actions:
+        notices += notify.expiring(evaluation.grants, now, every=REVOKE_SCHEDULE)
+    notify.notify(env.environ, notices, env.stderr, now=now)
