@@ -55,30 +55,69 @@ class Observation:
 
 
 def observe(
-    providers: Providers, targets: Iterable[Target], retry: RetryPolicy = DEFAULT_POLICY
+    providers: Providers, targets: Iterable[Target], retry: RetryPolicy = DEFAULT_POLICY,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> Observation:
+    """Read the members of every target. Instances are read in parallel (each has its own
+    provider object); within one instance, targets are split over parallel calls only where the
+    provider says its observe is safe to call from several threads (`observe_in_parallel`),
+    since some SDK clients (an event loop per provider) are not."""
     by_instance: dict[str, list[Target]] = defaultdict(list)
     for target in sorted(set(targets), key=lambda t: t.display):
         by_instance[target.instance].append(target)
     result = Observation()
+    jobs: list[tuple[str, Provider, list[Target]]] = []
     for name, group in sorted(by_instance.items()):
         try:
             provider = providers.get(name)
-            seen = call_with_retry(lambda p=provider, g=group: p.observe(g), retry)  # type: ignore[misc]
         except ProviderError as error:
             result.failures[name] = str(error)
             continue
         except ImportError as error:
-            platform = providers.policies.providers[name].platform
-            result.failures[name] = (
-                f"the SDK for {platform} is not installed ({error.name}): "
-                f"pip install 'accessctl[{platform}]'"
-            )
+            result.failures[name] = _missing_sdk(providers, name, error)
             continue
-        result.observed.update(seen)
-        for target in group:
-            result.native[target] = provider.native_expiry(target)
+        parts = 1
+        if getattr(provider, "observe_in_parallel", False):
+            parts = max(1, min(concurrency, len(group)))
+        size = -(-len(group) // parts)  # contiguous slices keep the targets' order
+        jobs += [(name, provider, group[i:i + size]) for i in range(0, len(group), size)]
+
+    def read(job: tuple[str, Provider, list[Target]]) -> Mapping[Target, frozenset[str]] | str:
+        name, provider, group = job
+        try:
+            return call_with_retry(lambda: provider.observe(group), retry)
+        except ProviderError as error:
+            return str(error)
+        except ImportError as error:
+            return _missing_sdk(providers, name, error)
+
+    if len(jobs) <= 1 or concurrency <= 1:
+        answers = [read(job) for job in jobs]
+    else:
+        with ThreadPoolExecutor(max_workers=min(concurrency, len(jobs))) as pool:
+            answers = list(pool.map(read, jobs))
+    seen: dict[str, list[tuple[Provider, list[Target], Mapping[Target, frozenset[str]]]]] = \
+        defaultdict(list)
+    for (name, provider, group), answer in zip(jobs, answers, strict=True):
+        if isinstance(answer, str):
+            # One failed part fails the instance, as one call would have (first in job order).
+            result.failures.setdefault(name, answer)
+        else:
+            seen[name].append((provider, group, answer))
+    for name, parts_seen in seen.items():
+        if name in result.failures:
+            continue
+        for provider, group, answer in parts_seen:
+            result.observed.update(answer)
+            for target in group:
+                result.native[target] = provider.native_expiry(target)
     return result
+
+
+def _missing_sdk(providers: Providers, name: str, error: ImportError) -> str:
+    platform = providers.policies.providers[name].platform
+    return (f"the SDK for {platform} is not installed ({error.name}): "
+            f"pip install 'accessctl[{platform}]'")
 
 
 def _run_one(provider: Provider, change: Change, retry: RetryPolicy) -> Outcome:

@@ -128,6 +128,10 @@ def backstop_date(expires_at: datetime) -> str:
 
 
 class GitLabProvider:
+    observe_in_parallel = True
+    """Each observe call reads its own targets through the shared HTTP session, safe from several
+    threads (as grant and revoke already are): the engine may split the targets over threads."""
+
     def __init__(self, instance: ProviderInstance, environ: Mapping[str, str]) -> None:
         self.instance = instance
         self._environ = environ
@@ -241,6 +245,10 @@ class GitLabProvider:
             result[target] = frozenset(
                 principal_key(m.username) for m in listed if int(m.access_level) >= level
             )
+            # A member's id is the user's id: a revoke after this observe is one DELETE, with
+            # no GET /users?username= per person.
+            for member in listed:
+                self._user_ids.setdefault(principal_key(member.username), int(member.id))
         return result
 
     def grant(self, change: Change) -> Outcome:
