@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import TextIO
 
 from engine.evaluate import Evaluation
-from engine.model import Change, Grant, Outcome, isoformat
+from engine.model import Change, Grant, Outcome, Status, isoformat
 
 
 def _console(stream: TextIO) -> object:
@@ -65,8 +66,23 @@ def print_changes(stream: TextIO, changes: Sequence[Change], title: str) -> None
                  ["action", "target", "principal", "until", "expiry", "why"], rows)
 
 
+FULL_OUTCOME_TABLE = 50
+"""Up to this many outcomes every row is printed; above it only the failed ones and counts (a
+1,000-row table costs a second to lay out and nobody reads it: the audit log has every event)."""
+
+
 def print_outcomes(stream: TextIO, outcomes: Sequence[Outcome]) -> None:
+    shown = outcomes
+    title = f"Outcomes ({len(outcomes)})"
+    if len(outcomes) > FULL_OUTCOME_TABLE:
+        counts = Counter(o.status.value for o in outcomes)
+        shown = [o for o in outcomes if o.status is Status.FAILED]
+        title += ": " + ", ".join(f"{counts[s.value]} {s.value}" for s in Status
+                                  if counts[s.value])
+        stream.write(f"{title}; only the failed rows are listed, the audit log has all\n")
+        if not shown:
+            return
+        title = f"Failed ({len(shown)})"
     rows = [[o.change.action.value, o.change.target.display, o.change.principal,
-             o.status.value, o.detail] for o in outcomes]
-    _print_table(stream, f"Outcomes ({len(outcomes)})",
-                 ["action", "target", "principal", "outcome", "detail"], rows)
+             o.status.value, o.detail] for o in shown]
+    _print_table(stream, title, ["action", "target", "principal", "outcome", "detail"], rows)
