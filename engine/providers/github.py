@@ -331,8 +331,12 @@ class GitHubProvider:
             return Outcome(change, Status.UNCHANGED, f"already a {role} ({state})")
         user = self._user(change.principal)
         self._call(subject, lambda: team.add_membership(user, "member"))
-        # The PUT's answer is not returned by PyGithub: read the state it left.
-        now = self._membership(subject, team, login)
+        # The PUT's answer is not returned by PyGithub: read the state it left. The write has
+        # happened either way, so a failed read must not turn into a retry that says UNCHANGED.
+        try:
+            now = self._membership(subject, team, login)
+        except ProviderError:
+            return Outcome(change, Status.DONE, "added (membership state not read back)")
         if now is not None and now[0] == "pending":
             return Outcome(change, Status.DONE, "invited: the membership starts when they "
                                                 "accept the invitation to the organization")
