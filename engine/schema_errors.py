@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from jsonschema import ValidationError
+from typing import TYPE_CHECKING
 
 from engine.model import Finding
 from engine.yamlfile import Document, JsonPath
+
+if TYPE_CHECKING:  # imported lazily: only a file with schema errors needs jsonschema
+    from jsonschema import ValidationError
 
 
 def _field(path: JsonPath) -> str:

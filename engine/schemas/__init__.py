@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 from importlib import resources
-from typing import Any
-
-from jsonschema import Draft202012Validator, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from engine.schemas.quick import compile_check
+
+if TYPE_CHECKING:  # jsonschema takes ~0.15 s to import: only files with errors need it
+    from jsonschema import Draft202012Validator, ValidationError
 
 NAMES = ("access-request", "entitlement", "identities", "providers")
 
@@ -29,9 +30,15 @@ def schema(name: str) -> dict[str, Any]:
     return loaded
 
 
+def _build(fragment: Any) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(fragment, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
 @cache
 def validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator(schema(name), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return _build(schema(name))
 
 
 @cache
@@ -47,29 +54,45 @@ def errors(name: str, instance: Any) -> list[ValidationError]:
     return list(validator(name).iter_errors(instance))
 
 
+class Checker:
+    """A schema fragment's checks: the quick one first, jsonschema (built on first need) after.
+    `iter_errors` is jsonschema's, so callers written for a validator keep working."""
+
+    def __init__(self, fragment: Any) -> None:
+        self.fragment = fragment
+        self.quick = compile_check(fragment)
+        self._validator: Draft202012Validator | None = None
+
+    @property
+    def validator(self) -> Draft202012Validator:
+        if self._validator is None:
+            self._validator = _build(self.fragment)
+        return self._validator
+
+    def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
+        if self.quick is not None and self.quick(instance):
+            return iter(())
+        return self.validator.iter_errors(instance)
+
+    def is_valid(self, instance: Any) -> bool:
+        return next(self.iter_errors(instance), None) is None
+
+
 _lock = threading.Lock()
-_by_fragment: dict[int, tuple[Any, Draft202012Validator, Callable[[Any], bool] | None]] = {}
-"""id(fragment) -> (fragment, its validator, its quick check). Fragments are module constants
-(provider settings and target schemas); keeping the fragment itself makes a reused id harmless."""
+_by_fragment: dict[int, Checker] = {}
+"""id(fragment) -> its checker. Fragments are module constants (provider settings and target
+schemas); the checker keeps the fragment itself, so a reused id is noticed."""
 
 
-def _entry(fragment: Any) -> tuple[Any, Draft202012Validator, Callable[[Any], bool] | None]:
-    entry = _by_fragment.get(id(fragment))
-    if entry is None or entry[0] is not fragment:
-        made = Draft202012Validator(fragment, format_checker=Draft202012Validator.FORMAT_CHECKER)
-        entry = (fragment, made, compile_check(fragment))
+def validator_for(fragment: Any) -> Checker:
+    """The checker of a schema fragment, built once per fragment."""
+    checker = _by_fragment.get(id(fragment))
+    if checker is None or checker.fragment is not fragment:
+        checker = Checker(fragment)
         with _lock:
-            _by_fragment[id(fragment)] = entry
-    return entry
-
-
-def validator_for(fragment: Any) -> Draft202012Validator:
-    """A validator for a schema fragment, built once per fragment."""
-    return _entry(fragment)[1]
+            _by_fragment[id(fragment)] = checker
+    return checker
 
 
 def errors_for(fragment: Any, instance: Any) -> list[ValidationError]:
-    _, made, check = _entry(fragment)
-    if check is not None and check(instance):
-        return []
-    return list(made.iter_errors(instance))
+    return list(validator_for(fragment).iter_errors(instance))
