@@ -6,17 +6,16 @@ Three target kinds:
   `expires_at`: Entra removes the access itself, on time, even when the revoke job is late.
 - `directory_role`: a directory role assignment schedule, with the same native expiry.
 
-msgraph-sdk is async; the provider is sync, so each provider drives its own event loop. The SDK
-and azure-identity are imported only when the first call is made.
+msgraph-sdk is async; the provider is sync, so each provider runs the SDK's coroutines on one event
+loop of its own thread (`BackgroundLoop`), where calls from the engine's worker threads run side by
+side over one HTTP client. The SDK and azure-identity are imported only when the first call is made.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import re
-import weakref
+import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -24,6 +23,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from engine.model import Change, Outcome, ProviderInstance, Status, Target
+from engine.providers.background_loop import BackgroundLoop
 from engine.providers.base import NotFound, ProviderError, principal_key
 
 PLATFORM = "entra"
@@ -310,17 +310,18 @@ class EntraProvider:
         self.lookup = str(settings.get("user_lookup", "userPrincipalName"))
         self.page_size = int(settings.get("page_size", 999))
         self.timeout = float(settings.get("timeout_seconds", 30))
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop = BackgroundLoop(f"entra-{instance.name}")
+        self._client_lock = threading.Lock()
         self._client: Any = None
         self._owned: list[Any] = []  # HTTP clients and transports to close with the loop
-        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     # -- plumbing ------------------------------------------------------------------------------
     @property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = self._build_client()
-        return self._client
+        with self._client_lock:  # worker threads share one client
+            if self._client is None:
+                self._client = self._build_client()
+            return self._client
 
     def _build_client(self) -> Any:
         import httpx
@@ -354,19 +355,13 @@ class EntraProvider:
         return GraphServiceClient(request_adapter=adapter)
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-            # Callers may never call close(): release the loop and connections when the
-            # provider goes away.
-            self._finalizer = weakref.finalize(self, _shutdown, self._loop, self._owned)
-        return self._loop.run_until_complete(coroutine)
+        return self._loop.run(coroutine)
 
     def close(self) -> None:
         """Release the HTTP connections and the event loop (a later call starts afresh)."""
-        if self._finalizer is not None:
-            self._finalizer()
-        self._loop, self._client, self._finalizer = None, None, None
-        self._owned = []
+        with self._client_lock:
+            owned, self._owned, self._client = self._owned, [], None
+        self._loop.close(*(http.aclose for http in owned))
 
     async def _call(self, awaitable: Awaitable[T], subject: str) -> T:
         try:
@@ -689,16 +684,6 @@ class EntraProvider:
         if refused == "RoleAssignmentDoesNotExist":
             return Outcome(change, Status.UNCHANGED, "no active assignment")
         return Outcome(change, Status.DONE, "assignment removed")
-
-
-def _shutdown(loop: asyncio.AbstractEventLoop, owned: list[Any]) -> None:
-    if loop.is_closed():
-        return
-    for http in owned:
-        # Best effort: the process may be exiting, and a closed connection is no loss.
-        with contextlib.suppress(Exception):
-            loop.run_until_complete(http.aclose())
-    loop.close()
 
 
 def _end_of(schedule: Mapping[str, Any]) -> datetime | None:

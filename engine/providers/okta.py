@@ -4,27 +4,28 @@ A principal is the person's Okta login (email-like), as identities.yaml names it
 `group` names an Okta group by id, or by its exact name (resolved once per provider). Okta has no
 expiry on group membership in its core API: the revoke job ends these grants.
 
-The SDK is async; the provider is sync, so each provider drives its own private event loop. The SDK
-opens a fresh aiohttp session per request, so nothing outlives a call but the loop itself. Its own
-rate-limit retries are switched off (`rateLimit.maxRetries: 0`) so that the engine's
+The SDK is async; the provider is sync, so each provider runs the SDK's coroutines on one event loop
+of its own thread (`BackgroundLoop`), where calls from the engine's worker threads run side by side.
+The SDK opens a fresh aiohttp session per request, so nothing outlives a call but the loop itself.
+Its own rate-limit retries are switched off (`rateLimit.maxRetries: 0`) so that the engine's
 `call_with_retry` is the one retry loop, and transport failures (which the SDK would otherwise turn
 into an `AttributeError` on a missing response) are raised from a thin `HTTPClient` subclass.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import re
+import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from engine.model import Change, Outcome, ProviderInstance, Status, Target
+from engine.providers.background_loop import BackgroundLoop
 from engine.providers.base import NotFound, ProviderError, principal_key
 
 PLATFORM = "okta"
@@ -128,7 +129,8 @@ class OktaProvider:
         self._token = environ.get(self._token_env, "")
         self._page_size = int(settings.get("page_size") or DEFAULT_PAGE_SIZE)
         self._timeout = float(settings.get("timeout_seconds") or 30)
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop = BackgroundLoop(f"okta-{instance.name}")
+        self._client_lock = threading.Lock()
         self._client: Any = None
         self._users: dict[str, str] = {}
         self._groups: dict[str, _Group] = {}
@@ -171,10 +173,8 @@ class OktaProvider:
         return Outcome(change, Status.DONE, f"removed from Okta group {group.name}")
 
     def close(self) -> None:
-        """Release the event loop (the SDK holds no connection between calls)."""
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
+        """Stop the event loop's thread (the SDK holds no connection between calls)."""
+        self._loop.close()
 
     # -- lookups ---------------------------------------------------------------------------------
     def _group(self, target: Target) -> _Group:
@@ -271,9 +271,8 @@ class OktaProvider:
             raise ProviderError("Okta rate limit spent (X-Rate-Limit-Remaining: 0)",
                                 retryable=True, retry_after=wait)
         client = self._sdk()
-        loop = self._event_loop()
         try:
-            returned = loop.run_until_complete(call(client))
+            returned = self._loop.run(call(client))
         except _TransportError as error:
             raise ProviderError(f"Okta unreachable: {error}", retryable=True) from None
         return self._unpack(returned, subject)
@@ -300,14 +299,11 @@ class OktaProvider:
             if wait is not None:
                 self._paused_until = time.monotonic() + wait
 
-    def _event_loop(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-            # Callers may never call close(): the loop is closed when the provider goes away.
-            weakref.finalize(self, self._loop.close)
-        return self._loop
-
     def _sdk(self) -> Any:
+        with self._client_lock:  # worker threads share one client
+            return self._client or self._new_sdk_client()
+
+    def _new_sdk_client(self) -> Any:
         if self._client is None:
             if not self._token:
                 raise ProviderError(
