@@ -7,11 +7,14 @@ granted and revoked at once.
 
 from __future__ import annotations
 
+import random
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from engine.audit import AuditLog, change_event
 from engine.model import Action, Change, Outcome, Policies, ProviderInstance, Status, Target
@@ -85,7 +88,7 @@ def observe(
     def read(job: tuple[str, Provider, list[Target]]) -> Mapping[Target, frozenset[str]] | str:
         name, provider, group = job
         try:
-            return call_with_retry(lambda: provider.observe(group), retry)
+            return _observe_with_retry(provider, group, retry)
         except ProviderError as error:
             return str(error)
         except ImportError as error:
@@ -112,6 +115,24 @@ def observe(
             for target in group:
                 result.native[target] = provider.native_expiry(target)
     return result
+
+
+def _observe_with_retry(provider: Provider, group: list[Target], retry: RetryPolicy
+                        ) -> Mapping[Target, frozenset[str]]:
+    """One call for the whole group first (some providers share reads between targets, e.g. one
+    IAM policy for several bindings). If it fails in a way worth retrying, each target is retried
+    on its own: retrying the whole group would need every page of every target to succeed in
+    one attempt, which under a steady error rate gets less likely the more pages there are."""
+    try:
+        return provider.observe(group)
+    except ProviderError as error:
+        if not error.retryable or retry.attempts <= 1:
+            raise
+        time.sleep(retry.delay(1, error, random.Random()))
+    answer: dict[Target, frozenset[str]] = {}
+    for target in group:
+        answer.update(call_with_retry(partial(provider.observe, [target]), retry))
+    return answer
 
 
 def _missing_sdk(providers: Providers, name: str, error: ImportError) -> str:
