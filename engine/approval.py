@@ -11,9 +11,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from engine import break_glass
+from engine.auto_approve import approving_rule
 from engine.codeowners import CodeOwners
+from engine.durations import format_duration
 from engine.evaluate import TeamLookup, evaluate, is_member
-from engine.model import Policies, Request, Severity
+from engine.model import Policies, Request, Severity, isoformat
 from engine.vcs.base import PullRequest, Review, ReviewState
 
 PROTECTED_PREFIXES = ("policies/", "schemas/", "engine/", ".github/", ".gitlab/", "emulators/",
@@ -30,6 +33,27 @@ class Verdict:
     """What is missing, each sentence one a person can act on."""
     could_approve: tuple[str, ...] = ()
     pull: PullRequest | None = None
+    approved_by_rule: str | None = None
+    """The auto-approval rule that approved the request (no human approval was needed)."""
+    break_glass: str | None = None
+    """For a request on its entitlement's break-glass path: "awaiting" (granted, ratification
+    due by `deadline`), "ratified" (code owners approved after the merge, in time) or
+    "not-ratified" (the deadline passed without it: it backs nothing)."""
+    deadline: datetime | None = None
+    """When the code owners' ratification of a break-glass request is due."""
+
+    @property
+    def how(self) -> str:
+        """How the request was approved, in a few words (for comments, audit and status)."""
+        if self.approved_by_rule:
+            return f"auto-approved by rule {self.approved_by_rule}"
+        if self.break_glass == "awaiting" and self.deadline is not None:
+            return f"break-glass: code owners must ratify by {isoformat(self.deadline)}"
+        if self.break_glass == "ratified":
+            return "break-glass, ratified by " + ", ".join(self.approvers)
+        if self.approved:
+            return "approved by " + ", ".join(self.approvers)
+        return "not approved"
 
 
 def mixes_requests_and_policy(files: Iterable[str]) -> list[str]:
@@ -74,8 +98,11 @@ def judge_approval(
     codeowners: CodeOwners | None,
     teams: TeamLookup,
     default_branch: str,
+    *,
+    now: datetime | None = None,
 ) -> Verdict:
-    """The verdict for one request file as it stands on the default branch."""
+    """The verdict for one request file as it stands on the default branch, at `now` (default:
+    the merge; only a break-glass request's ratification deadline depends on it)."""
     path = request.path
     if pull is None:
         return Verdict(path, False, reasons=(
@@ -116,12 +143,21 @@ def judge_approval(
     sections = codeowners.sections_for(path)
     owners = sorted({o for s in sections for o in s.owners})
     could = tuple(a for a in entitlement.approvers if _could_own(a, owners, teams))
+    merged_at = pull.merged_at
+    glass = break_glass.qualifies(entitlement, request, merged_at)
+    due = break_glass.deadline(entitlement, merged_at) if glass else None
     counted: list[str] = []
     ignored: list[str] = []
+    after_merge = False
     for _, review in sorted(latest_reviews(reviews).items()):
         why = _why_not_counted(review, pull, request, owners, entitlement.approvers, teams)
+        if why is None and due is not None and review.submitted_at is not None \
+                and review.submitted_at > due:
+            why = f"approved at {isoformat(review.submitted_at)}, after the break-glass " \
+                  f"review deadline {isoformat(due)}"
         if why is None:
             counted.append(review.login)
+            after_merge |= review.submitted_at is not None and review.submitted_at > merged_at
         else:
             ignored.append(f"{review.login}: {why}")
     reasons: list[str] = []
@@ -145,7 +181,27 @@ def judge_approval(
             reasons.append(f"CODEOWNERS section [{section.name}] needs {section.approvals} "
                            f"approval(s) from {', '.join(section.owners)}")
     reasons.extend(f"not counted: {i}" for i in ignored if reasons)
-    return Verdict(path, not reasons, approvers=tuple(counted), reasons=tuple(reasons),
+    if not reasons:
+        return Verdict(path, True, approvers=tuple(counted), could_approve=could, pull=pull,
+                       break_glass="ratified" if glass and after_merge else None,
+                       deadline=due)
+    rule = approving_rule(entitlement, request, merged_at, base_policies.schedules)
+    if rule is not None:
+        # The rule is judged here, at every apply, from the base commit's policies: a bot's
+        # review on the pull request is only its visible trace and never counts by itself.
+        return Verdict(path, True, approvers=tuple(counted), could_approve=could, pull=pull,
+                       approved_by_rule=rule.name)
+    if due is not None and entitlement.break_glass is not None:
+        if (now or merged_at) < due:
+            return Verdict(path, True, approvers=tuple(counted), could_approve=could,
+                           pull=pull, break_glass="awaiting", deadline=due, reasons=tuple(
+                               f"ratification pending: {r}" for r in reasons))
+        within = format_duration(entitlement.break_glass.review_within)
+        return Verdict(path, False, approvers=tuple(counted), could_approve=could, pull=pull,
+                       break_glass="not-ratified", deadline=due, reasons=(
+                           f"break-glass not ratified: no code owner approved within {within} "
+                           f"of the merge (deadline {isoformat(due)})", *reasons))
+    return Verdict(path, False, approvers=tuple(counted), reasons=tuple(reasons),
                    could_approve=could, pull=pull)
 
 

@@ -30,12 +30,21 @@ class Event:
     commit: str | None = None
     error: str | None = None
     detail: str | None = None
+    approved_by_rule: str | None = None
+    """The auto-approval rule that approved the request (approve events only)."""
+    deadline: datetime | None = None
+    """A break-glass request's ratification deadline."""
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"time": isoformat(self.time)}
         for key in ("action", "outcome", "request", "entitlement", "principal", "provider",
                     "target", "commit", "error", "detail"):
             data[key] = getattr(self, key)
+        # Only on the events that have them, so every other line keeps its shape.
+        if self.approved_by_rule is not None:
+            data["approved_by_rule"] = self.approved_by_rule
+        if self.deadline is not None:
+            data["deadline"] = isoformat(self.deadline)
         return data
 
 

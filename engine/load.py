@@ -11,13 +11,16 @@ import re
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from engine import schemas
 from engine.durations import parse_duration
 from engine.model import (
+    AutoApproveRule,
+    BreakGlass,
+    BusinessHours,
     Entitlement,
     Finding,
     Location,
@@ -25,6 +28,9 @@ from engine.model import (
     Policies,
     ProviderInstance,
     Request,
+    Rotation,
+    Schedule,
+    Shift,
 )
 from engine.schema_errors import findings as schema_findings
 from engine.timestamps import parse_timestamp
@@ -38,6 +44,7 @@ from engine.yamlfile import (
 
 REQUESTS_DIR = "access-requests"
 ENTITLEMENTS_DIR = "policies/entitlements"
+SCHEDULES_DIR = "policies/schedules"
 IDENTITIES_FILE = "policies/identities.yaml"
 PROVIDERS_FILE = "policies/providers.yaml"
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -205,10 +212,66 @@ def load_policies(source: FileSource) -> tuple[Policies | None, list[Finding]]:
     found: list[Finding] = []
     providers = _load_providers(source, found)
     people, teams, admins, limit = _load_identities(source, found)
-    entitlements = _load_entitlements(source, providers, found)
+    schedules = _load_schedules(source, found)
+    entitlements = _load_entitlements(source, providers, found, schedules)
     if providers is None or people is None:
         return None, found
-    return Policies(entitlements, people, teams, providers, admins, limit), found
+    return Policies(entitlements, people, teams, providers, admins, limit, schedules), found
+
+
+def _load_schedules(source: FileSource, found: list[Finding]) -> dict[str, Schedule]:
+    """On-call schedules. A broken one is reported and left out, so the rules naming it
+    approve nothing (fail closed)."""
+    schedules: dict[str, Schedule] = {}
+    for path in source.list(SCHEDULES_DIR):
+        pure = PurePosixPath(path)
+        if pure.suffix not in YAML_SUFFIXES or pure.parent.as_posix() != SCHEDULES_DIR:
+            found.append(Finding(Location(path), "stray-file",
+                                 f"only <name>.yaml files belong in {SCHEDULES_DIR}/"))
+            continue
+        document, problems = _document(source, path, "schedule")
+        found.extend(problems)
+        if document is None:
+            continue
+        schedule = _schedule(document, pure.stem, found)
+        if schedule is not None:
+            schedules[schedule.name] = schedule
+    return schedules
+
+
+def _schedule(document: Document, stem: str, found: list[Finding]) -> Schedule | None:
+    data = document.data
+    if data["name"] != stem:
+        found.append(Finding(document.location(("name",)), "schedule-name",
+                             f"name {data['name']!r} must equal the file name {stem!r}"))
+        return None
+    if "shifts" not in data and "rotation" not in data:
+        found.append(Finding(document.location(), "schedule-empty",
+                             f"schedule {stem} names nobody: add shifts or a rotation"))
+        return None
+    shifts: list[Shift] = []
+    try:
+        for index, raw in enumerate(data.get("shifts") or ()):
+            where = ("shifts", index)
+            start, end = parse_timestamp(raw["start"]), parse_timestamp(raw["end"])
+            if end <= start:
+                found.append(Finding(document.location((*where, "end")), "shift-order",
+                                     "a shift's end must be after its start"))
+                return None
+            shifts.append(Shift(raw["who"], start, end))
+        rotation = None
+        if "rotation" in data:
+            raw = data["rotation"]
+            length = parse_duration(raw["length"])
+            if length <= timedelta(0):
+                found.append(Finding(document.location(("rotation", "length")), "bad-duration",
+                                     "a rotation's length must be longer than zero"))
+                return None
+            rotation = Rotation(tuple(raw["members"]), parse_timestamp(raw["start"]), length)
+    except ValueError as error:
+        found.append(Finding(document.location(), "bad-schedule", f"{stem}: {error}"))
+        return None
+    return Schedule(stem, document.location(), tuple(shifts), rotation)
 
 
 def _load_providers(source: FileSource, found: list[Finding]) -> dict[str, ProviderInstance] | None:
@@ -275,6 +338,7 @@ def _load_entitlements(
     source: FileSource,
     providers: Mapping[str, ProviderInstance] | None,
     found: list[Finding],
+    schedules: Mapping[str, Schedule] | None = None,
 ) -> dict[str, Entitlement]:
     from engine.providers import load_module
 
@@ -348,6 +412,9 @@ def _load_entitlements(
                 document.location(("approvers_all_of",)), "approver-group",
                 f"approvers_all_of names {', '.join(outside)}, not in approvers: add them there"))
             continue
+        controls = _controls(document, max_duration, schedules or {}, found)
+        if controls is None:
+            continue
         entitlements[name] = Entitlement(
             name=name,
             description=data.get("description", ""),
@@ -366,6 +433,8 @@ def _load_entitlements(
             location=document.location(),
             approvers_all_of=groups,
             conflicts_with=tuple(data.get("conflicts_with") or ()),
+            auto_approve=controls[0],
+            break_glass=controls[1],
         )
     for entitlement in entitlements.values():
         # A misspelt name would silently switch separation of duties off.
@@ -376,6 +445,93 @@ def _load_entitlements(
                     f"{entitlement.name}: conflicts_with names {other!r}, which is "
                     f"{'itself' if other == entitlement.name else 'not an entitlement'}"))
     return entitlements
+
+
+def _controls(
+    document: Document, max_duration: timedelta, schedules: Mapping[str, Schedule],
+    found: list[Finding],
+) -> tuple[tuple[AutoApproveRule, ...], BreakGlass | None] | None:
+    """auto_approve and break_glass of one entitlement (None: reported, entitlement left out,
+    so a broken control never grants on a looser reading)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    data = document.data
+    rules: list[AutoApproveRule] = []
+    names: set[str] = set()
+    for index, raw in enumerate(data.get("auto_approve") or ()):
+        where = ("auto_approve", index)
+        if raw["name"] in names:
+            found.append(Finding(document.location((*where, "name")), "duplicate-rule",
+                                 f"auto_approve has two rules named {raw['name']!r}"))
+            return None
+        names.add(raw["name"])
+        try:
+            window = parse_duration(raw["max_duration"])
+        except ValueError as error:
+            found.append(Finding(document.location((*where, "max_duration")), "bad-duration",
+                                 str(error)))
+            return None
+        if window <= timedelta(0):
+            found.append(Finding(document.location((*where, "max_duration")), "bad-duration",
+                                 "an auto-approval rule's max_duration must be longer than zero"))
+            return None
+        schedule = raw.get("requester_on_call")
+        if schedule is not None and schedule not in schedules:
+            # A misspelt schedule would make the rule approve nobody, silently.
+            found.append(Finding(
+                document.location((*where, "requester_on_call")), "unknown-schedule",
+                f"schedule {schedule!r} is not in {SCHEDULES_DIR}/ (known: "
+                f"{', '.join(sorted(schedules)) or 'none'}): add "
+                f"{SCHEDULES_DIR}/{schedule}.yaml or fix the name"))
+            return None
+        hours = None
+        if "business_hours" in raw:
+            spec = raw["business_hours"]
+            try:
+                ZoneInfo(spec["timezone"])
+            except (ZoneInfoNotFoundError, ValueError):
+                found.append(Finding(
+                    document.location((*where, "business_hours", "timezone")), "bad-timezone",
+                    f"{spec['timezone']!r} is not an IANA time zone (e.g. Europe/Berlin, UTC)"))
+                return None
+            start, end = _clock(spec["start"]), _clock(spec["end"])
+            if end <= start:
+                found.append(Finding(
+                    document.location((*where, "business_hours", "end")), "hours-order",
+                    "business_hours end must be after start (hours across midnight: use two "
+                    "rules)"))
+                return None
+            days = frozenset(_DAYS.index(d) + 1 for d in spec["days"])
+            hours = BusinessHours(days, start, end, spec["timezone"])
+        rules.append(AutoApproveRule(raw["name"], window, document.location(where),
+                                     schedule, hours))
+    glass = None
+    if "break_glass" in data:
+        raw = data["break_glass"]
+        try:
+            short, within = parse_duration(raw["max_duration"]), parse_duration(
+                raw["review_within"])
+        except ValueError as error:
+            found.append(Finding(document.location(("break_glass",)), "bad-duration",
+                                 f"break_glass: {error}"))
+            return None
+        if not timedelta(0) < short <= max_duration or within <= timedelta(0):
+            found.append(Finding(
+                document.location(("break_glass",)), "break-glass-window",
+                "break_glass.max_duration must be longer than zero and at most the "
+                "entitlement's max_duration, and review_within longer than zero"))
+            return None
+        glass = BreakGlass(short, within)
+    return tuple(rules), glass
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _clock(text: str) -> time:
+    """HH:MM (the schema checked the form); 24:00 is the end of the day."""
+    hour, minute = (int(part) for part in text.split(":"))
+    return time.max if hour == 24 else time(hour, minute)
 
 
 def load_request(source: FileSource, path: str) -> tuple[Request | None, list[Finding]]:

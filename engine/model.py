@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 
@@ -86,6 +86,64 @@ class ProviderInstance:
 
 
 @dataclass(frozen=True)
+class BusinessHours:
+    """Working hours in one time zone: `days` are ISO weekdays (1 Monday .. 7 Sunday)."""
+
+    days: frozenset[int]
+    start: time
+    end: time
+    timezone: str
+    """An IANA zone name (zoneinfo), so daylight saving moves the hours with the clock."""
+
+
+@dataclass(frozen=True)
+class AutoApproveRule:
+    """One condition set under which the engine itself approves a request (all must hold)."""
+
+    name: str
+    max_duration: timedelta
+    location: Location
+    requester_on_call: str | None = None
+    """The schedule (policies/schedules/<name>.yaml) the requester must be on call in."""
+    business_hours: BusinessHours | None = None
+
+
+@dataclass(frozen=True)
+class BreakGlass:
+    """Grant on merge without prior approval, for at most `max_duration`; code owners must
+    approve (ratify) within `review_within` of the merge or the grant is revoked."""
+
+    max_duration: timedelta
+    review_within: timedelta
+
+
+@dataclass(frozen=True)
+class Shift:
+    who: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """People on call in turn, each for `length`, starting with the first at `start`."""
+
+    members: tuple[str, ...]
+    start: datetime
+    length: timedelta
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Who is on call when: explicit shifts and an optional rotation (either one counts)."""
+
+    name: str
+    location: Location
+    shifts: tuple[Shift, ...] = ()
+    rotation: Rotation | None = None
+
+
+@dataclass(frozen=True)
 class Entitlement:
     name: str
     description: str
@@ -109,6 +167,8 @@ class Entitlement:
     conflicts_with: tuple[str, ...] = ()
     """Entitlements nobody may hold at the same time as this one (separation of duties); the
     relation is read both ways."""
+    auto_approve: tuple[AutoApproveRule, ...] = ()
+    break_glass: BreakGlass | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +209,8 @@ class Policies:
     max_active_grants: int | None = None
     """identities.yaml `limits.max_active_grants`: how many entitlements one person may hold at
     once (None: no limit)."""
+    schedules: Mapping[str, Schedule] = field(default_factory=dict)
+    """On-call schedules (policies/schedules/<name>.yaml) auto-approval rules refer to."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,9 @@ class Kind(enum.StrEnum):
     REVOKED = "revoked"
     DENIED = "denied"
     EXPIRING = "expiring"
+    BREAK_GLASS = "break_glass"
+    """Access granted through break-glass, before any approval: the code owners must review."""
+    NOT_RATIFIED = "break_glass_not_ratified"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class Notice:
     expires_at: datetime | None = None
     requests: tuple[str, ...] = ()
     detail: str = ""
+    deadline: datetime | None = None
+    """Break-glass: when the code owners' ratification is due."""
 
 
 def from_outcome(outcome: Outcome) -> Notice | None:
@@ -52,6 +57,19 @@ def from_outcome(outcome: Outcome) -> Notice | None:
     kind = Kind.GRANTED if change.action is Action.GRANT else Kind.REVOKED
     return Notice(kind, change.entitlement, change.person, change.principal,
                   change.target.display, change.expires_at, change.requests, change.why)
+
+
+def break_glass_used(path: str, entitlement: str, person: str, deadline: datetime,
+                    reviewers: Sequence[str], pull_url: str | None) -> Notice:
+    who = ", ".join(reviewers) or "the code owners"
+    where = f" at {pull_url}" if pull_url else ""
+    return Notice(Kind.BREAK_GLASS, entitlement, person, requests=(path,), deadline=deadline,
+                  detail=f"{who} must approve the pull request{where} by {isoformat(deadline)} "
+                         "or the access is revoked")
+
+
+def not_ratified(path: str, entitlement: str, person: str, why: str) -> Notice:
+    return Notice(Kind.NOT_RATIFIED, entitlement, person, requests=(path,), detail=why)
 
 
 def denied(path: str, entitlement: str, person: str | None, reasons: Sequence[str]) -> Notice:
@@ -89,6 +107,12 @@ def payload(notice: Notice, now: datetime | None = None) -> dict[str, Any]:
         text = f"accessctl: revoked {notice.entitlement} from {who}{where}"
     elif notice.kind is Kind.DENIED:
         text = f"accessctl: denied {notice.entitlement} for {who}{files}: {notice.detail}"
+    elif notice.kind is Kind.BREAK_GLASS:
+        text = (f"accessctl: BREAK-GLASS {notice.entitlement} granted to {who} without prior "
+                f"approval{files}: {notice.detail}")
+    elif notice.kind is Kind.NOT_RATIFIED:
+        text = (f"accessctl: break-glass not ratified: {notice.entitlement} for {who}{files}: "
+                f"{notice.detail}")
     else:
         left = ""
         if now is not None and notice.expires_at is not None:
@@ -108,6 +132,8 @@ def payload(notice: Notice, now: datetime | None = None) -> dict[str, Any]:
     }
     if notice.detail:
         fields["detail"] = notice.detail
+    if notice.deadline is not None:
+        fields["deadline"] = isoformat(notice.deadline)
     return {"text": text, "accessctl": fields}
 
 

@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from engine.approval import REQUESTS_PREFIX, Verdict, judge_approval, mixes_requests_and_policy
+from engine.durations import format_duration
 from engine.errors import ConfigError
 from engine.evaluate import evaluate
 from engine.load import FileSource, load_request
@@ -22,6 +23,7 @@ from engine.vcs.base import PullRequest, Vcs
 from engine.verify import Verifier
 
 MARKER = "<!-- accessctl:pull-request-review -->"
+APPROVAL_MARKER = "<!-- accessctl:auto-approval -->"
 
 
 @dataclass
@@ -86,7 +88,7 @@ def review(head: FileSource, pull: PullRequest, vcs: Vcs, now: datetime) -> Pull
     reviews = vcs.reviews(pull)
     verdicts = {
         r.path: judge_approval(r, as_merged, reviews, base_policies, owners, teams,
-                               vcs.default_branch)
+                               vcs.default_branch, now=now)
         for r in requests
     }
     return PullReview(pull, findings, requests, verdicts, removed)
@@ -104,6 +106,16 @@ def render_comment(result: PullReview) -> str:
             start = isoformat(request.starts_at) if request.starts_at else "on merge"
             if verdict is None:
                 status = "-"
+            elif verdict.approved_by_rule:
+                status = f"auto-approved by rule `{verdict.approved_by_rule}` (checked again " \
+                         "at the merge time)"
+            elif verdict.break_glass == "awaiting":
+                who = ", ".join(verdict.could_approve) or "the code owners"
+                merged = verdict.pull.merged_at if verdict.pull else None
+                within = format_duration(verdict.deadline - merged) \
+                    if verdict.deadline and merged else "the review deadline"
+                status = (f"**break-glass**: granted on merge without approval; {who} must "
+                          f"approve within {within} of the merge, or it is revoked")
             elif verdict.approved:
                 status = "approved by " + ", ".join(f"@{a}" for a in verdict.approvers)
             else:
@@ -123,3 +135,22 @@ def render_comment(result: PullReview) -> str:
         lines += ["", "No problems found. The access is granted when a code owner approves the "
                   "final commit and the pull request is merged."]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def bot_approval(result: PullReview) -> str | None:
+    """The body of the engine's approving review, when every request of a clean pull request is
+    approved and an auto-approval rule approved at least one (None: no review). Pure.
+
+    The review is a visible trace for people and branch protection; apply judges the rule again
+    at the merge time and never counts a bot's review, this one included."""
+    if not result.ok or not result.requests or result.removed:
+        return None
+    verdicts = [result.verdicts.get(r.path) for r in result.requests]
+    if any(v is None or not v.approved or v.break_glass == "awaiting" for v in verdicts):
+        return None
+    rules = sorted({v.approved_by_rule for v in verdicts if v and v.approved_by_rule})
+    if not rules:
+        return None
+    return (f"{APPROVAL_MARKER}\nAuto-approved by accessctl: rule {', '.join(rules)}. "
+            "The rule is checked again when this pull request is merged; this review does not "
+            "count as an approval by itself.\n")

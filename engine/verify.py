@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from engine.approval import Verdict, judge_approval
 from engine.codeowners import CodeOwners
@@ -53,7 +54,8 @@ class Verifier:
             self._bases[sha] = (policies, owners)
         return self._bases[sha]
 
-    def verify(self, request: Request) -> Verdict:
+    def verify(self, request: Request, now: datetime | None = None) -> Verdict:
+        """The request's verdict at `now` (only a break-glass deadline depends on it)."""
         pull = self.pull_for(request.path)
         if pull is None:
             return judge_approval(request, None, [], None, None, lambda _: None,
@@ -63,5 +65,5 @@ class Verifier:
         policies, owners = self.base(pull.base_sha)
         return judge_approval(
             request, pull, self._reviews[pull.number], policies, owners,
-            self.team_lookup(policies), self.vcs.default_branch,
+            self.team_lookup(policies), self.vcs.default_branch, now=now,
         )

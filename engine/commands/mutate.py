@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from engine import ratification
 from engine.audit import AuditLog, Event
+from engine.commands import approval_steps as steps
 from engine.commands.common import environment, judge, load, now_option, repo_option, resolve_now
 from engine.converge import converge
 from engine.environment import Environment
@@ -19,12 +21,15 @@ from engine.evaluate import Evaluation, State, evaluate
 from engine.history import ended_requests, head_commit
 from engine.load import Loaded
 from engine.model import Action, Outcome, Request, Status
+from engine.notify import Notice
+from engine.ratification import Overdue, Sweep
 from engine.render import print_changes, print_outcomes
 from engine.runner import DEFAULT_CONCURRENCY, execute
 from engine.vcs.select import detect
 
 if TYPE_CHECKING:
     from engine.approval import Verdict
+    from engine.verify import Verifier
 
 DEFAULT_AUDIT_FILE = ".accessctl/audit.jsonl"
 
@@ -78,7 +83,7 @@ class Options:
 def verify_approvals(
     loaded: Loaded, now: datetime, env: Environment,
     vcs_kind: str | None, ended: list[Request], only: frozenset[str],
-) -> tuple[Evaluation, dict[str, Verdict]]:
+) -> tuple[Evaluation, dict[str, Verdict], Verifier]:
     """Judge with teams from the VCS and each live request's verified approval: only approved
     requests are granted."""
     from engine.vcs.select import from_environment
@@ -90,13 +95,33 @@ def verify_approvals(
     evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
     live = (State.ACTIVE, State.PENDING)
     # Each CI job verifies only its own instances' requests: the VCS API budget is shared.
-    verdicts = {path: verifier.verify(j.request) for path, j in evaluation.judgements.items()
+    verdicts = {path: verifier.verify(j.request, now)
+                for path, j in evaluation.judgements.items()
                 if j.state in live
                 and (not only or (j.target is not None and j.target.instance in only))}
     approved = {path: v.approved for path, v in verdicts.items()}
     rejudged = evaluate(loaded.policies, loaded.requests, now, approved=approved,
                         teams=teams, ended=ended)
-    return rejudged, verdicts
+    return rejudged, verdicts, verifier
+
+
+def _verifier(env: Environment, vcs_kind: str | None) -> Verifier:
+    from engine.vcs.select import from_environment
+    from engine.verify import Verifier
+
+    return Verifier(from_environment(env.environ, vcs_kind))
+
+
+def _warn(env: Environment, line: str) -> None:
+    env.stderr.write(line + "\n")
+
+
+def notify_not_ratified(overdue: Overdue) -> Notice:
+    from engine import notify
+
+    request = overdue.request
+    return notify.not_ratified(request.path, request.entitlement, request.requester,
+                               ratification.describe(overdue))
 
 
 def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> None:
@@ -117,17 +142,27 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
             "warning: approval was not verified (--skip-approval): every valid active request "
             "is treated as approved\n"
         )
-    elif Action.GRANT in actions:
-        evaluation, verdicts = verify_approvals(loaded, now, env, options.vcs_kind,
-                                                ended, frozenset(options.providers))
-    elif options.vcs_kind or detect(env.environ):
+    verifier: Verifier | None = None
+    sweep = Sweep([], [])
+    if Action.GRANT in actions and not options.skip_approval:
+        evaluation, verdicts, verifier = verify_approvals(
+            loaded, now, env, options.vcs_kind, ended, frozenset(options.providers))
+    elif Action.GRANT not in actions:
+        # Break-glass grants stand only until their review deadline unless ratified: the one
+        # thing the sweep asks the VCS about (and only when a deadline may have passed).
+        sweep = ratification.sweep(loaded.policies, loaded.requests, now, REVOKE_SCHEDULE,
+                                   lambda: _verifier(env, options.vcs_kind))
+        for item in sweep.withdrawn:
+            env.stderr.write(f"break-glass: {ratification.describe(item)}\n")
+        withdrawn = {o.request.path for o in sweep.withdrawn}
+        if withdrawn:
+            loaded.requests = [r for r in loaded.requests if r.path not in withdrawn]
+            ended = [*ended, *(o.request for o in sweep.withdrawn)]
+            evaluation = judge(loaded, now, ended=ended)
+    if Action.GRANT not in actions and (options.vcs_kind or detect(env.environ)):
         # The sweep removes only what expired whatever the teams say; with the VCS at hand its
         # view of live grants (for expiry notices and the summary) uses the real teams too.
-        from engine.vcs.select import from_environment
-        from engine.verify import Verifier
-
-        teams = Verifier(from_environment(env.environ, options.vcs_kind)).team_lookup(
-            loaded.policies)
+        teams = _verifier(env, options.vcs_kind).team_lookup(loaded.policies)
         evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
     unknown = sorted(set(options.providers) - set(loaded.policies.providers))
     if unknown:
@@ -171,13 +206,28 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         for name, why in sorted(converged.observation.failures.items()):
             audit.record(Event(time=env.clock(), action="observe", outcome="failed",
                                provider=name, commit=commit, error=why))
+        for event in steps.approval_events(changes, verdicts, evaluation, env.clock, commit):
+            audit.record(event)
+        overdue = steps.sweep_reported(sweep, changes, loaded.policies)
+        for item in overdue:
+            audit.record(steps.sweep_event(item, env.clock(), commit))
         outcomes = execute(changes, providers, audit, env.clock, commit=commit,
                            concurrency=options.concurrency)
     finally:
         audit.close()
         providers.close()
     print_outcomes(env.stderr, outcomes)
-    send_notices(env, outcomes, denied, evaluation, now, actions)
+    glass = steps.break_glass_granted(outcomes, verdicts)
+    requesters = {v.path: evaluation.judgements[v.path].request.requester for v in glass}
+    owners = {v.path: v.could_approve for v in glass}
+    if glass and verifier is not None:
+        steps.open_reviews(verifier.vcs, glass, requesters, owners,
+                           lambda line: _warn(env, line))
+    extra = steps.break_glass_notices(
+        glass, requesters,
+        {v.path: evaluation.judgements[v.path].request.entitlement for v in glass}, owners)
+    extra += [notify_not_ratified(o) for o in overdue]
+    send_notices(env, outcomes, denied, evaluation, now, actions, extra)
     if options.summary is not None:
         write_summary(options.summary, actions, outcomes, denied, evaluation, now,
                       options.providers)
@@ -206,12 +256,14 @@ REVOKE_SCHEDULE = timedelta(minutes=15)
 
 
 def send_notices(env: Environment, outcomes: list[Outcome], denied: dict[str, Verdict],
-                 evaluation: Evaluation, now: datetime, actions: frozenset[Action]) -> None:
+                 evaluation: Evaluation, now: datetime, actions: frozenset[Action],
+                 extra: list[Notice] | None = None) -> None:
     """Webhook notices (when ACCESSCTL_WEBHOOK_URL is set): changes, denials, and expiring grants
     from the scheduled sweep. A failed notice is reported and never fails the run."""
     from engine import notify
 
     notices = [n for o in outcomes if (n := notify.from_outcome(o)) is not None]
+    notices += extra or []
     for path, verdict in denied.items():
         request = evaluation.judgements[path].request
         notices.append(notify.denied(path, request.entitlement, request.requester,

@@ -20,7 +20,7 @@ from engine.schemas.quick import compile_check
 if TYPE_CHECKING:  # jsonschema takes ~0.15 s to import: only files with errors need it
     from jsonschema import Draft202012Validator, ValidationError
 
-NAMES = ("access-request", "entitlement", "identities", "providers")
+NAMES = ("access-request", "entitlement", "identities", "providers", "schedule")
 
 
 @cache

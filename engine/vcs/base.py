@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -77,6 +78,19 @@ class Vcs(Protocol):
 
     def upsert_comment(self, number: int, marker: str, body: str) -> None:
         """Create the pull request's comment that contains `marker`, or edit it in place."""
+        ...
+
+    def approve(self, pull: PullRequest, body: str, marker: str) -> None:
+        """Approve the pull request's head commit as the engine's own account, once: nothing is
+        done when an approval of that commit containing `marker` is already there. Only a
+        visible trace of an auto-approval rule: the engine never counts its own review."""
+        ...
+
+    def ask_for_review(self, pull: PullRequest, users: Sequence[str], teams: Sequence[str],
+                       body: str, marker: str) -> bool:
+        """Ask `users` and `teams` ('@org/team') to review the pull request, merged or not, and
+        write the comment holding `marker` (mentioning them). False when the platform refused
+        the review request itself, so that the comment's mentions are all they get."""
         ...
 
     def reviews(self, pull: PullRequest) -> list[Review]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -134,6 +134,33 @@ class GitHubVcs:
                     comment.edit(body)
                 return
         issue.create_comment(body)
+
+    def approve(self, pull: PullRequest, body: str, marker: str) -> None:
+        record = self._repo.get_pull(pull.number)
+        for review in record.get_reviews():
+            if review.state == "APPROVED" and review.commit_id == pull.head_sha \
+                    and marker in (review.body or ""):
+                return
+        # The commit is pinned so that a push racing this run is not approved unseen.
+        record.create_review(commit=self._repo.get_commit(pull.head_sha), body=body,
+                             event="APPROVE")
+
+    def ask_for_review(self, pull: PullRequest, users: Sequence[str], teams: Sequence[str],
+                       body: str, marker: str) -> bool:
+        from github import GithubException
+
+        slugs = [t.lstrip("@").partition("/")[2] for t in teams]
+        accepted = True
+        try:
+            self._repo.get_pull(pull.number).create_review_request(
+                reviewers=list(users), team_reviewers=slugs)
+        except GithubException as error:
+            # 422: a reviewer without access, the author, or a state GitHub will not take.
+            if error.status not in (403, 404, 422):
+                raise
+            accepted = False
+        self.upsert_comment(pull.number, marker, body)
+        return accepted
 
     def reviews(self, pull: PullRequest) -> list[Review]:
         found = []

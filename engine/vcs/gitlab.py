@@ -14,7 +14,7 @@ or approver is a bot is read from the user itself (`GET /users/:id`), once per u
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -171,6 +171,23 @@ class GitLabVcs:
                     note.save()
                 return
         mr.notes.create({"body": body})
+
+    def approve(self, pull: PullRequest, body: str, marker: str) -> None:
+        mr = self._project.mergerequests.get(pull.number, lazy=True)
+        me = self.current_login().casefold()
+        if any(entry["user"]["username"].casefold() == me
+               for entry in mr.approvals.get().approved_by):
+            return  # GitLab answers a second approval with an error
+        # `sha` makes GitLab refuse the approval when the head moved since it was judged.
+        # (GitLab approvals carry no text: the validate comment names the rule.)
+        mr.approve(sha=pull.head_sha)
+
+    def ask_for_review(self, pull: PullRequest, users: Sequence[str], teams: Sequence[str],
+                       body: str, marker: str) -> bool:
+        # GitLab takes no approvals and no reviewers on a merged merge request: the comment's
+        # mentions are the request.
+        self.upsert_comment(pull.number, marker, body)
+        return False
 
     def reviews(self, pull: PullRequest) -> list[Review]:
         approvals = self._project.mergerequests.get(pull.number, lazy=True).approvals.get()
