@@ -191,6 +191,10 @@ class Pull:
     landed: list[str] = field(default_factory=list)
     """The commits its merge put on the base branch: merge, squash or rebased commits."""
     reviews: list[Review] = field(default_factory=list)
+    requested_users: list[str] = field(default_factory=list)
+    """Review requested from these logins (keys); a review they submit clears it."""
+    requested_teams: list[str] = field(default_factory=list)
+    """Review requested from these teams of the repository's organisation (slugs)."""
 
 
 @dataclass
@@ -300,6 +304,8 @@ class GitHubEmulator(Emulator):
             ("GET", f"{r}/pulls/{{pull_number}}/reviews/{{review_id}}", self._get_review),
             ("PUT", f"{r}/pulls/{{pull_number}}/reviews/{{review_id}}/dismissals",
              self._dismiss_review),
+            ("GET", f"{r}/pulls/{{pull_number}}/requested_reviewers", self._requested_reviewers),
+            ("POST", f"{r}/pulls/{{pull_number}}/requested_reviewers", self._request_reviewers),
             ("GET", f"{r}/pulls/{{pull_number}}/files", self._pull_files),
             ("GET", f"{r}/pulls/{{pull_number}}/commits", self._pull_commits),
             ("GET", f"{r}/commits", self._list_commits),
@@ -618,7 +624,9 @@ class GitHubEmulator(Emulator):
             "closed_at": _stamp(pull.closed_at) if pull.closed_at else None,
             "merged_at": _stamp(pull.merged_at) if pull.merged_at else None,
             "merge_commit_sha": pull.merge_commit_sha, "assignee": None, "assignees": [],
-            "requested_reviewers": [], "requested_teams": [],
+            "requested_reviewers": [self._user_json(k) for k in pull.requested_users],
+            "requested_teams": [self._team_json(self.teams[(_key(repo.owner), slug)])
+                                for slug in pull.requested_teams],
             "head": side(pull.head_ref, pull.head_sha),
             "base": side(pull.base_ref, pull.base_sha),
             "_links": {
@@ -1265,6 +1273,60 @@ class GitHubEmulator(Emulator):
                     return self._review_json(repo, pull, review)
             raise not_found()
 
+    def _review_requests_json(self, repo: Repo, pull: Pull) -> JSON:
+        return {"users": [self._user_json(k) for k in pull.requested_users],
+                "teams": [self._team_json(self.teams[(_key(repo.owner), slug)])
+                          for slug in pull.requested_teams]}
+
+    def _requested_reviewers(self, request: Request) -> JSON:
+        with self.lock:
+            repo, pull = self._pull(request)
+            return self._review_requests_json(repo, pull)
+
+    def _request_reviewers(self, request: Request) -> Response:
+        """POST requested_reviewers: 201 with the pull request; 422 when a reviewer cannot be
+        asked (the author, or a user without access to the repository: the contract's "not a
+        collaborator") or a team is not one of the owner organisation's."""
+        with self.lock:
+            repo, pull = self._pull(request)
+            data = request.json() or {}
+            users = [str(u) for u in data.get("reviewers") or []]
+            teams = [str(t) for t in data.get("team_reviewers") or []]
+            org = self.orgs.get(_key(repo.owner))
+            for login in users:
+                key = _key(login)
+                if key == _key(pull.user):
+                    raise github_error(422, "Review cannot be requested from pull request "
+                                            "author.")
+                if key not in self.accounts or not (
+                        key in repo.collaborators or key == _key(repo.owner)
+                        or (org is not None and key in org.members)):
+                    raise github_error(422, "Reviews may only be requested from "
+                                            "collaborators. One or more of the users or teams "
+                                            f"you specified is not a collaborator of the "
+                                            f"{repo.full_name} repository.")
+            for slug in teams:
+                if (_key(repo.owner), slug.casefold()) not in self.teams:
+                    raise github_error(422, "Reviews may only be requested from "
+                                            "collaborators. One or more of the users or teams "
+                                            f"you specified is not a collaborator of the "
+                                            f"{repo.full_name} repository.")
+            for login in users:
+                if _key(login) not in pull.requested_users:
+                    pull.requested_users.append(_key(login))
+            for slug in teams:
+                if slug.casefold() not in pull.requested_teams:
+                    pull.requested_teams.append(slug.casefold())
+            pull.updated_at = self.clock()
+            return Response(201, self._pull_json(repo, pull))
+
+    def requested_reviewers(self, repo: str, number: int) -> tuple[list[str], list[str]]:
+        """(logins, team slugs) whose review is requested on the pull request."""
+        with self.lock:
+            pull = self.repo(repo).pulls[number]
+            return ([self.accounts[k].login for k in pull.requested_users],
+                    list(pull.requested_teams))
+
     def _pull_files(self, request: Request) -> Response:
         with self.lock:
             repo, pull = self._pull(request)
@@ -1883,6 +1945,8 @@ class GitHubEmulator(Emulator):
         review = Review(next(self._ids), login, state, body, commit_id or pull.head_sha,
                         at or self.clock())
         pull.reviews.append(review)
+        if _key(login) in pull.requested_users:  # a requested reviewer who reviews is done
+            pull.requested_users.remove(_key(login))
         pull.updated_at = review.submitted_at
         return review
 

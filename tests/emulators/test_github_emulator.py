@@ -250,6 +250,31 @@ def test_reviews_through_the_api_self_approval_dismissal_and_older_commits(
     assert states == [("Carol", "DISMISSED"), ("dave", "CHANGES_REQUESTED")]
 
 
+def test_review_requests_on_a_merged_pull_request(emulator: GitHubEmulator) -> None:
+    from github import GithubException
+
+    number = open_request(emulator)
+    emulator.merge_pull(REPO, number, "squash", merged_by="dave")
+    pull = client(emulator).get_repo(REPO).get_pull(number)
+    pull.create_review_request(reviewers=["dave"], team_reviewers=["security"])
+    users, teams = pull.get_review_requests()
+    assert [u.login for u in users] == ["dave"] and [t.slug for t in teams] == ["security"]
+    fresh = client(emulator).get_repo(REPO).get_pull(number)
+    assert [u.login for u in fresh.requested_reviewers] == ["dave"]
+    assert [t.slug for t in fresh.requested_teams] == ["security"]
+    # The contract: 422 for someone without access; GitHub also refuses the author.
+    for reviewer in ("outsider", "alice"):
+        with pytest.raises(GithubException) as raised:
+            pull.create_review_request(reviewers=[reviewer])
+        assert raised.value.status == 422
+    with pytest.raises(GithubException) as raised:
+        pull.create_review_request(team_reviewers=["no-such-team"])
+    assert raised.value.status == 422
+    # A requested reviewer who reviews is no longer requested.
+    emulator.submit_review(REPO, number, "dave", "APPROVED")
+    assert emulator.requested_reviewers(REPO, number) == ([], ["security"])
+
+
 def test_pull_files_are_paginated(emulator: GitHubEmulator) -> None:
     files = {f"docs/page-{i:03d}.md": f"page {i}\n" for i in range(45)}
     number = emulator.open_pull(REPO, "alice", "docs", files)
