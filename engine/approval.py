@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine import break_glass
-from engine.auto_approve import approving_rule
+from engine.auto_approve import judge_rules
 from engine.codeowners import CodeOwners
 from engine.durations import format_duration
 from engine.evaluate import TeamLookup, evaluate, is_member
@@ -185,7 +185,10 @@ def judge_approval(
         return Verdict(path, True, approvers=tuple(counted), could_approve=could, pull=pull,
                        break_glass="ratified" if glass and after_merge else None,
                        deadline=due)
-    rule = approving_rule(entitlement, request, merged_at, base_policies.schedules)
+    results = judge_rules(entitlement, request, merged_at, base_policies.schedules)
+    rule = next((r.rule for r in results if r.applies), None)
+    reasons.extend(f"auto-approval rule {r.rule.name} does not apply: {'; '.join(r.failed)}"
+                   for r in results if not r.applies)
     if rule is not None:
         # The rule is judged here, at every apply, from the base commit's policies: a bot's
         # review on the pull request is only its visible trace and never counts by itself.
