@@ -53,6 +53,8 @@ class Verdict:
             return "break-glass, ratified by " + ", ".join(self.approvers)
         if self.approved:
             return "approved by " + ", ".join(self.approvers)
+        if self.break_glass == "not-ratified" and self.deadline is not None:
+            return f"break-glass not ratified by {isoformat(self.deadline)}"
         return "not approved"
 
 

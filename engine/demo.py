@@ -25,7 +25,7 @@ from engine.load import TreeSource, load_policies
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 REPO = "acme/access"
 PEOPLE = ("alice", "bob", "carol", "dave")
-IAM_GROUPS = ("prod-admins", "billing-readers")
+IAM_GROUPS = ("prod-admins", "billing-readers", "break-glass-admins")
 
 
 def _at(hours: float) -> datetime:

@@ -13,8 +13,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from engine import break_glass
 from engine.approval import code_owner, required_approvals
+from engine.auto_approve import judge_rules, window_from
 from engine.codeowners import CodeOwners
+from engine.controls import rule_terms
 from engine.durations import format_duration
 from engine.evaluate import (
     Evaluation,
@@ -26,7 +29,14 @@ from engine.evaluate import (
     peak_holding,
     static_teams,
 )
-from engine.model import Entitlement, Finding, Policies, ProviderInstance, Request, isoformat
+from engine.model import (
+    Entitlement,
+    Finding,
+    Policies,
+    ProviderInstance,
+    Request,
+    isoformat,
+)
 
 RULES: tuple[tuple[str, frozenset[str]], ...] = (
     ("path", frozenset({"wrong-directory", "file-name", "request-path"})),
@@ -117,8 +127,12 @@ def explain(
     entitlement = policies.entitlements.get(request.entitlement)
     if entitlement is not None:
         approval = _approval_check(request, entitlement, codeowners, lookup)
+        controls = _control_checks(policies, request, entitlement, now)
         checks.append(approval)
-        allowed = allowed and approval.ok is not False
+        checks.extend(controls)
+        # A rule or break-glass can stand in for the reviews nobody could give.
+        stand_in = any(c.rule in ("auto-approve", "break-glass") and c.ok for c in controls)
+        allowed = allowed and (approval.ok is not False or stand_in)
         instance = policies.providers.get(entitlement.provider)
         if instance is not None:
             _, how = ends_how(instance, entitlement.target_kind)
@@ -245,6 +259,42 @@ def _state_check(judgement: Judgement, now: datetime) -> Check:
         return Check("state", False, f"expired at {isoformat(request.expires_at)}: it grants "
                      "nothing; write a new request (or move expires_at, which needs approval)")
     return Check("state", False, f"{state.value}: it grants nothing until the rules above pass")
+
+
+def _control_checks(policies: Policies, request: Request, entitlement: Entitlement,
+                    now: datetime) -> list[Check]:
+    """Auto-approval and break-glass, judged as if the pull request merged at `now` (apply
+    judges them at the real merge time, from the base commit's policies)."""
+    checks = []
+    for result in judge_rules(entitlement, request, now, policies.schedules):
+        rule = result.rule
+        if result.applies:
+            checks.append(Check("auto-approve", True,
+                                f"rule {rule.name} approves it if merged now: "
+                                f"{rule_terms(rule)}; judged again at the merge time, no "
+                                "human approval needed"))
+        else:
+            checks.append(Check("auto-approve", None,
+                                f"rule {rule.name} ({rule_terms(rule)}) does not apply if "
+                                f"merged now: {'; '.join(result.failed)}"))
+    glass = entitlement.break_glass
+    if glass is not None:
+        within = format_duration(glass.review_within)
+        longest = format_duration(glass.max_duration)
+        if break_glass.qualifies(entitlement, request, now):
+            checks.append(Check(
+                "break-glass", True,
+                f"granted on merge without prior approval (window at most {longest} from the "
+                f"merge); the code owners must approve the pull request within {within} of "
+                f"the merge (by {isoformat(now + glass.review_within)} if merged now), or the "
+                "grant is revoked; the security team is alerted"))
+        else:
+            window = format_duration(window_from(request, now))
+            checks.append(Check(
+                "break-glass", None,
+                f"the window ({window} from now) is longer than break-glass allows "
+                f"({longest}): it needs the approval above before it is granted"))
+    return checks
 
 
 def _approval_check(request: Request, entitlement: Entitlement, codeowners: CodeOwners | None,

@@ -73,7 +73,10 @@ SCHEMA: dict[str, Any] = {
                                                        "items": {"type": "string"}}},
                     "expect": {"enum": ["allow", "deny"]},
                     "reason": {"type": "string", "minLength": 1,
-                               "description": "With deny: text one of the reasons contains."},
+                               "description": "With deny: text one of the reasons contains. "
+                                              "With allow: text of how it was approved, e.g. "
+                                              "'auto-approved by rule on-call-short' or "
+                                              "'break-glass'."},
                 },
             },
         },
@@ -176,7 +179,7 @@ def judge_case(policies: Policies, codeowners: CodeOwners, case: Case) -> tuple[
 
     merged = case.merged_at or case.now
     verdicts = {r.path: judge_approval(r, _pull(r, number, merged), _reviews(case, merged),
-                                       policies, codeowners, teams, BRANCH)
+                                       policies, codeowners, teams, BRANCH, now=case.now)
                 for number, r in enumerate(requests, start=1)}
     evaluation = evaluate(policies, requests, case.now, teams=teams, fresh=[case.request],
                           approved={p: v.approved for p, v in verdicts.items()})
@@ -186,7 +189,11 @@ def judge_case(policies: Policies, codeowners: CodeOwners, case: Case) -> tuple[
         reasons.extend(verdicts[case.request].reasons)
     if judgement.state is State.EXPIRED:
         reasons.append(f"expired at {judgement.request.expires_at:%Y-%m-%dT%H:%M:%SZ}")
-    return judgement.state in (State.ACTIVE, State.PENDING), reasons
+    allowed = judgement.state in (State.ACTIVE, State.PENDING)
+    if allowed:
+        # How it was approved, so that a case can say which rule (or break-glass) allowed it.
+        reasons.append(verdicts[case.request].how)
+    return allowed, reasons
 
 
 def _pull(request: Request, number: int, merged: datetime) -> PullRequest:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from engine.evaluate import Evaluation
-from engine.model import Change, Grant, Outcome, Status, isoformat
+from engine.model import Change, Grant, Outcome, Policies, Status, isoformat
 
 
 def _console(stream: TextIO) -> object:
@@ -41,6 +41,17 @@ def print_requests(stream: TextIO, evaluation: Evaluation) -> None:
         ])
     _print_table(stream, "Requests", ["file", "requester", "entitlement", "state", "starts",
                                       "expires"], rows)
+
+
+def print_controls(stream: TextIO, policies: Policies, evaluation: Evaluation) -> None:
+    """Auto-approval and break-glass terms of the entitlements the requests name."""
+    from engine.controls import describe
+
+    names = sorted({j.request.entitlement for j in evaluation.judgements.values()})
+    lines = [f"  {name}: {line}" for name in names if name in policies.entitlements
+             for line in describe(policies.entitlements[name])]
+    if lines:
+        stream.write("Approval controls\n" + "\n".join(lines) + "\n")
 
 
 def print_grants(stream: TextIO, grants: Sequence[Grant]) -> None:

@@ -14,7 +14,7 @@ from engine.evaluate import Evaluation, State
 from engine.model import Request, isoformat
 
 COLUMNS = ("request", "requester", "entitlement", "state", "approvers", "reason", "ticket",
-           "starts_at", "expires_at", "merged_at", "pull_request")
+           "starts_at", "expires_at", "merged_at", "pull_request", "approval")
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ class Row:
     expires_at: str
     merged_at: str
     pull_request: str
+    approval: str
+    """How it was approved: by whom, by which auto-approval rule, or break-glass and its
+    ratification deadline (empty offline)."""
 
 
 def state_of(judged: State, verdict: Verdict | None) -> str:
@@ -69,6 +72,7 @@ def _row(request: Request, state: str, verdict: Verdict | None) -> Row:
         expires_at=isoformat(request.expires_at),
         merged_at=isoformat(pull.merged_at) if pull and pull.merged_at else "",
         pull_request=pull.url if pull else "",
+        approval=verdict.how if verdict else "",
     )
 
 

@@ -17,7 +17,7 @@ def test_the_bundled_cases_pass_quickly() -> None:
     assert result.code == 0, result.out + result.err
     assert result.out.startswith("policies/tests/examples.yaml:\n")
     passes = [line for line in result.out.splitlines() if line.startswith("PASS: ")]
-    assert len(passes) == 8 and passes[-1] == "PASS: 7/7"
+    assert len(passes) == 16 and passes[-1] == "PASS: 15/15"
     assert time.perf_counter() - started < 5
 
 

@@ -9,7 +9,7 @@ import click
 from engine.commands.common import environment, judge, load, now_option, repo_option, resolve_now
 from engine.converge import converge
 from engine.errors import FindingsError
-from engine.render import print_changes, print_grants, print_requests
+from engine.render import print_changes, print_controls, print_grants, print_requests
 
 
 @click.command("plan")
@@ -27,6 +27,7 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, offline: bool)
         raise FindingsError("the repository has findings: run 'accessctl validate' first")
     evaluation = judge(loaded, now)
     print_requests(env.stdout, evaluation)
+    print_controls(env.stdout, loaded.policies, evaluation)
     print_grants(env.stdout, evaluation.grants)
     if offline:
         env.stdout.write("offline: platforms were not contacted, so no changes are shown\n")

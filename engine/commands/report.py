@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -11,7 +13,7 @@ from engine.commands.common import environment, judge, load, now_option, repo_op
 from engine.errors import ConfigError
 from engine.evaluate import State
 from engine.history import ended_requests
-from engine.model import Request, isoformat
+from engine.model import Policies, Request, isoformat
 from engine.timestamps import parse_timestamp
 
 
@@ -51,7 +53,7 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, fmt: str,
         evaluation = evaluate(loaded.policies, loaded.requests, now,
                               teams=verifier.team_lookup(loaded.policies))
         for request in [*loaded.requests, *ended]:
-            verdicts[request.path] = verifier.verify(request)
+            verdicts[request.path] = verifier.verify(request, now)
     env.stdout.write(render(rows(evaluation, verdicts, ended, since), fmt))
 
 
@@ -84,8 +86,10 @@ def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, log
         window = parse_duration(soon)
     except ValueError as error:
         raise ConfigError(f"--soon: {error}") from None
-    evaluation = judge(load(repo), now)
+    loaded = load(repo)
+    evaluation = judge(loaded, now)
     shown = 0
+    noted: set[str] = set()
     for path, judgement in sorted(evaluation.judgements.items(),
                                   key=lambda kv: kv[1].request.expires_at):
         request = judgement.request
@@ -101,9 +105,24 @@ def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, log
             and request.starts_at else ""
         env.stdout.write(f"{label:14} {request.entitlement:28} {request.requester:12} "
                          f"until {isoformat(request.expires_at)} ({left} left){starts}  {path}\n")
+        noted.add(request.entitlement)
         shown += 1
     if not shown:
         env.stdout.write("no active or pending access\n")
+    _print_controls(env.stdout, loaded.policies, noted)
+
+
+def _print_controls(stream: TextIO, policies: Policies | None, names: Iterable[str]) -> None:
+    """The auto-approval and break-glass terms of the entitlements shown (offline: each
+    request's own rule or deadline needs the VCS, see `accessctl report`)."""
+    from engine.controls import describe
+
+    if policies is None:
+        return
+    for name in sorted(names):
+        entitlement = policies.entitlements.get(name)
+        for line in describe(entitlement) if entitlement else []:
+            stream.write(f"  {name}: {line}\n")
 
 
 def _left(delta: timedelta) -> str:
