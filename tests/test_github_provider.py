@@ -92,6 +92,28 @@ def test_team_grant_never_demotes_a_maintainer(emulator: GitHubEmulator) -> None
     assert not outcome.native_expiry_set and not provider.native_expiry(team())
 
 
+def test_after_observe_a_maintainer_is_left_alone_and_a_revoke_is_one_request(
+        emulator: GitHubEmulator) -> None:
+    provider = make(emulator)
+    assert provider.observe([team()])[team()] == frozenset({"bob"})
+    reads = len(emulator.log)
+    outcome = provider.grant(change(Action.GRANT, team(), "BOB"))
+    assert outcome.status is Status.UNCHANGED
+    # The user is looked up (is it a user at all?); the membership is not read again.
+    assert [e.method for e in emulator.log[reads:]] == ["GET"]
+    assert emulator.log[-1].path.casefold().endswith("/users/bob")
+    assert emulator.team_members("acme", "sre") == {"bob": "maintainer"}
+
+    reads = len(emulator.log)
+    outcome = provider.revoke(change(Action.REVOKE, team(), "bob"))
+    assert outcome.status is Status.DONE
+    assert [(e.method, e.path) for e in emulator.log[reads:]] == [
+        ("DELETE", "/api/v3/orgs/acme/teams/sre/memberships/bob")]
+    assert emulator.team_members("acme", "sre") == {}
+    again = provider.revoke(change(Action.REVOKE, team(), "bob"))
+    assert again.status is Status.UNCHANGED
+
+
 def test_team_grant_to_an_outsider_is_pending_counted_and_cancelled(
         emulator: GitHubEmulator) -> None:
     provider = make(emulator)

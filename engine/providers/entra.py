@@ -314,6 +314,9 @@ class EntraProvider:
         self._client_lock = threading.Lock()
         self._client: Any = None
         self._owned: list[Any] = []  # HTTP clients and transports to close with the loop
+        self._user_ids: dict[str, str] = {}
+        """Principal key -> object id, from look-ups and from the member lists observe read
+        (a revoke of an observed member needs no look-up). Touched only on the loop's thread."""
 
     # -- plumbing ------------------------------------------------------------------------------
     @property
@@ -401,7 +404,13 @@ class EntraProvider:
 
     # -- users ---------------------------------------------------------------------------------
     async def _user_id(self, principal: str) -> str:
-        """The object id of the user identities.yaml names `principal`."""
+        """The object id of the user identities.yaml names `principal` (looked up once)."""
+        key = principal_key(principal)
+        if key not in self._user_ids:
+            self._user_ids[key] = await self._look_up_user_id(principal)
+        return self._user_ids[key]
+
+    async def _look_up_user_id(self, principal: str) -> str:
         from kiota_abstractions.base_request_configuration import RequestConfiguration
 
         subject = f"user {principal}"
@@ -491,7 +500,13 @@ class EntraProvider:
             self.client.groups.by_group_id(group).members,
             RequestConfiguration(query_parameters=query), f"group {group}",
         )
-        return frozenset(self._key(m) for m in members)
+        keys = set()
+        for member in members:
+            key = self._key(member)
+            keys.add(key)
+            if member.get("id") and member.get(self.lookup):
+                self._user_ids.setdefault(key, str(member["id"]))
+        return frozenset(keys)
 
     async def _grant_group(self, change: Change) -> Outcome:
         from kiota_abstractions.api_error import APIError

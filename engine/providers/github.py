@@ -17,6 +17,7 @@ Two GitHub behaviours shape this module:
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -172,6 +173,10 @@ class GitHubProvider:
         self._environ = environ
         self._client: Any = None
         self._users: dict[str, Any] = {}
+        self._observed_teams: dict[str, dict[str, str]] = {}
+        """Team -> {principal key: login} of its members and invitees, as this run's observe
+        read them."""
+        self._observed_lock = threading.Lock()  # grants and revokes note changes from threads
 
     # -- client -----------------------------------------------------------------------------------
     @property
@@ -311,7 +316,29 @@ class GitHubProvider:
         subject, team = self._team(target)
         members = self._call(subject, lambda: [m.login for m in team.get_members()])
         pending = self._call(subject, lambda: [i.login for i in team.invitations() if i.login])
-        return frozenset(principal_key(login) for login in [*members, *pending])
+        holders = {principal_key(login): str(login) for login in [*members, *pending]}
+        with self._observed_lock:
+            self._observed_teams[subject] = holders
+        return frozenset(holders)
+
+    def _observed_holder(self, subject: str, principal: str) -> tuple[bool, str | None]:
+        """(observed, login): whether this run's observe read the team, and if so the login
+        under which the principal holds it (None: not a holder). The engine plans from that
+        very observation, moments ago: acting on it saves a read per change."""
+        with self._observed_lock:
+            holders = self._observed_teams.get(subject)
+        if holders is None:
+            return False, None
+        return True, holders.get(principal_key(principal))
+
+    def _note_holder(self, subject: str, principal: str, login: str | None) -> None:
+        with self._observed_lock:
+            holders = self._observed_teams.get(subject)
+            if holders is not None:
+                if login is None:
+                    holders.pop(principal_key(principal), None)
+                else:
+                    holders[principal_key(principal)] = login
 
     def _membership(self, subject: str, team: Any, login: str) -> tuple[str, str] | None:
         """(state, role) of the login's membership, or None when there is none."""
@@ -323,37 +350,47 @@ class GitHubProvider:
 
     def _grant_team(self, change: Change) -> Outcome:
         login = self._login(change.principal)
-        subject, team = self._team(change.target)
-        subject = f"{login} in {subject}"
-        held = self._membership(subject, team, login)
-        if held is not None:
-            state, role = held
-            return Outcome(change, Status.UNCHANGED, f"already a {role} ({state})")
-        user = self._user(change.principal)
-        self._call(subject, lambda: team.add_membership(user, "member"))
-        # The PUT's answer is not returned by PyGithub: read the state it left. The write has
-        # happened either way, so a failed read must not turn into a retry that says UNCHANGED.
-        try:
-            now = self._membership(subject, team, login)
-        except ProviderError:
-            return Outcome(change, Status.DONE, "added (membership state not read back)")
-        if now is not None and now[0] == "pending":
+        team_subject, team = self._team(change.target)
+        subject = f"{login} in {team_subject}"
+        observed, holder = self._observed_holder(team_subject, change.principal)
+        if observed and holder is not None:
+            return Outcome(change, Status.UNCHANGED, "already a member or invited")
+        if not observed:
+            # The PUT would also turn a maintainer into a member: never write over a holder.
+            held = self._membership(subject, team, login)
+            if held is not None:
+                state, role = held
+                return Outcome(change, Status.UNCHANGED, f"already a {role} ({state})")
+        # PyGithub's add_membership drops the answer, which says whether the membership is
+        # active or waits for an invitation: send the same PUT through its requester.
+        _, answer = self._call(subject, lambda: team.requester.requestJsonAndCheck(
+            "PUT", f"{team.url}/memberships/{quote(login, safe='')}", input={"role": "member"}))
+        self._note_holder(team_subject, change.principal, login)
+        if isinstance(answer, dict) and answer.get("state") == "pending":
             return Outcome(change, Status.DONE, "invited: the membership starts when they "
                                                 "accept the invitation to the organization")
         return Outcome(change, Status.DONE, "added as member")
 
     def _revoke_team(self, change: Change) -> Outcome:
-        login = self._login(change.principal)
-        subject, team = self._team(change.target)
-        subject = f"{login} in {subject}"
-        if self._membership(subject, team, login) is None:
-            self._call(subject, lambda: team.id)  # a missing team is NotFound, not UNCHANGED
+        team_subject, team = self._team(change.target)
+        observed, login = self._observed_holder(team_subject, change.principal)
+        if observed and login is None:
             return Outcome(change, Status.UNCHANGED, "not a member")
-        user = self._user(change.principal)
+        if login is None:
+            login = self._login(change.principal)
+            subject = f"{login} in {team_subject}"
+            if self._membership(subject, team, login) is None:
+                self._call(subject, lambda: team.id)  # a missing team is NotFound, not UNCHANGED
+                return Outcome(change, Status.UNCHANGED, "not a member")
+        subject = f"{login} in {team_subject}"
+        # The login as observe listed it: a lazy user object, no look-up request.
+        user = self.client.get_user(login, lazy=True)
         try:
             self._call(subject, lambda: team.remove_membership(user))
         except NotFound:
+            self._note_holder(team_subject, change.principal, None)
             return Outcome(change, Status.UNCHANGED, "not a member")
+        self._note_holder(team_subject, change.principal, None)
         return Outcome(change, Status.DONE, "removed from the team")
 
     # -- repositories -----------------------------------------------------------------------------

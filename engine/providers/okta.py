@@ -134,6 +134,9 @@ class OktaProvider:
         self._client: Any = None
         self._users: dict[str, str] = {}
         self._groups: dict[str, _Group] = {}
+        self._observed: dict[str, frozenset[str]] = {}
+        """Group id -> principal keys of its members, as this run's observe read them."""
+        self._observed_lock = threading.Lock()  # grants and revokes note changes from threads
         self._paused_until = 0.0
         """Monotonic time until which the last successful answer said the budget is spent."""
 
@@ -148,11 +151,13 @@ class OktaProvider:
         group = self._group(change.target)
         self._require_writable(group)
         user_id = self._user_id(change.principal)
-        # PUT answers 204 whether or not the user was a member: read first to report honestly.
-        if group.id in self._groups_of(user_id, change.principal):
+        # PUT answers 204 whether or not the user was a member: to report honestly, know first.
+        # This run's observation of the group says it without a request; else ask.
+        if self._is_member(group, user_id, change.principal):
             return Outcome(change, Status.UNCHANGED, f"already a member of Okta group {group.name}")
         self._run(lambda c: c.assign_user_to_group(group.id, user_id),
                   f"user {change.principal} or group {group.name}")
+        self._note_membership(group, change.principal, member=True)
         return Outcome(change, Status.DONE, f"added to Okta group {group.name}")
 
     def revoke(self, change: Change) -> Outcome:
@@ -163,13 +168,14 @@ class OktaProvider:
         except NotFound:
             # No such user: nobody by that login holds the group, which is the wanted end state.
             return Outcome(change, Status.UNCHANGED, f"no Okta user {change.principal}")
-        if group.id not in self._groups_of(user_id, change.principal):
+        if not self._is_member(group, user_id, change.principal):
             return Outcome(change, Status.UNCHANGED, "not a member")
         try:
             self._run(lambda c: c.unassign_user_from_group(group.id, user_id),
                       f"user {change.principal} in group {group.name}")
         except NotFound:
             return Outcome(change, Status.UNCHANGED, "not a member")
+        self._note_membership(group, change.principal, member=False)
         return Outcome(change, Status.DONE, f"removed from Okta group {group.name}")
 
     def close(self) -> None:
@@ -240,12 +246,36 @@ class OktaProvider:
         groups, _ = self._run(lambda c: c.list_user_groups(user_id), f"Okta user {login}")
         return {str(g.id) for g in groups or []}
 
+    def _is_member(self, group: _Group, user_id: str, login: str) -> bool:
+        """Membership as this run observed it (the engine plans from that very observation,
+        moments ago), else as Okta says now: one request per change fewer in a run."""
+        observed = self._observed.get(group.id)
+        if observed is not None:
+            return principal_key(login) in observed
+        return group.id in self._groups_of(user_id, login)
+
+    def _note_membership(self, group: _Group, login: str, *, member: bool) -> None:
+        key = principal_key(login)
+        with self._observed_lock:
+            observed = self._observed.get(group.id)
+            if observed is not None:
+                self._observed[group.id] = observed | {key} if member else observed - {key}
+
     def _members(self, group: _Group) -> frozenset[str]:
         users = self._all_pages(
             lambda c, after: c.list_group_users(group.id, after=after, limit=self._page_size),
             f"group {group.name}",
         )
-        return frozenset(principal_key(_login_of(u)) for u in users)
+        members = set()
+        for user in users:
+            key = principal_key(_login_of(user))
+            members.add(key)
+            # The listing names each member's id: a revoke needs no look-up of its own.
+            if getattr(user, "id", None):
+                self._users.setdefault(key, str(user.id))
+        with self._observed_lock:
+            self._observed[group.id] = frozenset(members)
+        return frozenset(members)
 
     def _all_pages(self, call: Callable[[Any, str | None], Awaitable[Any]], subject: str
                    ) -> list[Any]:

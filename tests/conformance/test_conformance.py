@@ -43,6 +43,21 @@ def test_grant_then_observe_then_revoke(backend: Any) -> None:
     assert provider.observe([target])[target] == frozenset()
 
 
+def test_grant_after_observe_leaves_a_holder_as_it_is(backend: Any) -> None:
+    """Providers may act on what their observe just read (the engine plans from it): a holder
+    it saw keeps holding (those with native expiry may extend it), and a revoke removes it."""
+    provider = backend.provider()
+    target, principal = backend.new_target(), backend.new_principal()
+    backend.add_member_out_of_band(target, principal)
+    assert provider.observe([target])[target] == frozenset({principal_key(principal)})
+    outcome = provider.grant(change(Action.GRANT, target, principal))
+    assert outcome.status in (Status.UNCHANGED, Status.DONE)
+    assert backend.members_out_of_band(target) == {principal_key(principal)}
+    outcome = provider.revoke(change(Action.REVOKE, target, principal))
+    assert outcome.status is Status.DONE
+    assert backend.members_out_of_band(target) == set()
+
+
 def test_grant_is_idempotent(backend: Any) -> None:
     provider = backend.provider()
     target, principal = backend.new_target(), backend.new_principal()
