@@ -1,0 +1,97 @@
+"""Auto-approval and break-glass on GitLab: the GitLab emulator through python-gitlab, AWS on
+moto. GitLab takes no approval on a merged merge request, so there a break-glass grant can
+not be ratified after the merge: it ends at its review deadline (docs/policy-controls.md)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from emulators.gitlab import GitLabEmulator
+from tests.cli_runner import Result, invoke
+from tests.e2e.gitlab_world import ENGINE, PROJECT, World, hours
+
+RULE = """\
+auto_approve:
+  - name: short
+    max_duration: 1h
+"""
+GLASS = "break_glass:\n  max_duration: 2h\n  review_within: 1h\n"
+
+
+@pytest.fixture
+def world(tmp_path: Path, aws_endpoint: str) -> Iterator[World]:
+    with GitLabEmulator() as emulator:
+        assert isinstance(emulator, GitLabEmulator)
+        built = World.build(emulator, aws_endpoint, tmp_path)
+        prod = (built.workspace / "policies/entitlements/prod-admin.yaml").read_text()
+        glass = (built.workspace / "policies/entitlements/break-glass.yaml").read_text()
+        emulator.push_direct(PROJECT, {"policies/entitlements/prod-admin.yaml": prod + RULE,
+                                       "policies/entitlements/break-glass.yaml": glass + GLASS},
+                             author="dave")
+        built.sync()
+        yield built
+
+
+def validate(world: World, iid: int, tmp: Path) -> Result:
+    event = tmp / "event.json"
+    event.write_text(json.dumps({"object_kind": "merge_request", "object_attributes":
+                                 {"iid": iid}}))
+    head = world.sync(f"change-{world.branches}")  # the merge request's head, checked out
+    try:
+        return invoke("validate", "--repo", str(head), "--event", str(event), "--vcs",
+                      "gitlab", "--comment", environ=world.env, now=hours(0.1))
+    finally:
+        world.sync()
+
+
+def approvers(world: World, iid: int) -> list[str]:
+    mr = world.client("dave").projects.get(world.project_id).mergerequests.get(iid)
+    return [a["user"]["username"] for a in mr.approvals.get().approved_by]
+
+
+def test_a_rule_approves_the_merge_request_and_apply_grants(world: World,
+                                                            tmp_path: Path) -> None:
+    _path, iid = world.ask("alice", hours_from_t0=1.0)
+    checked = validate(world, iid, tmp_path)
+    assert checked.code == 0, checked.out + checked.err
+    assert approvers(world, iid) == [ENGINE], checked.out + checked.err
+    assert validate(world, iid, tmp_path).code == 0  # no second approval, no error
+    world.merge(iid)
+    result = world.apply(hours(0.6))
+    assert result.code == 0, result.err
+    assert [(e["action"], e.get("approved_by_rule")) for e in result.events()] == [
+        ("approve", "short"), ("grant", None)], result.out + result.err
+    assert world.members() == {"alice"}
+
+
+def test_the_engines_own_approval_grants_nothing_without_the_rule(world: World,
+                                                                  tmp_path: Path) -> None:
+    _path, iid = world.ask("alice", hours_from_t0=3)  # 2.5h: beyond the rule's hour
+    world.approve(iid, ENGINE)
+    world.merge(iid)
+    result = world.apply()
+    assert result.code == 1
+    [deny] = [e for e in result.events() if e["action"] == "deny"]
+    assert "bots do not approve" in deny["error"] and "rule short does not apply" in deny["error"]
+    assert world.members() == set()
+
+
+def test_break_glass_mentions_the_owners_and_ends_at_the_deadline(world: World) -> None:
+    _, iid = world.ask("alice", hours_from_t0=2.0, entitlement="break-glass")
+    world.merge(iid)
+    applied = world.apply(hours(0.6))
+    assert applied.code == 0, applied.err
+    assert world.members("break-glass") == {"alice"}
+    notes = [n.body for n in world.gitlab.projects[world.project_id].merge_requests[iid].notes]
+    assert any("@acme/security" in body and "break-glass" in body for body in notes)
+    swept = invoke("revoke", "--repo", str(world.workspace), "--confirm", "--vcs", "gitlab",
+                   "--audit-file", str(world.workspace.parent / "audit.jsonl"),
+                   environ=world.env, now=hours(1.6))
+    assert swept.code == 0, swept.err
+    assert ("break-glass", "not-ratified") in [(e["action"], e["outcome"])
+                                              for e in swept.events()]
+    assert world.members("break-glass") == set()
