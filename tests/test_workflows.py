@@ -180,7 +180,9 @@ def test_one_job_per_platform_each_with_only_its_own_credentials(name: str) -> N
         permissions = job["permissions"]
         assert permissions.get("contents") == "read"
         assert (permissions.get("id-token") == "write") == (job_name in OIDC_JOBS), job_name
-        assert permissions.get("pull-requests") == ("read" if name == "apply.yml" else None)
+        # apply asks for break-glass reviews; revoke reads whether they came.
+        assert permissions.get("pull-requests") == {"apply.yml": "write", "revoke.yml": "read"
+                                                    }.get(name), (name, job_name)
         secrets = set(re.findall(r"secrets\.(\w+)", text))
         expected = {"okta-main": {"OKTA_API_TOKEN"},
                     "github-acme": {"ACCESSCTL_GITHUB_TOKEN"}}.get(job_name, set())

@@ -150,7 +150,12 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     elif Action.GRANT not in actions:
         # Break-glass grants stand only until their review deadline unless ratified: the one
         # thing the sweep asks the VCS about (and only when a deadline may have passed).
-        sweep = ratification.sweep(loaded.policies, loaded.requests, now, REVOKE_SCHEDULE,
+        # Each CI job sweeps its own instances: only their break-glass requests are looked up
+        # and announced, so a deadline is reported once, not once per job.
+        mine = [r for r in loaded.requests if not options.providers or (
+            (e := loaded.policies.entitlements.get(r.entitlement)) is not None
+            and e.provider in options.providers)]
+        sweep = ratification.sweep(loaded.policies, mine, now, REVOKE_SCHEDULE,
                                    lambda: _verifier(env, options.vcs_kind))
         for item in sweep.withdrawn:
             env.stderr.write(f"break-glass: {ratification.describe(item)}\n")
