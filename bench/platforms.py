@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--platform", action="append", choices=PLATFORMS,
+                        help="only this platform (repeatable); default: all")
     args = parser.parse_args()
     os.environ[OKTA_HTTPS_CHECK_OFF] = "true"  # the okta SDK reads it from the process
 
@@ -73,7 +75,7 @@ def main() -> None:
           f"{args.latency * 1000:.0f} ms per request, --concurrency {args.concurrency}\n")
     print("| platform | command | changes | wall | rate | HTTP requests per change | exit |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    for platform in PLATFORMS:
+    for platform in args.platform or PLATFORMS:
         with tempfile.TemporaryDirectory() as workspace, \
                 build(Path(workspace), (platform,), targets_per_platform=1,
                       people=args.people, unmanaged=0) as world:

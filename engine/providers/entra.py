@@ -402,6 +402,19 @@ class EntraProvider:
             seen.add(link)
             info = builder.with_url(link).to_get_request_information()
 
+    async def _object(self, builder: Any, config: Any, subject: str) -> dict[str, Any]:
+        """One entity as plain JSON (as `_pages` reads collections: the SDK's User model alone
+        costs ~30 ms of CPU to deserialize, a look-up per grant)."""
+        from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+        info = builder.to_get_request_information(config)
+        raw = await self._call(
+            self.client.request_adapter.send_primitive_async(info, "bytes", {"XXX": ODataError}),
+            subject,
+        )
+        found = json.loads(raw) if raw else {}
+        return found if isinstance(found, dict) else {}
+
     # -- users ---------------------------------------------------------------------------------
     async def _user_id(self, principal: str) -> str:
         """The object id of the user identities.yaml names `principal` (looked up once)."""
@@ -428,10 +441,16 @@ class EntraProvider:
             if len(found) > 1:
                 raise ProviderError(f"user {principal}: {len(found)} Entra users share that mail")
             return str(found[0]["id"])
-        user = await self._call(self.client.users.by_user_id(principal).get(), subject)
-        if user is None or not user.id:
+        from msgraph.generated.users.item.user_item_request_builder import (
+            UserItemRequestBuilder,
+        )
+
+        by_id = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=["id"])
+        user = await self._object(self.client.users.by_user_id(principal),
+                                  RequestConfiguration(query_parameters=by_id), subject)
+        if not user.get("id"):
             raise NotFound(f"user {principal} not found in Entra ID")
-        return str(user.id)
+        return str(user["id"])
 
     def _key(self, directory_object: Mapping[str, Any]) -> str:
         """How observe names a member: the user's UPN or mail, else its object id (groups,
