@@ -105,6 +105,10 @@ def test_a_request_a_rule_approves_is_granted_with_the_rule_on_record(
     assert ruled.members() == {"alice"}
     audit = (ruled.workspace.parent / "audit.jsonl").read_text().splitlines()
     assert json.loads(audit[0])["approved_by_rule"] == "on-call-short"
+    report = invoke("report", "--repo", str(ruled.workspace), "--format", "json",
+                    environ=ruled.env, now=hours(0.6))
+    [row] = [r for r in report.json()["requests"] if r["request"] == path]
+    assert (row["state"], row["approval"]) == ("active", "auto-approved by rule on-call-short")
 
 
 def test_the_bots_review_alone_grants_nothing_when_no_rule_holds(ruled: World) -> None:

@@ -65,6 +65,11 @@ def test_granted_on_merge_then_revoked_when_nobody_ratifies(glass: World) -> Non
         assert glass.github.requested_reviewers(REPO, number) == ([], ["security"])
         [comment] = glass.github.comments(REPO, number)
         assert "@acme/security" in comment and stamp(hours(1.5)) in comment
+        # The auditor's report reads the VCS and gives the deadline.
+        report = invoke("report", "--repo", str(glass.workspace), "--format", "json",
+                        environ=glass.env, now=hours(0.7))
+        [row] = [r for r in report.json()["requests"] if r["request"] == PATH]
+        assert row["approval"] == f"break-glass: code owners must ratify by {stamp(hours(1.5))}"
         alert = [m for m in hook.received if m["accessctl"]["event"] == "break_glass"]
         assert alert and alert[0]["accessctl"]["deadline"] == stamp(hours(1.5))
         hook.received.clear()
