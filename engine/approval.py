@@ -7,6 +7,7 @@ checked here again, against the policies and CODEOWNERS of the pull request's ba
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -184,30 +185,39 @@ def judge_approval(
                            f"approval(s) from {', '.join(section.owners)}")
     reasons.extend(f"not counted: {i}" for i in ignored if reasons)
     if not reasons:
+        ratified = glass and after_merge
         return Verdict(path, True, approvers=tuple(counted), could_approve=could, pull=pull,
-                       break_glass="ratified" if glass and after_merge else None,
-                       deadline=due)
-    results = judge_rules(entitlement, request, merged_at, base_policies.schedules)
+                       break_glass="ratified" if ratified else None,
+                       deadline=due if ratified else None)
+    return _stand_in(Verdict(path, False, approvers=tuple(counted), reasons=tuple(reasons),
+                             could_approve=could, pull=pull),
+                     request, base_policies, merged_at, due, now)
+
+
+def _stand_in(denied: Verdict, request: Request, policies: Policies, merged_at: datetime,
+              due: datetime | None, now: datetime | None) -> Verdict:
+    """What stands in for the missing reviews: an auto-approval rule, else break-glass until
+    its deadline; otherwise `denied`, with why no rule applied."""
+    entitlement = policies.entitlements[request.entitlement]
+    results = judge_rules(entitlement, request, merged_at, policies.schedules)
     rule = next((r.rule for r in results if r.applies), None)
-    reasons.extend(f"auto-approval rule {r.rule.name} does not apply: {'; '.join(r.failed)}"
-                   for r in results if not r.applies)
     if rule is not None:
         # The rule is judged here, at every apply, from the base commit's policies: a bot's
         # review on the pull request is only its visible trace and never counts by itself.
-        return Verdict(path, True, approvers=tuple(counted), could_approve=could, pull=pull,
-                       approved_by_rule=rule.name)
-    if due is not None and entitlement.break_glass is not None:
-        if (now or merged_at) < due:
-            return Verdict(path, True, approvers=tuple(counted), could_approve=could,
-                           pull=pull, break_glass="awaiting", deadline=due, reasons=tuple(
-                               f"ratification pending: {r}" for r in reasons))
-        within = format_duration(entitlement.break_glass.review_within)
-        return Verdict(path, False, approvers=tuple(counted), could_approve=could, pull=pull,
-                       break_glass="not-ratified", deadline=due, reasons=(
-                           f"break-glass not ratified: no code owner approved within {within} "
-                           f"of the merge (deadline {isoformat(due)})", *reasons))
-    return Verdict(path, False, approvers=tuple(counted), reasons=tuple(reasons),
-                   could_approve=could, pull=pull)
+        return dataclasses.replace(denied, approved=True, reasons=(), approved_by_rule=rule.name)
+    reasons = denied.reasons + tuple(
+        f"auto-approval rule {r.rule.name} does not apply: {'; '.join(r.failed)}"
+        for r in results)
+    glass = entitlement.break_glass
+    if due is None or glass is None:
+        return dataclasses.replace(denied, reasons=reasons)
+    if (now or merged_at) < due:
+        return dataclasses.replace(denied, approved=True, break_glass="awaiting", deadline=due,
+                                   reasons=tuple(f"ratification pending: {r}" for r in reasons))
+    return dataclasses.replace(denied, break_glass="not-ratified", deadline=due, reasons=(
+        f"break-glass not ratified: no code owner approved within "
+        f"{format_duration(glass.review_within)} of the merge (deadline {isoformat(due)})",
+        *reasons))
 
 
 def required_approvals(approvals: int, groups: Sequence[Sequence[str]]) -> int:
