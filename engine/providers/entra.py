@@ -302,6 +302,10 @@ def odata_string(value: str) -> str:
 
 
 class EntraProvider:
+    observe_in_parallel = True
+    """Calls from several threads share the provider's one event loop (`BackgroundLoop`): the
+    engine may split the targets over threads, and their reads run side by side."""
+
     def __init__(self, instance: ProviderInstance, environ: Mapping[str, str]) -> None:
         self.instance = instance
         self._environ = environ

@@ -121,6 +121,10 @@ class _TransportError(Exception):
 
 
 class OktaProvider:
+    observe_in_parallel = True
+    """Calls from several threads share the provider's one event loop (`BackgroundLoop`): the
+    engine may split the targets over threads, and their reads run side by side."""
+
     def __init__(self, instance: ProviderInstance, environ: Mapping[str, str]) -> None:
         self.instance = instance
         settings = instance.settings
