@@ -359,14 +359,22 @@ def _holding_findings(
     batches: dict[tuple[bool, datetime], list[Request]] = {}
     for request in live:
         batches.setdefault(arrival(request), []).append(request)
+    # Per entitlement once, not per request: `conflicting` reads every entitlement.
+    forbidden: dict[str, frozenset[str]] = {}
     for key in sorted(batches):
         batch = batches[key]
+        # One pass per batch, not one per request: a batch (say, every request without a start)
+        # can hold thousands.
+        in_batch: dict[str, list[Request]] = {}
+        for request in batch:
+            in_batch.setdefault(request.requester.casefold(), []).append(request)
         accepted = []
         for request in batch:
             person = request.requester.casefold()
-            others = held.get(person, []) + [
-                r for r in batch if r is not request and r.requester.casefold() == person]
-            found = _conflict_findings(policies, request, others, now)
+            others = held.get(person, []) + [r for r in in_batch[person] if r is not request]
+            if request.entitlement not in forbidden:
+                forbidden[request.entitlement] = conflicting(policies, request.entitlement)
+            found = _conflict_findings(request, others, now, forbidden[request.entitlement])
             if not found and limit is not None:
                 found = _limit_findings(request, others, now, limit)
             if found:
@@ -379,9 +387,10 @@ def _holding_findings(
 
 
 def _conflict_findings(
-    policies: Policies, request: Request, others: list[Request], now: datetime
+    request: Request, others: list[Request], now: datetime, forbidden: frozenset[str]
 ) -> list[Finding]:
-    forbidden = conflicting(policies, request.entitlement)
+    if not forbidden:
+        return []
     mine = _span(request, now)
     for other in others:
         if other.entitlement in forbidden and _overlaps(mine, _span(other, now)):
