@@ -32,6 +32,15 @@ ADMIN_PATHS = (
 )
 """What only admins may change: the rules themselves, the code that enforces them, and CI."""
 
+LOCATIONS: dict[str, tuple[str, ...]] = {
+    # GitHub docs ("About code owners"): .github/, then the root, then docs/; the first found.
+    "github": (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"),
+    # GitLab (Gitlab::CodeOwners::FILE_PATHS): the root, then docs/, then .gitlab/.
+    "gitlab": ("CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS"),
+}
+"""Where each platform looks for CODEOWNERS, in its order: it uses the first file that exists,
+so a file earlier in the list silently overrides the one the engine writes."""
+
 _TOKEN = re.compile(r"(?:\\.|[^\s\\])+")
 _SECTION = re.compile(r"^(\^)?\[([^\[\]]*)\](?:\[([^\[\]]*)\])?(.*)$")
 _USER_OR_TEAM = re.compile(r"^@[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)?$")

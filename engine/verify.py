@@ -46,7 +46,9 @@ class Verifier:
         if sha not in self._bases:
             files = self.vcs.files_at(sha)
             policies, _ = load_policies(files)
-            raw = files.read(self.vcs.codeowners_path())
+            # The platform uses the first CODEOWNERS it finds: judge by that same file.
+            raw = next((found for found in map(files.read, self.vcs.codeowners_paths())
+                        if found is not None), None)
             owners = (
                 CodeOwners.parse(raw.decode("utf-8", "replace"), gitlab=self.vcs.kind == "gitlab")
                 if raw is not None else None

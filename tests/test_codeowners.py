@@ -351,8 +351,9 @@ def test_check_fails_after_a_hand_edit_or_a_policy_change(tmp_path: Path) -> Non
     target.write_text(original + "/access-requests/prod-admin/ @mallory\n")
     result = invoke("codeowners", "--check", "--repo", str(repo))
     assert result.code == 1
-    assert result.err.strip() == ("accessctl: .github/CODEOWNERS does not match the policies: "
-                                  "run 'accessctl codeowners --write' and commit the result")
+    assert result.err.strip() == ("accessctl: .github/CODEOWNERS does not match the policies "
+                                  "(it is the CODEOWNERS github uses): run 'accessctl codeowners "
+                                  "--write' and commit the result")
     target.write_text(original)
     entitlement = repo / "policies" / "entitlements" / "prod-admin.yaml"
     entitlement.write_text(entitlement.read_text().replace('"@acme/security"', "carol"))
@@ -388,3 +389,44 @@ def test_generate_refuses_owners_it_cannot_write() -> None:
                       policies.providers, ("carol smith",))
     with pytest.raises(ValueError, match="'@carol smith' is not a login"):
         generate(spaced)
+
+
+@pytest.mark.parametrize(("vcs", "stray", "used"), [
+    # GitHub looks in .github/, the root, docs/; GitLab in the root, docs/, .gitlab/.
+    ("github", "CODEOWNERS", ".github/CODEOWNERS"),
+    ("github", "docs/CODEOWNERS", ".github/CODEOWNERS"),
+    ("gitlab", "CODEOWNERS", "CODEOWNERS"),
+    ("gitlab", "docs/CODEOWNERS", "docs/CODEOWNERS"),
+    ("gitlab", ".gitlab/CODEOWNERS", ".gitlab/CODEOWNERS"),
+])
+def test_check_judges_the_file_the_platform_uses(tmp_path: Path, vcs: str, stray: str,
+                                                 used: str) -> None:
+    """A hand-written CODEOWNERS earlier in the platform's search order is the one it obeys:
+    --check must look at that file, not at the one the engine would have written."""
+    repo = write_repo(tmp_path)
+    assert invoke("codeowners", "--write", "--vcs", vcs, "--repo", str(repo)).code == 0
+    (repo / stray).parent.mkdir(exist_ok=True)
+    (repo / stray).write_text("* @mallory\n")
+    result = invoke("codeowners", "--check", "--vcs", vcs, "--repo", str(repo))
+    if used == stray:
+        assert result.code == 1
+        assert result.err.startswith(f"accessctl: {used} does not match the policies")
+        assert invoke("codeowners", "--write", "--vcs", vcs, "--repo", str(repo)).code == 0
+        assert "@mallory" not in (repo / used).read_text()
+    else:
+        assert result.code == 0, result.err
+        assert result.out.strip() == f"{used} is up to date"
+
+
+def test_gitlab_writes_under_dot_gitlab_when_there_is_none(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path)
+    missing = invoke("codeowners", "--check", "--vcs", "gitlab", "--repo", str(repo))
+    assert missing.code == 1
+    assert "run 'accessctl codeowners --write --vcs gitlab'" in missing.err
+    written = invoke("codeowners", "--write", "--vcs", "gitlab", "--repo", str(repo))
+    assert written.code == 0 and written.out.strip() == "wrote .gitlab/CODEOWNERS"
+    assert invoke("codeowners", "--write", "--repo", str(repo)).code == 0
+    # One text for both platforms: the generated lines read the same in either dialect.
+    assert (repo / ".gitlab" / "CODEOWNERS").read_text() == \
+        (repo / ".github" / "CODEOWNERS").read_text()
+    assert invoke("codeowners", "--check", "--vcs", "gitlab", "--repo", str(repo)).code == 0

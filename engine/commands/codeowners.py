@@ -1,4 +1,9 @@
-"""`accessctl codeowners`: keep .github/CODEOWNERS equal to what the policies say."""
+"""`accessctl codeowners`: keep the platform's CODEOWNERS equal to what the policies say.
+
+The platform reads the first CODEOWNERS it finds in its own order (GitHub: .github/, the root,
+docs/; GitLab: the root, docs/, .gitlab/). The command writes and checks that very file, so that a
+stray CODEOWNERS earlier in the order can never be the one approvals are judged by unnoticed.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,19 @@ from typing import TextIO
 
 import click
 
-from engine.codeowners import COMMAND, generate
+from engine.codeowners import COMMAND, LOCATIONS, generate
 from engine.commands.common import environment, repo_option, sort_findings
 from engine.errors import ConfigError, FindingsError
 from engine.load import TreeSource, load_policies
 from engine.model import Severity
 
-PATH = ".github/CODEOWNERS"
+DEFAULT_PLACE = {"github": ".github/CODEOWNERS", "gitlab": ".gitlab/CODEOWNERS"}
+"""Where a new file goes when the platform's search finds none."""
+
+
+def platform_file(repo: Path, vcs: str) -> str:
+    """The CODEOWNERS the platform would use: the first that exists, else the default place."""
+    return next((p for p in LOCATIONS[vcs] if (repo / p).is_file()), DEFAULT_PLACE[vcs])
 
 
 def expected(repo: Path, out: TextIO) -> str:
@@ -31,7 +42,7 @@ def expected(repo: Path, out: TextIO) -> str:
         out.write(f"{finding.location}: {finding.severity.value}: {finding.message} "
               f"[{finding.code}]\n")
     if policies is None or any(f.severity is Severity.ERROR for f in findings):
-        raise FindingsError(f"the policies have errors: fix them before writing {PATH}")
+        raise FindingsError("the policies have errors: fix them before writing CODEOWNERS")
     try:
         return generate(policies)
     except ValueError as error:
@@ -40,30 +51,37 @@ def expected(repo: Path, out: TextIO) -> str:
 
 @click.command("codeowners")
 @repo_option
-@click.option("--write", is_flag=True, help=f"Write {PATH} from the policies.")
-@click.option("--check", is_flag=True, help=f"Exit 1 when {PATH} differs from the policies.")
+@click.option("--write", is_flag=True, help="Write the CODEOWNERS file from the policies.")
+@click.option("--check", is_flag=True, help="Exit 1 when CODEOWNERS differs from the policies.")
+@click.option("--vcs", "vcs_kind", type=click.Choice(["github", "gitlab"]), default="github",
+              show_default=True, help="Whose CODEOWNERS: where it is looked for, in what order.")
 @click.pass_context
-def command(ctx: click.Context, repo: Path, write: bool, check: bool) -> None:
-    """Generate .github/CODEOWNERS from the policies (--write) or check it is current (--check).
+def command(ctx: click.Context, repo: Path, write: bool, check: bool, vcs_kind: str) -> None:
+    """Generate CODEOWNERS from the policies (--write) or check it is current (--check).
 
-    Entitlement approvers own their access-requests/<name>/ directory, admins own the rest.
+    Entitlement approvers own their access-requests/<name>/ directory, admins own the rest. The
+    file is the one the platform uses (GitHub: .github/CODEOWNERS unless the root or docs/ holds
+    one first in its order; GitLab: CODEOWNERS, docs/CODEOWNERS, else .gitlab/CODEOWNERS).
     """
     if write == check:
         raise ConfigError("pass exactly one of --write or --check")
     env = environment(ctx)
     text = expected(repo, env.stdout)
-    target = repo / PATH
+    path = platform_file(repo, vcs_kind)
+    target = repo / path
     if write:
         target.parent.mkdir(exist_ok=True)
         target.write_text(text, encoding="utf-8")
-        env.stdout.write(f"wrote {PATH}\n")
+        env.stdout.write(f"wrote {path}\n")
         return
+    write_command = COMMAND if vcs_kind == "github" else f"{COMMAND} --vcs {vcs_kind}"
     try:
         # A checkout with CRLF line ends still holds the same file in the repository.
         current = target.read_text(encoding="utf-8").replace("\r\n", "\n")
     except FileNotFoundError:
-        raise FindingsError(f"{PATH} is missing: run '{COMMAND}' and commit the result") from None
+        raise FindingsError(f"{path} is missing: run '{write_command}' and commit the "
+                            "result") from None
     if current != text:
-        raise FindingsError(f"{PATH} does not match the policies: run '{COMMAND}' and commit "
-                            "the result")
-    env.stdout.write(f"{PATH} is up to date\n")
+        raise FindingsError(f"{path} does not match the policies (it is the CODEOWNERS "
+                            f"{vcs_kind} uses): run '{write_command}' and commit the result")
+    env.stdout.write(f"{path} is up to date\n")

@@ -105,6 +105,6 @@ class Vcs(Protocol):
         """The repository's files as they were at `sha` (for the base commit's policies)."""
         ...
 
-    def codeowners_path(self) -> str:
-        """Where this platform reads CODEOWNERS from."""
+    def codeowners_paths(self) -> tuple[str, ...]:
+        """Where this platform looks for CODEOWNERS, in its order (it uses the first found)."""
         ...

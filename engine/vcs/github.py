@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.codeowners import LOCATIONS
 from engine.errors import ConfigError
 from engine.vcs.base import PullRequest, Review, ReviewState
 
@@ -81,8 +82,8 @@ class GitHubVcs:
         # The lazy client fetches the repository only when a default branch must be looked up.
         self.default_branch = default_branch or self._repo.default_branch
 
-    def codeowners_path(self) -> str:
-        return ".github/CODEOWNERS"
+    def codeowners_paths(self) -> tuple[str, ...]:
+        return LOCATIONS["github"]
 
     def last_commit_touching(self, path: str, ref: str) -> str | None:
         for commit in self._repo.get_commits(sha=ref, path=path):

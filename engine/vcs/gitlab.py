@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from engine.codeowners import LOCATIONS
 from engine.errors import ConfigError
 from engine.vcs.base import PullRequest, Review, ReviewState
 
@@ -72,8 +73,8 @@ class GitLabVcs:
         self._resets: bool | None = None
         self._bots: dict[int, bool] = {}
 
-    def codeowners_path(self) -> str:
-        return ".gitlab/CODEOWNERS"
+    def codeowners_paths(self) -> tuple[str, ...]:
+        return LOCATIONS["gitlab"]
 
     def last_commit_touching(self, path: str, ref: str) -> str | None:
         # python-gitlab takes a `path` keyword as the URL to list, so the file path goes in

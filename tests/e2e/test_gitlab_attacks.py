@@ -178,6 +178,21 @@ def test_a_codeowners_section_needing_two_approvals_with_two(world: World) -> No
     assert world.members() == {"alice"}
 
 
+def test_a_root_codeowners_is_the_one_gitlab_and_the_engine_judge_by(world: World) -> None:
+    """GitLab reads the first of CODEOWNERS, docs/CODEOWNERS, .gitlab/CODEOWNERS. A root file
+    asking two approvals for the directory outranks the generated one asking one: a merge with
+    one approval (GitLab's rule bypassed by whoever merged) is denied, as GitLab would have."""
+    owners = (world.workspace / CODEOWNERS).read_text()
+    world.gitlab.push_direct(PROJECT, {"CODEOWNERS": owners + "\n[Access][2]\n"
+                                       "/access-requests/prod-admin/ @acme/security\n"},
+                             author="dave")
+    world.sync()
+    path, iid = world.ask("alice")
+    world.approve(iid, "carol")
+    world.merge(iid)
+    denied(world, path, "CODEOWNERS section [Access] needs 2 approval(s)")
+
+
 def test_a_bots_approval(world: World) -> None:
     # The bot sits in the approvers' group itself: only its being a bot can deny it.
     world.gitlab.add_member("acme/security", BOT, 30, kind="groups")
