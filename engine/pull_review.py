@@ -132,8 +132,18 @@ def render_comment(result: PullReview) -> str:
         lines += ["", f"**{len(errors)} problem(s) to fix:**", ""]
         lines += [f"- `{f.location.path}` line {f.location.line}: {f.message}" for f in errors]
     else:
-        lines += ["", "No problems found. The access is granted when a code owner approves the "
-                  "final commit and the pull request is merged."]
+        verdicts = [v for v in result.verdicts.values() if v is not None]
+        if verdicts and all(v.approved_by_rule for v in verdicts):
+            ending = ("No problems found. An auto-approval rule approves this: the access is "
+                      "granted when the pull request is merged, if the rule still holds then.")
+        elif verdicts and all(v.break_glass == "awaiting" for v in verdicts):
+            ending = ("No problems found. **Break-glass**: the access is granted on merge; the "
+                      "code owners must then approve this pull request before the deadline, or "
+                      "it is revoked.")
+        else:
+            ending = ("No problems found. The access is granted when a code owner approves the "
+                      "final commit and the pull request is merged.")
+        lines += ["", ending]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -329,12 +329,15 @@ def test_the_bot_approves_only_a_clean_pull_request_a_rule_approves() -> None:
     body = bot_approval(review_of(ruled, req))
     assert body is not None and "on-call-short" in body
     assert "auto-approved by rule `on-call-short`" in render_comment(review_of(ruled, req))
+    assert "if the rule still holds then" in render_comment(review_of(ruled, req))
     human = judge(req, policies(), [Review("carol", ReviewState.APPROVED, HEAD, MONDAY)])
     assert bot_approval(review_of(human, req)) is None
     glass = judge(the_request("alice", minutes=90), policies(GLASS))
     assert bot_approval(review_of(glass, req)) is None
     assert "**break-glass**" in render_comment(review_of(glass, req))
     assert "within 1h of the merge" in render_comment(review_of(glass, req))
+    assert "granted on merge; the code owners must then approve" in render_comment(
+        review_of(glass, req))
 
 
 def test_the_break_glass_alert() -> None:
