@@ -170,16 +170,29 @@ def _content_findings(
     return found
 
 
+def _directory_and_stem(path: str) -> tuple[str, str]:
+    """PurePosixPath(path).parent.name and .stem, by string operations for plain paths (a Path
+    object per request is measurable at 10,000 requests)."""
+    parts = path.split("/")
+    if "" in parts or "." in parts:  # '//', './', a leading or trailing '/': let pathlib decide
+        pure = PurePosixPath(path)
+        return pure.parent.name, pure.stem
+    name = parts[-1]
+    dot = name.rfind(".")
+    stem = name[:dot] if 0 < dot < len(name) - 1 else name
+    return (parts[-2] if len(parts) > 1 else ""), stem
+
+
 def _path_findings(request: Request) -> list[Finding]:
     found = []
-    pure = PurePosixPath(request.path)
-    if pure.parent.name != request.entitlement:
+    directory, stem = _directory_and_stem(request.path)
+    if directory != request.entitlement:
         found.append(Finding(
             request.line_of("entitlement"), "wrong-directory",
             f"entitlement {request.entitlement!r} must equal the directory name "
-            f"{pure.parent.name!r}: move the file to access-requests/{request.entitlement}/",
+            f"{directory!r}: move the file to access-requests/{request.entitlement}/",
         ))
-    if not pure.stem.casefold().startswith(request.requester.casefold() + "-"):
+    if not stem.casefold().startswith(request.requester.casefold() + "-"):
         found.append(Finding(
             request.line_of("requester"), "file-name",
             f"the file name must start with the requester: {request.requester}-<slug>.yaml",
@@ -213,13 +226,16 @@ def evaluate(
     ordered = sorted(requests, key=lambda r: r.path)
     own = _own_findings(policies, ordered, now, lookup, fresh_paths)
     holding = _holding_findings(policies, ordered, own, now, fresh_paths, approved)
+    targets: dict[str, Target | None] = {}  # one Target per entitlement, not one per request
     for request in ordered:
         found = own[request.path] + holding.get(request.path, [])
         entitlement = policies.entitlements.get(request.entitlement)
         target = None
         principal = None
         if entitlement is not None:
-            target = target_of(entitlement, policies)
+            if entitlement.name not in targets:
+                targets[entitlement.name] = target_of(entitlement, policies)
+            target = targets[entitlement.name]
             person = policies.people.get(request.requester.casefold())
             instance = policies.providers.get(entitlement.provider)
             if person is not None and instance is not None:
