@@ -24,6 +24,9 @@ _KEYWORDS = frozenset({"type", "enum", "const", "properties", "additionalPropert
                        "propertyNames", "pattern", "minLength", "maxLength", "items",
                        "uniqueItems", "minItems", "maxItems", "minimum", "maximum", "format"})
 _FORMATS = frozenset({"regex"})
+_STRING_ONLY = frozenset({"type", "pattern", "minLength", "maxLength", "format"})
+_OBJECT_ONLY = frozenset({"type", "properties", "additionalProperties", "required",
+                          "propertyNames"})
 
 
 class _Unsupported(Exception):
@@ -69,8 +72,16 @@ def _compile(schema: Any) -> Check:
     unknown = set(schema) - _KEYWORDS - _ANNOTATIONS
     if unknown:
         raise _Unsupported(", ".join(sorted(unknown)))
-    checks: list[Check] = []
+    # The common shapes, fused into one function per schema (this runs per value, 10,000 files
+    # a run): the exact type, then that type's keywords, without the "vacuously true for other
+    # types" guards that an exact type makes moot. Only schemas that use nothing else.
+    keywords = set(schema) - _ANNOTATIONS
+    if schema.get("type") == "string" and keywords <= _STRING_ONLY:
+        return _typed(str, _all(_string_checks(schema)))
+    if schema.get("type") == "object" and keywords <= _OBJECT_ONLY:
+        return _typed(dict, _object_check(schema))
 
+    checks: list[Check] = []
     if "type" in schema:
         kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
         type_checks = [_type_check(k) for k in kinds]
@@ -95,6 +106,13 @@ def _compile(schema: Any) -> Check:
     if {"items", "uniqueItems", "minItems", "maxItems"} & set(schema):
         checks.append(partial(_only_for, kind=list, checks=[_array_check(schema)]))
     return _all(checks)
+
+
+def _typed(kind: type, check: Check) -> Check:
+    """Exactly `kind` (a subclass is "not sure") and `check`."""
+    if check is _always:
+        return lambda x: type(x) is kind
+    return lambda x: type(x) is kind and check(x)
 
 
 def _all(checks: list[Check]) -> Check:
