@@ -65,6 +65,17 @@ def change_event(time: datetime, outcome: Outcome, commit: str | None) -> Event:
     )
 
 
+def started_event(time: datetime, change: Change, commit: str | None) -> Event:
+    """Written (to the file only) just before the platform write: if the run dies before the
+    outcome line, the next run finds it and settles how the change ended (engine/journal.py)."""
+    return Event(
+        time=time, action=change.action.value, outcome="started",
+        request=",".join(change.requests) or None, entitlement=change.entitlement or None,
+        principal=change.principal, provider=change.target.instance,
+        target=change.target.display, commit=commit,
+    )
+
+
 class AuditLog:
     """Writes each event as it happens. `stream` may be None to keep stdout for humans."""
 
@@ -80,15 +91,18 @@ class AuditLog:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
             self._file = os.fdopen(fd, "a", encoding="utf-8")
 
-    def record(self, event: Event) -> None:
+    def record(self, event: Event, *, stream: bool = True) -> None:
+        """Append the event to the file (flushed and fsynced before returning) and, unless
+        `stream` is False, to the stream; only streamed events are kept in `events`."""
         line = json.dumps(event.as_dict(), sort_keys=False)
         with self._lock:  # changes run in parallel; lines must never interleave
-            self.events.append(event)
+            if stream:
+                self.events.append(event)
             if self._file is not None:
                 self._file.write(line + "\n")
                 self._file.flush()
                 os.fsync(self._file.fileno())
-            if self.stream is not None:
+            if stream and self.stream is not None:
                 self.stream.write(line + "\n")
                 self.stream.flush()
 

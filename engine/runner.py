@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
-from engine.audit import AuditLog, change_event
+from engine.audit import AuditLog, change_event, started_event
 from engine.model import Action, Change, Outcome, Policies, ProviderInstance, Status, Target
 from engine.providers import load_module
 from engine.providers.base import NotFound, Provider, ProviderError
@@ -176,6 +176,7 @@ def execute(
         except ImportError as error:
             outcome = Outcome(change, Status.FAILED, f"SDK not installed: {error.name}")
         else:
+            audit.record(started_event(clock(), change, commit), stream=False)
             outcome = _run_one(provider, change, retry)
         audit.record(change_event(clock(), outcome, commit))
         return outcome

@@ -270,13 +270,31 @@ def read_audit(path: Path) -> list[dict[str, Any]]:
 
 
 def audit_outcomes(events: Iterable[dict[str, Any]], action: str) -> dict[Pair, list[str]]:
-    """(entitlement, principal) -> the outcomes of its `action` events, in file order."""
+    """(entitlement, principal) -> the outcomes of its `action` events, in file order (the
+    `started` line written before each platform write is not an outcome: see `unfinished`)."""
     result: dict[Pair, list[str]] = {}
     for event in events:
+        if event.get("outcome") == "started":
+            continue
         if event.get("action") == action and event.get("principal"):
             pair = (str(event["entitlement"]), principal_key(str(event["principal"])))
             result.setdefault(pair, []).append(str(event["outcome"]))
     return result
+
+
+def unfinished(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`started` lines no later outcome line of the same change follows."""
+    open_lines: dict[tuple[str, ...], dict[str, Any]] = {}
+    for event in events:
+        if event.get("action") not in ("grant", "revoke"):
+            continue
+        key = (str(event["action"]), str(event["provider"]), str(event["target"]),
+               principal_key(str(event["principal"])))
+        if event.get("outcome") == "started":
+            open_lines[key] = event
+        else:
+            open_lines.pop(key, None)
+    return list(open_lines.values())
 
 
 # -- building the world ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.cli_runner import invoke
@@ -19,5 +20,9 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert 'request.time < timestamp("2026-11-23T11:00:00Z")' in out
     assert "| alice | aws-prod-admin | expired | carol |" in out
     assert "| bob | aws-prod-admin | rejected |" in out
-    audit = (tmp_path / "audit.jsonl").read_text().splitlines()
-    assert len(audit) == 5  # deny bob, grant alice, grant carol, revoke alice, revoke carol
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    outcomes = [(e["action"], e["principal"], e["outcome"]) for e in audit
+                if e["outcome"] != "started"]
+    # deny bob, grant alice, grant carol, revoke alice, revoke carol; each write announced first
+    assert len(outcomes) == 5, outcomes
+    assert sum(e["outcome"] == "started" for e in audit) == 4

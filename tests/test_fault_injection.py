@@ -40,6 +40,7 @@ from tests.faults_world import (
     hours,
     read_audit,
     stamp,
+    unfinished,
 )
 
 RATE = 0.2
@@ -134,6 +135,10 @@ def converge_under_faults(tmp_path: Path, platforms: tuple[str, ...], targets: i
         revokes = audit_outcomes(events, "revoke")
         assert set(revokes) == wanted
         assert exactly_one_done(revokes, wanted) == []
+        # Every platform write was announced by a `started` line and finished by an outcome.
+        assert unfinished(events) == []
+        assert sum(e["outcome"] == "started" for e in events) == sum(
+            e["outcome"] != "started" for e in events if e["action"] in ("grant", "revoke"))
         assert audit_outcomes(events, "grant") == grants
 
         print(  # -s shows the figures

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from engine import ratification
+from engine import journal, ratification
 from engine.audit import AuditLog, Event
 from engine.commands import approval_steps as steps
 from engine.commands.common import environment, judge, load, now_option, repo_option, resolve_now
@@ -216,6 +216,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         overdue = steps.sweep_reported(sweep, changes, loaded.policies)
         for item in overdue:
             audit.record(steps.sweep_event(item, env.clock(), commit))
+        journal.settle(audit, converged.observation.observed, changes, env.clock(), commit)
         outcomes = execute(changes, providers, audit, env.clock, commit=commit,
                            concurrency=options.concurrency)
     finally:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from engine import journal
 from engine.audit import AuditLog, Event
 from engine.commands.common import environment, judge, load, now_option, repo_option, resolve_now
 from engine.commands.mutate import DEFAULT_AUDIT_FILE
@@ -66,6 +67,7 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
             audit.record(Event(time=env.clock(), action="reconcile", outcome="refused",
                                provider=refusal.target.instance, target=refusal.target.display,
                                error=refusal.message))
+        journal.settle(audit, converged.observation.observed, removals, env.clock(), None)
         outcomes = execute(removals, providers, audit, env.clock)
     finally:
         audit.close()
