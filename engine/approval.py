@@ -147,7 +147,8 @@ def judge_approval(
     owners = sorted({o for s in sections for o in s.owners})
     could = tuple(a for a in entitlement.approvers if _could_own(a, owners, teams))
     merged_at = pull.merged_at
-    glass = break_glass.qualifies(entitlement, request, merged_at)
+    glass = break_glass.qualifies(entitlement, request, merged_at) \
+        and path in (pull.added_files or ())
     due = break_glass.deadline(entitlement, merged_at) if glass else None
     counted: list[str] = []
     ignored: list[str] = []

@@ -202,6 +202,7 @@ def _pull(request: Request, number: int, merged: datetime) -> PullRequest:
         number=number, url=f"policy-test://pull/{number}", author=request.requester,
         author_is_bot=False, head_sha=HEAD, base_ref=BRANCH, base_sha="0" * 40, merged=True,
         merged_at=merged, merge_commit_sha="0" * 38 + "ff", changed_files=(request.path,),
+        added_files=(request.path,),
     )
 
 

@@ -81,9 +81,10 @@ def the_request(requester: str = "alice", minutes: int = 45,
     return loaded
 
 
-def pull(merged: datetime = MONDAY, author: str = "alice") -> PullRequest:
+def pull(merged: datetime = MONDAY, author: str = "alice", added: bool = True) -> PullRequest:
+    path = f"access-requests/prod-admin/{author}-x.yaml"
     return PullRequest(7, "https://example.test/pull/7", author, False, HEAD, "main", "b" * 40,
-                       True, merged, "c" * 40, ("access-requests/prod-admin/alice-x.yaml",))
+                       True, merged, "c" * 40, (path,), (path,) if added else ())
 
 
 def judge(req: Request, base: Policies, reviews: list[Review] = (),  # type: ignore[assignment]
@@ -230,6 +231,18 @@ def test_break_glass_ratification(reviews: list[Review], now: datetime, approved
         assert any(why in r for r in verdict.reasons), verdict.reasons
     if state is not None:
         assert verdict.deadline == DUE
+
+
+def test_break_glass_does_not_extend_an_existing_request() -> None:
+    # The pull request changed a request already on the branch: an extension needs approval.
+    req = the_request("alice", minutes=30)
+    verdict = judge_approval(req, pull(added=False), [], policies(GLASS), OWNERS,
+                             lambda n: TEAMS.get(n.casefold()), "main", now=MONDAY)
+    assert not verdict.approved and verdict.break_glass is None
+    assert "needs 1 more approval" in verdict.reasons[0]
+    unknown = dataclasses.replace(pull(), added_files=None)  # not known: fail closed
+    assert not judge_approval(req, unknown, [], policies(GLASS), OWNERS,
+                              lambda n: TEAMS.get(n.casefold()), "main", now=MONDAY).approved
 
 
 def test_break_glass_beyond_its_window_needs_prior_approval() -> None:

@@ -43,6 +43,10 @@ class PullRequest:
     merged_at: datetime | None
     merge_commit_sha: str | None
     changed_files: tuple[str, ...]
+    added_files: tuple[str, ...] | None = None
+    """The changed files the pull request created (None: not known). Break-glass serves only a
+    request file a pull request adds: changing an existing request is an extension, which
+    needs fresh approval (invariant 6)."""
 
 
 class Vcs(Protocol):

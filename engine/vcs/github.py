@@ -106,7 +106,8 @@ class GitHubVcs:
         return self._record(self._repo.get_pull(number))
 
     def _record(self, pull: Any) -> PullRequest:
-        files = tuple(f.filename for f in pull.get_files())
+        listed = list(pull.get_files())
+        files = tuple(f.filename for f in listed)
         return PullRequest(
             number=pull.number,
             url=pull.html_url,
@@ -119,6 +120,7 @@ class GitHubVcs:
             merged_at=_aware(pull.merged_at),
             merge_commit_sha=pull.merge_commit_sha,
             changed_files=files,
+            added_files=tuple(f.filename for f in listed if f.status == "added"),
         )
 
     def current_login(self) -> str:

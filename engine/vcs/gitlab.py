@@ -115,6 +115,7 @@ class GitLabVcs:
             merged_at=_time(mr.merged_at),
             merge_commit_sha=mr.merge_commit_sha or mr.squash_commit_sha,
             changed_files=tuple(sorted(files)),
+            added_files=tuple(sorted(d["new_path"] for d in diffs if d.get("new_file"))),
         )
 
     def _approvals_reset_on_push(self) -> bool:

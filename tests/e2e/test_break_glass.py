@@ -143,6 +143,20 @@ def test_a_late_ratification_does_not_bring_it_back(glass: World) -> None:
     assert members(glass) == set()
 
 
+def test_break_glass_cannot_extend_itself(glass: World) -> None:
+    # Granted at 09:30 until 11:00; at 10:30 alice pushes expires_at to 12:00 (1.5h from the
+    # new merge, inside break-glass's 2h): an extension needs approval, break-glass or not.
+    emergency(glass)
+    assert glass.apply(hours(0.6)).code == 0 and members(glass) == {"alice"}
+    extension = glass.propose("alice", {PATH: request("alice", "break-glass", stamp(hours(3)))},
+                              at=hours(1.4))
+    glass.merge(extension, at=hours(1.5))
+    applied = glass.apply(hours(1.55))
+    [deny] = [e for e in applied.events() if e["action"] == "deny"]
+    assert "needs 1 more approval" in deny["error"], deny["error"]
+    assert members(glass) == set()
+
+
 def test_beyond_the_break_glass_window_it_needs_approval_first(glass: World) -> None:
     # 3h from the merge: within the entitlement's 4h, beyond break-glass's 2h.
     emergency(glass, until=3.5)
