@@ -23,6 +23,7 @@ from engine.model import (
     Status,
     Target,
 )
+from engine.providers.gitlab import PARALLEL_READS
 from engine.render import print_outcomes
 from engine.retry import RetryPolicy
 from engine.runner import Providers, execute, observe
@@ -123,6 +124,34 @@ def test_a_revoke_without_observe_still_looks_the_user_up(emulator: CountingEmul
                        lambda: datetime.now(UTC), retry=FAST)
     assert outcomes[0].status is Status.DONE
     assert emulator.count("GET", "/api/v4/users") == 1
+
+
+def test_member_pages_after_the_first_are_read_side_by_side(emulator: CountingEmulator) -> None:
+    providers, targets = world(emulator, groups=1, people=450)  # five pages of 100
+    seen = observe(providers, targets, FAST)
+    assert seen.observed[targets[0]] == {f"user-{p}" for p in range(450)}
+    assert emulator.count("GET", "/api/v4/groups/") == 5  # one request per page, as before
+    assert 1 < emulator.most_in_flight <= PARALLEL_READS
+
+
+class NoTotalEmulator(CountingEmulator):
+    """GitLab leaves X-Total-Pages out above 10,000 rows: only the `next` links remain."""
+
+    def dispatch(self, request: Request) -> Response:
+        response = super().dispatch(request)
+        response.headers.pop("X-Total-Pages", None)
+        response.headers.pop("X-Total", None)
+        return response
+
+
+def test_without_a_page_count_the_pages_follow_the_links() -> None:
+    with NoTotalEmulator() as running:
+        assert isinstance(running, NoTotalEmulator)
+        providers, targets = world(running, groups=1, people=250)
+        seen = observe(providers, targets, FAST)
+        assert seen.observed[targets[0]] == {f"user-{p}" for p in range(250)}
+        assert running.count("GET", "/api/v4/groups/") == 3
+        assert running.most_in_flight == 1
 
 
 def outcomes(done: int, failed: int) -> list[Outcome]:
