@@ -271,7 +271,9 @@ class GitLabProvider:
         if not pages or pages <= 1 or not size:
             with self._reads:
                 return self._call(subject, partial(list, first))
-        listed = list(itertools.islice(first, size))  # page 1, already read: no request
+        # Page 1, already read: no request (inside _call all the same, should a short first
+        # page make the SDK follow its `next` link).
+        listed = self._call(subject, lambda: list(itertools.islice(first, size)))
 
         def page(number: int) -> list[Any]:
             with self._reads:
