@@ -50,6 +50,28 @@ def is_partial(changed: Sequence[str]) -> bool:
     return bool(changed) and all(p.startswith(REQUESTS_DIR + "/") for p in changed)
 
 
+def same_requesters(source: FileSource, requests: Iterable[Request], skip: Iterable[str] = ()
+                    ) -> dict[str, Request]:
+    """The other requests of these requests' requesters (files are named `<requester>-...`),
+    which the rules on what one person holds at once compare them with."""
+    given = list(requests)
+    people = {r.requester.casefold() for r in given}
+    known = {*skip, *(r.path for r in given)}
+    listed = request_paths(source)  # also what reports symbolic links anywhere, as before
+    found: dict[str, Request] = {}
+    if not people:
+        return found
+    prefixes = tuple(f"{person}-" for person in people)
+    for path in listed:
+        name = path.rpartition("/")[2].casefold()
+        if path in known or not name.startswith(prefixes):
+            continue
+        request, _ = load_request(source, path)
+        if request is not None and request.requester.casefold() in people:
+            found[path] = request
+    return found
+
+
 def load_changed(source: FileSource, changed: Sequence[str]) -> Loaded:
     """Policies for, and the requests of, the changed request files' requesters."""
     found: list[Finding] = []
@@ -62,18 +84,8 @@ def load_changed(source: FileSource, changed: Sequence[str]) -> Loaded:
         found.extend(problems)
         if request is not None:
             requests[path] = request
-    people = {r.requester.casefold() for r in requests.values()}
-    listed = request_paths(source)  # also what reports symbolic links anywhere, as before
-    if people:
-        prefixes = tuple(f"{person}-" for person in people)
-        for path in listed:
-            name = path.rpartition("/")[2].casefold()
-            if path in requests or path in wanted or not name.startswith(prefixes):
-                continue
-            # Another request of the same person: compared with the changed ones, judged too.
-            request, _ = load_request(source, path)
-            if request is not None and request.requester.casefold() in people:
-                requests[path] = request
+    # Other requests of the same people: compared with the changed ones, judged too.
+    requests.update(same_requesters(source, requests.values(), skip=wanted))
     needed = {r.entitlement for r in requests.values()}
     policies, problems = load_policies(_Entitlements(source, needed))
     found.extend(problems)

@@ -18,6 +18,7 @@ from engine.durations import format_duration
 from engine.errors import ConfigError
 from engine.evaluate import evaluate
 from engine.load import FileSource, load_request
+from engine.load_changed import same_requesters
 from engine.model import Finding, Location, Request, Severity, isoformat
 from engine.vcs.base import PullRequest, Vcs
 from engine.verify import Verifier
@@ -73,9 +74,13 @@ def review(head: FileSource, pull: PullRequest, vcs: Vcs, now: datetime) -> Pull
                                 "the base commit's policies cannot be read"))
         return PullReview(pull, findings, requests, {}, removed)
     teams = verifier.team_lookup(base_policies)
-    evaluation = evaluate(base_policies, requests, now, teams=teams,
+    # The requesters' other requests (unchanged by the pull request, so as on the base branch):
+    # conflicts and the cap on active grants compare with them. Only the changed files' own
+    # findings are this pull request's to report.
+    others = same_requesters(head, requests, skip=changed)
+    evaluation = evaluate(base_policies, [*requests, *others.values()], now, teams=teams,
                           fresh=[r.path for r in requests])
-    findings.extend(evaluation.findings)
+    findings.extend(f for f in evaluation.findings if f.location.path not in others)
     for request in requests:
         if request.requester.casefold() != pull.author.casefold():
             findings.append(Finding(
