@@ -54,8 +54,9 @@ class Evaluation:
     judgements: dict[str, Judgement] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
-    managed: set[tuple[Target, str]] = field(default_factory=set)
-    """Every (target, principal key) some request names, in any state: the engine's own."""
+    managed: dict[tuple[Target, str], list[str]] = field(default_factory=dict)
+    """Every (target, principal key) some request names, in any state (the engine's own), and
+    the paths of those requests (a revoke's audit line names them)."""
     unexpired: set[tuple[Target, str]] = field(default_factory=set)
     """Pairs some not-yet-expired request names, valid or not. The revoke sweep keeps these:
     it ends access that expired, and leaves judging approval and policy to apply."""
@@ -247,7 +248,7 @@ def evaluate(
         if target is None or principal is None:
             continue
         # Any request names a pair the engine may have granted, whatever its state now.
-        result.managed.add((target, principal_key(principal)))
+        result.managed.setdefault((target, principal_key(principal)), []).append(request.path)
         if request.expires_at > now:
             result.unexpired.add((target, principal_key(principal)))
         if state is State.ACTIVE:
@@ -261,7 +262,7 @@ def evaluate(
         target = target_of(entitlement, policies)
         account = person.account_for(instance) if instance else None
         if target is not None and account is not None:
-            result.managed.add((target, principal_key(account)))
+            result.managed.setdefault((target, principal_key(account)), []).append(request.path)
     for (target, principal), backing in sorted(wanted.items(), key=lambda kv: kv[0][0].display +
                                                kv[0][1]):
         # Overlapping requests never cut each other short: the grant lasts until the last ends.

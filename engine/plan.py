@@ -6,7 +6,7 @@ member it does not manage, except on exclusive targets when asked to, and then n
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from engine.model import Action, Change, Grant, Target
@@ -47,7 +47,7 @@ class Plan:
 def make_plan(
     desired: Iterable[Grant],
     observed: Mapping[Target, frozenset[str]],
-    managed: Collection[tuple[Target, str]],
+    managed: Collection[tuple[Target, str]] | Mapping[tuple[Target, str], Sequence[str]],
     *,
     exclusive: Collection[Target] = (),
     remove_unbacked: bool = False,
@@ -60,8 +60,9 @@ def make_plan(
 
     Targets missing from `observed` could not be read; nothing is planned for them.
     `managed` holds (target, principal key) pairs that some request names: only those are
-    revoked when no active request backs them. With `remove_unbacked`, members of `exclusive`
-    targets that nothing backs are removed too, unless that would remove more than
+    revoked when no active request backs them (given as a mapping, to the paths of the requests
+    that named them, which their revoke changes carry). With `remove_unbacked`, members of
+    `exclusive` targets that nothing backs are removed too, unless that would remove more than
     `removal_cap` of a target's members, in which case that target gets a refusal instead.
     Pairs in `keep` are never revoked (the sweep keeps what an unexpired request names).
     """
@@ -82,7 +83,12 @@ def make_plan(
             person=grant.person, expires_at=grant.expires_at, requests=grant.requests,
             native_expiry=native.get(target, False),
         ))
-    managed_keys = {(t, principal_key(p)) for t, p in managed}
+    named_by: dict[tuple[Target, str], tuple[str, ...]] = {}
+    for t, p in managed:
+        paths = managed[(t, p)] if isinstance(managed, Mapping) else ()
+        key_pair = (t, principal_key(p))
+        named_by[key_pair] = tuple(sorted({*named_by.get(key_pair, ()), *paths}))
+    managed_keys = set(named_by)
     kept = {(t, principal_key(p)) for t, p in keep}
     exclusive_set = set(exclusive)
     for target in sorted(observed, key=lambda t: t.display):
@@ -97,6 +103,7 @@ def make_plan(
                     action=Action.REVOKE, target=target, principal=member,
                     entitlement=entitlement,
                     why="no unexpired approved request backs this grant",
+                    requests=named_by[(target, member)],
                 ))
             elif remove_unbacked and target in exclusive_set:
                 unbacked.append(member)

@@ -105,6 +105,8 @@ def test_apply_grants_then_revoke_removes_at_expiry(
     assert sweep.code == 0, sweep.err
     assert members(iam, "prod-admins") == {"standing"}
     assert [(e["action"], e["principal"]) for e in sweep.events()] == [("revoke", "alice")]
+    # The revoke's audit line names the request that had granted it.
+    assert sweep.events()[0]["request"] == "access-requests/prod-admin/alice-inc.yaml"
     assert [json.loads(line)["outcome"] for line in audit.read_text().splitlines()] == [
         "started", "done", "started", "done"]
 

@@ -67,3 +67,14 @@ def test_exclusive_flag_never_reaches_non_exclusive_targets() -> None:
 def test_native_expiry_is_carried_on_the_change() -> None:
     plan = make_plan([grant("alice")], {T: frozenset()}, managed=set(), native_expiry={T: True})
     assert plan.changes[0].native_expiry is True
+
+
+def test_a_revoke_carries_the_requests_that_named_the_pair() -> None:
+    plan = make_plan(
+        [], {T: frozenset({"alice", "bob"})},
+        {(T, "Alice"): ["access-requests/x/alice-2.yaml", "access-requests/x/alice-1.yaml"],
+         (T, "bob"): []},
+    )
+    assert [(c.principal, c.requests) for c in plan.revocations] == [
+        ("alice", ("access-requests/x/alice-1.yaml", "access-requests/x/alice-2.yaml")),
+        ("bob", ())]
