@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -43,11 +44,15 @@ LATENCY = 0.05
 
 
 def start_apply(world: World) -> subprocess.Popen[bytes]:
+    return start(world, "apply", hours(1), "--skip-approval")
+
+
+def start(world: World, command: str, now: datetime, *extra: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, **world.environ(), "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "apply", "--repo", str(world.root),
-         "--skip-approval", "--confirm", "--audit-file", str(world.audit_file),
-         "--now", stamp(hours(1)), "--concurrency", str(CONCURRENCY)],
+        [sys.executable, "-m", "engine.cli", command, "--repo", str(world.root),
+         *extra, "--confirm", "--audit-file", str(world.audit_file),
+         "--now", stamp(now), "--concurrency", str(CONCURRENCY)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -162,3 +167,32 @@ def test_killed_apply_converges_without_duplicates(tmp_path: Path, kill_points: 
               f"grants recovered per killed run {dict(per_kill)}; "
               f"grants per run {dict(sorted(Counter(run_of.values()).items()))}; "
               f"{elapsed:.1f} s")
+
+
+@pytest.mark.parametrize("kill_point", [GRANTS // 3, GRANTS - 10], ids=["early", "late"])
+def test_killed_revoke_converges_and_audits_every_removal_once(tmp_path: Path,
+                                                               kill_point: int) -> None:
+    with build(tmp_path, ("gitlab",), targets_per_platform=2, people=PEOPLE) as world:
+        wanted, unmanaged = world.wanted(), world.unmanaged_pairs()
+        applied = start_apply(world)
+        assert applied.wait(timeout=120) == 0
+        world.set_faults(0.0, 0, latency=LATENCY)
+        before = audit_lines(world)
+
+        # Past every expiry: the sweep removes all 120, and is killed on the way.
+        kill_at(world, start(world, "revoke", hours(5)), before + kill_point)
+        settled_log_length(world)
+        final = start(world, "revoke", hours(5))
+        _, err = final.communicate(timeout=120)
+        assert final.returncode == 0, err.decode()
+
+        held = world.held()
+        assert set(held) == unmanaged, "the sweep removed ours, and only ours"
+        removes = world.writes("remove")
+        assert set(removes) == wanted and set(removes.values()) == {1}, "a pair removed twice"
+
+        events = read_audit(world.audit_file)
+        revokes = audit_outcomes(events, "revoke")
+        assert set(revokes) == wanted, "a removal the platform made is missing from the audit"
+        assert all(outcomes == ["done"] for outcomes in revokes.values()), revokes
+        assert unfinished(events) == []
