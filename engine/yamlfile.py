@@ -4,6 +4,9 @@ Safe loading (the C parser where present), duplicate keys rejected, alias expans
 limit per file, and a line/column for every value so that every later error can point at the file.
 Timestamps are not resolved here: they stay strings, so that naive times can be refused with a
 clear message instead of silently becoming local times.
+
+A file that is certainly a flat mapping of plain `key: value` lines (nearly every request) is read
+by a line parser that gives libyaml's exact values and positions; anything else goes to libyaml.
 """
 
 from __future__ import annotations
@@ -218,6 +221,88 @@ def parse(
             Finding(Location(path, odd_break[0], 1), "yaml-line-break",
                     f"line {odd_break[0]} holds a {odd_break[1]}: YAML counts it as a line "
                     "break but git does not, so positions would be wrong; use plain newlines")]
+    flat = _flat_document(text, path, max_nodes)
+    if flat is not None:
+        return flat, []
+    return _composed_document(text, path, max_nodes)
+
+
+# -- the flat fast path ----------------------------------------------------------------------------
+# Nearly every request file is a handful of `key: plain value` lines under a comment. libyaml
+# composes a node (with two marks) per scalar and the builder walks them again; for a file that is
+# certainly in that shape, one regular expression per line gives the same values and positions at
+# a fraction of the cost. Anything the expressions below do not certainly cover (quotes, flow or
+# block collections, indentation, tabs, non-ASCII, empty values, document markers, duplicate
+# keys, tags the resolver would give a non-JSON type...) goes to libyaml, which also writes every
+# finding. tests/test_yaml_flat.py checks, on generated near-miss files, that whenever this path
+# answers, libyaml's answer is the same data and the same marks.
+
+_FLAT_TEXT = re.compile("[\x20-\x7e\n]*")
+_FLAT_BYTES = re.compile(b"[\x20-\x7e\n]*")
+"""Printable ASCII and newlines only: no tab, CR, BOM, control or non-ASCII character."""
+_FLAT_LINE = re.compile(
+    # A key at column 0 (simple keys are bounded at 1024 characters: stay far below), ": ", then
+    # a plain scalar that starts with no indicator, holds no '#' and no ': ' nor a trailing ':',
+    # and no flow brackets; then spaces, or spaces and a comment.
+    r"([A-Za-z_][A-Za-z0-9_]{0,127}): +([A-Za-z0-9_./+](?:[^#:\[\]{}]|:(?=[^ ]))*?)(?: +#.*| *)"
+    # or a blank line, or a comment at any indentation.
+    r"| *(?:#.*)?"
+)
+_FLAT_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("int", "float", "bool", "null")
+)
+
+
+def _implicit_tag(value: str) -> str:
+    """The tag _Loader's resolver gives a plain scalar (value is never empty here)."""
+    for tag, regexp in _IMPLICIT.get(value[0], ()):
+        if regexp.match(value):
+            return str(tag)
+    return _STR_TAG
+
+
+def _flat_document(text: str | bytes, path: str, max_nodes: int) -> Document | None:
+    """The document when `text` is certainly a flat mapping of plain scalars; None when unsure."""
+    if isinstance(text, bytes):
+        if _FLAT_BYTES.fullmatch(text) is None:
+            return None
+        text = text.decode("ascii")
+    elif _FLAT_TEXT.fullmatch(text) is None:
+        return None
+    data: dict[str, Any] = {}
+    marks: dict[JsonPath, tuple[int, int]] = {}
+    constructor: yaml.constructor.SafeConstructor | None = None
+    match = _FLAT_LINE.fullmatch
+    for number, line in enumerate(text.split("\n"), 1):
+        found = match(line)
+        if found is None:
+            return None
+        key = found.group(1)
+        if key is None:
+            continue  # blank or comment
+        if key in data or _implicit_tag(key) != _STR_TAG:
+            return None  # libyaml's path reports duplicates; `null:` is not the key "null"
+        value: Any = found.group(2)
+        tag = _implicit_tag(value)
+        if tag != _STR_TAG:
+            if tag not in _FLAT_TAGS:
+                return None
+            constructor = constructor or yaml.constructor.SafeConstructor()
+            try:
+                value = constructor.construct_object(yaml.ScalarNode(tag, value), deep=True)
+            except (ValueError, TypeError, KeyError, IndexError, OverflowError):
+                return None  # e.g. `0b_`: libyaml's path words the finding
+        data[key] = value
+        marks[(key,)] = (number, 1)
+    if not data or 1 + 2 * len(data) > max_nodes:
+        return None
+    marks[()] = next(iter(marks.values()))  # the mapping starts at its first key
+    return Document(path, data, marks)
+
+
+def _composed_document(text: str | bytes, path: str,
+                       max_nodes: int) -> tuple[Document | None, list[Finding]]:
+    """Any YAML: composed by libyaml, built by `_Builder`, every problem a finding."""
     document = Document(path, None)
     try:
         loader = _Loader(text)
