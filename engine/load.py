@@ -141,8 +141,11 @@ class TreeSource:
             if not stat.S_ISREG(status.st_mode):
                 return None
             chunks = []
-            while chunk := os.read(handle, max(status.st_size + 1, 4096)):
+            want = max(status.st_size + 1, 4096)
+            while chunk := os.read(handle, want):
                 chunks.append(chunk)
+                if len(chunk) < want:
+                    break  # a short read of a regular file is its end: no empty read to learn it
             return b"".join(chunks)
         finally:
             os.close(handle)
