@@ -14,7 +14,6 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -274,6 +273,9 @@ class GitLabProvider:
         # Page 1, already read: no request (inside _call all the same, should a short first
         # page make the SDK follow its `next` link).
         listed = self._call(subject, lambda: list(itertools.islice(first, size)))
+
+        # Imported here: validate loads this module for its schemas and never reads a page.
+        from concurrent.futures import ThreadPoolExecutor
 
         def page(number: int) -> list[Any]:
             with self._reads:
