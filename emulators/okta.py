@@ -4,7 +4,12 @@ It answers under `/api/v1` what the okta SDK (3.x) sends, in the wire format of 
 OpenAPI description (tests/contracts/okta-management-subset.json):
 
 - `Authorization: SSWS <token>`, also without the space (the SDK's generated client sends
-  `SSWS<token>`); anything else is a 401 `E0000011`.
+  `SSWS<token>`), or `Authorization: Bearer <access token>` from the org authorization server's
+  `POST /oauth2/v1/token` (OAuth 2.0 service apps: client credentials with a `private_key_jwt`
+  client assertion, checked against the client's registered public keys); anything else is a
+  401 `E0000011`. A bearer token must hold the scope the endpoint's `security` names in the
+  contract (`okta.*.read`, or the `.manage` scope that includes it); without it the answer is a
+  403 `E0000006` with `WWW-Authenticate: Bearer ... error="insufficient_scope"`.
 - Okta's error body `{errorCode, errorSummary, errorLink, errorId, errorCauses}`; a missing user or
   group is a 404 `E0000007` "Not found: Resource not found: <id> (User)" / "(UserGroup)".
 - Cursor pagination: `limit` and an opaque `after`, with the next page in a
@@ -25,12 +30,14 @@ from __future__ import annotations
 
 import itertools
 import re
+import secrets
 import string
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 from emulators.http import JSON, Emulator, HttpError, Request, Response
 
@@ -57,6 +64,25 @@ ROLE_LABELS = {
     "USER_ADMIN": "Group Administrator",
 }
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+TOKEN_PATH = "/oauth2/v1/token"
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+TOKEN_LIFETIME = 3600  # Okta's org authorization server: fixed at one hour for service apps
+ASSERTION_MAX_LIFETIME = 3600  # Okta refuses a client assertion whose exp is further away
+ROUTE_SCOPES: dict[tuple[str, str], str] = {
+    # The scope each endpoint's `security` names in the contract (its `oauth2` requirement).
+    ("GET", f"{API}/groups"): "okta.groups.read",
+    ("GET", f"{API}/groups/{{groupId}}"): "okta.groups.read",
+    ("GET", f"{API}/groups/{{groupId}}/users"): "okta.groups.read",
+    ("PUT", f"{API}/groups/{{groupId}}/users/{{userId}}"): "okta.groups.manage",
+    ("DELETE", f"{API}/groups/{{groupId}}/users/{{userId}}"): "okta.groups.manage",
+    ("GET", f"{API}/users"): "okta.users.read",
+    ("GET", f"{API}/users/{{id}}"): "okta.users.read",
+    ("GET", f"{API}/users/{{id}}/groups"): "okta.users.read",
+    ("GET", f"{API}/users/{{userId}}/roles"): "okta.roles.read",
+    ("POST", f"{API}/users/{{userId}}/roles"): "okta.roles.manage",
+    ("GET", f"{API}/users/{{userId}}/roles/{{roleAssignmentId}}"): "okta.roles.read",
+    ("DELETE", f"{API}/users/{{userId}}/roles/{{roleAssignmentId}}"): "okta.roles.manage",
+}
 
 
 def stamp(value: datetime) -> str:
@@ -79,6 +105,26 @@ def okta_error(code: str, summary: str, causes: list[str] | None = None) -> dict
 def not_found(resource_id: str, kind: str) -> HttpError:
     return HttpError(404, okta_error(
         "E0000007", f"Not found: Resource not found: {resource_id} ({kind})"))
+
+
+def generate_key_pair(kid: str | None = None) -> tuple[str, dict[str, Any]]:
+    """A fresh RSA key pair for a test service app: the private key as PKCS#8 PEM (what the
+    engine reads from its environment) and the public key as a JWK (what Okta registers).
+    Made at test time, so no private key ever sits in the repository."""
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode("ascii")
+    public: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+    public.update({"use": "sig", "alg": "RS256"})
+    if kid:
+        public["kid"] = kid
+    return pem, public
 
 
 def _base62(number: int, width: int) -> str:
@@ -144,6 +190,43 @@ class RoleAssignment:
     id: str
     type: str
     created: datetime
+
+
+@dataclass
+class OAuthClient:
+    """An OAuth 2.0 service app: its public keys (JWKs) and the Okta scopes granted to it."""
+
+    client_id: str
+    keys: list[dict[str, Any]]
+    scopes: frozenset[str]
+
+
+@dataclass
+class AccessToken:
+    client_id: str
+    scopes: frozenset[str]
+    expires_at: float
+
+
+def oauth_error(status: int, error: str, description: str) -> HttpError:
+    """The token endpoint's error answer (RFC 6749 5.2, as Okta sends it)."""
+    return HttpError(status, {"error": error, "error_description": description},
+                     {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+def _route_pattern(template: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\{(\w+)\}", r"[^/]+", template) + "$")
+
+
+_SCOPE_PATTERNS = [(method, _route_pattern(template), scope)
+                   for (method, template), scope in ROUTE_SCOPES.items()]
+
+
+def scope_satisfied(needed: str, held: Iterable[str]) -> bool:
+    """A `.manage` scope includes its `.read` (Okta: "okta.groups.read or okta.groups.manage")."""
+    held = set(held)
+    return needed in held or (needed.endswith(".read")
+                              and needed.removesuffix(".read") + ".manage" in held)
 
 
 @dataclass
@@ -298,10 +381,16 @@ class OktaEmulator(Emulator):
         self.roles: dict[str, dict[str, RoleAssignment]] = {}
         self.rate = RateLimit()
         self.responses: list[LoggedResponse] = []
+        self.clients: dict[str, OAuthClient] = {}
+        self.access_tokens: dict[str, AccessToken] = {}
+        self.token_lifetime = TOKEN_LIFETIME
+        """Seconds an access token lives (`expires_in`); tests shorten it to see renewal."""
+        self._used_jti: set[str] = set()
         self._serial = itertools.count(1)
         self._register_routes()
 
     def _register_routes(self) -> None:
+        self.route("POST", TOKEN_PATH, self._token)
         self.route("GET", f"{API}/groups", self._list_groups)
         self.route("GET", f"{API}/groups/{{groupId}}", self._get_group)
         self.route("GET", f"{API}/groups/{{groupId}}/users", self._list_members)
@@ -347,15 +436,12 @@ class OktaEmulator(Emulator):
 
     def dispatch(self, request: Request) -> Response:
         now = time.time()
-        if not self._authorized(request.headers.get("authorization", "")):
-            response = Response(401, self.error_body(401, ""))
+        if request.path == TOKEN_PATH:
+            # The token endpoint authenticates the client itself (the assertion), and Okta
+            # counts it in a rate-limit bucket of its own: the API budget is not spent here.
+            response = super().dispatch(request)
         else:
-            with self.lock:
-                allowed = self.rate.take(now)
-            if allowed:
-                response = super().dispatch(request)
-            else:
-                response = Response(429, self.error_body(429, ""))
+            response = self._api(request, now)
         with self.lock:
             headers = self.rate.headers(now)
         response.headers = {**headers, **response.headers,
@@ -363,12 +449,141 @@ class OktaEmulator(Emulator):
         self._log(request.method, request.path, response)
         return response
 
-    def _authorized(self, header: str) -> bool:
+    def _api(self, request: Request, now: float) -> Response:
+        header = request.headers.get("authorization", "")
+        scheme, _, credential = header.partition(" ")
+        if scheme == "Bearer":
+            refused = self._bearer_refusal(request, credential.strip(), now)
+            if refused is not None:
+                return refused
+        elif not self._ssws(header):
+            return Response(401, self.error_body(401, ""))
+        with self.lock:
+            allowed = self.rate.take(now)
+        if not allowed:
+            return Response(429, self.error_body(429, ""))
+        return super().dispatch(request)
+
+    def _ssws(self, header: str) -> bool:
         scheme, _, rest = header.partition(" ")
         if scheme == "SSWS":
             return rest.strip() == self.token
         # The SDK's generated client joins scheme and token without a space.
         return header.startswith("SSWS") and header[4:].strip() == self.token
+
+    def _bearer_refusal(self, request: Request, token: str, now: float) -> Response | None:
+        """None when the access token is live and holds the endpoint's scope; else Okta's
+        401 (unknown or expired token) or 403 (missing scope) with its `WWW-Authenticate`."""
+        with self.lock:
+            held = self.access_tokens.get(token)
+        needed = next((scope for method, pattern, scope in _SCOPE_PATTERNS
+                       if method == request.method and pattern.match(request.path)), None)
+        challenge = (f'Bearer authorization_uri="{self.base_url}/oauth2/v1/authorize", '
+                     f'realm="{self.base_url}"')
+        if held is None or held.expires_at <= now:
+            reason = "The access token is invalid." if held is None else "The token has expired."
+            return Response(401, self.error_body(401, ""), {"WWW-Authenticate": (
+                f'{challenge}, error="invalid_token", error_description="{reason}", '
+                f'resource="{request.path}"')})
+        if needed is not None and not scope_satisfied(needed, held.scopes):
+            return Response(403, okta_error(
+                "E0000006", "You do not have permission to perform the requested action"),
+                {"WWW-Authenticate": (
+                    f'{challenge}, scope="{needed}", error="insufficient_scope", '
+                    'error_description="The access token provided does not contain the '
+                    f'required scopes.", resource="{request.path}"')})
+        return None
+
+    # -- the org authorization server's token endpoint -------------------------------------------
+    def _token(self, request: Request) -> Response:
+        """`POST /oauth2/v1/token`: client credentials, the client authenticated by a JWT it
+        signed with its private key (`private_key_jwt`), as Okta documents for service apps."""
+        if not request.headers.get("content-type", "").startswith(
+                "application/x-www-form-urlencoded"):
+            raise oauth_error(400, "invalid_request",
+                              "The request must be sent as application/x-www-form-urlencoded.")
+        form = {k: v[0] for k, v in parse_qs(request.body.decode("utf-8", "replace"),
+                                             keep_blank_values=True).items()}
+        if form.get("grant_type") != "client_credentials":
+            raise oauth_error(400, "unsupported_grant_type",
+                              "The authorization grant type is not supported by the "
+                              "authorization server. Configured grant types: "
+                              "[client_credentials].")
+        assertion = form.get("client_assertion", "")
+        if form.get("client_assertion_type") != JWT_BEARER or not assertion:
+            raise oauth_error(401, "invalid_client", "Client authentication failed. Either the "
+                              "client or the client credentials are invalid.")
+        client = self._authenticate(assertion, form.get("client_id"))
+        requested = form.get("scope", "").split()
+        if not requested:
+            raise oauth_error(400, "invalid_scope", "The authorization server resource does not "
+                              "have any configured default scopes, 'scope' must be provided.")
+        missing = [scope for scope in requested if scope not in client.scopes]
+        if missing:
+            raise oauth_error(400, "invalid_scope", "The following scopes were requested, but "
+                              f"not granted: {' '.join(missing)}.")
+        token = secrets.token_urlsafe(32)
+        with self.lock:
+            self.access_tokens[token] = AccessToken(
+                client.client_id, frozenset(requested), time.time() + self.token_lifetime)
+        return Response(200, {"token_type": "Bearer", "expires_in": self.token_lifetime,
+                              "access_token": token, "scope": " ".join(requested)},
+                        {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _authenticate(self, assertion: str, client_id: str | None) -> OAuthClient:
+        """The client whose registered key signed `assertion`, its claims checked as Okta
+        checks them: iss = sub = client id, aud = this token URL, exp within the hour, jti
+        never seen before."""
+        import jwt
+
+        try:
+            header = jwt.get_unverified_header(assertion)
+            claims = jwt.decode(assertion, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise oauth_error(400, "invalid_client",
+                              "The client_assertion token is malformed.") from None
+        issuer, subject = claims.get("iss"), claims.get("sub")
+        with self.lock:
+            client = self.clients.get(str(subject))
+        if client is None or (client_id is not None and client_id != subject):
+            raise oauth_error(401, "invalid_client", "Invalid value for 'client_id' parameter.")
+        if issuer != subject:
+            raise oauth_error(401, "invalid_client", "The issuer [iss] claim in the "
+                              "client_assertion token must match the subject [sub] claim.")
+        kid = header.get("kid")
+        keys = [key for key in client.keys if kid is None or key.get("kid") == kid]
+        if not keys:
+            raise oauth_error(401, "invalid_client", "The client_assertion token has a kid "
+                              "which does not identify any key registered for the client.")
+        audience = f"{self.base_url}{TOKEN_PATH}"
+        for key in keys:
+            try:
+                verified = jwt.decode(
+                    assertion, jwt.PyJWK(key, "RS256").key, algorithms=["RS256"],
+                    audience=audience, options={"require": ["exp", "iss", "sub", "aud", "jti"]})
+                break
+            except jwt.InvalidSignatureError:
+                continue
+            except jwt.ExpiredSignatureError:
+                raise oauth_error(401, "invalid_client",
+                                  "The client_assertion token is expired.") from None
+            except jwt.InvalidAudienceError:
+                raise oauth_error(401, "invalid_client", "The audience [aud] claim in the "
+                                  "client_assertion token is invalid.") from None
+            except jwt.PyJWTError as error:
+                raise oauth_error(401, "invalid_client",
+                                  f"The client_assertion token is invalid: {error}.") from None
+        else:
+            raise oauth_error(401, "invalid_client", "The client_assertion signature is invalid.")
+        if float(verified["exp"]) > time.time() + ASSERTION_MAX_LIFETIME:
+            raise oauth_error(401, "invalid_client", "The client_assertion token has an "
+                              "expiration too far into the future.")
+        with self.lock:
+            if verified["jti"] in self._used_jti:
+                raise oauth_error(401, "invalid_client",
+                                  "The client_assertion token has already been used.")
+            self._used_jti.add(str(verified["jti"]))
+        return client
 
     def _log(self, method: str | None, path: str | None, response: Response) -> None:
         with self.lock:
@@ -619,6 +834,27 @@ class OktaEmulator(Emulator):
     def user_id(self, login: str) -> str:
         with self.lock:
             return self._user(login, by_login=True).id
+
+    def register_client(self, public_keys: Mapping[str, Any] | list[Mapping[str, Any]],
+                        scopes: Iterable[str]) -> str:
+        """Register a service app with its public JWK(s) and granted scopes; its client id."""
+        keys = [dict(public_keys)] if isinstance(public_keys, Mapping) else [
+            dict(key) for key in public_keys]
+        if any("d" in key for key in keys):
+            raise ValueError("register the public key, not the private one")
+        with self.lock:
+            client_id = "0oa" + _base62(next(self._serial), 17)
+            self.clients[client_id] = OAuthClient(client_id, keys, frozenset(scopes))
+        return client_id
+
+    def expire_tokens(self) -> None:
+        """End every access token now, as an org's revocation or a skewed clock would."""
+        with self.lock:
+            for token in self.access_tokens.values():
+                token.expires_at = 0.0
+
+    def token_requests(self) -> int:
+        return self.count("POST", TOKEN_PATH)
 
     def set_rate_limit(self, limit: int, window: float = 60.0) -> None:
         """Give the org a fresh budget of `limit` requests per `window` seconds."""

@@ -3,6 +3,11 @@
 Every response the emulator gives during these tests is validated, at the end of each test, against
 the response schema of tests/contracts/okta-management-subset.json for its path, method and status
 (undeclared error statuses against the `Error` schema). The last tests prove that check bites.
+
+The contract (the Management API) does not describe the org authorization server's
+`POST /oauth2/v1/token`; its answers are checked against `TOKEN_RESPONSE` and `OAUTH_ERROR` below,
+written from Okta's OAuth 2.0 API reference (`/token`: 200 `{token_type, expires_in,
+access_token, scope}`; 400/401 `{error, error_description}`).
 """
 
 from __future__ import annotations
@@ -20,13 +25,47 @@ from typing import Any, TypeVar
 import pytest
 
 from emulators.http import Faults
-from emulators.okta import LoggedResponse, OktaEmulator
+from emulators.okta import (
+    JWT_BEARER,
+    ROUTE_SCOPES,
+    TOKEN_PATH,
+    LoggedResponse,
+    OktaEmulator,
+    generate_key_pair,
+)
 
 CONTRACT_FILE = Path(__file__).parents[1] / "contracts" / "okta-management-subset.json"
 TOKEN = "test-okta-token"
 CONTRACT_HOST = "https://subdomain.okta.com"  # the contract's server; only paths are compared
 
 T = TypeVar("T")
+
+# Okta's OAuth 2.0 API reference, `/token` (not part of the Management API description).
+TOKEN_RESPONSE: dict[str, Any] = {
+    "type": "object",
+    "required": ["token_type", "expires_in", "access_token", "scope"],
+    "properties": {
+        "token_type": {"type": "string", "enum": ["Bearer", "DPoP"]},
+        "expires_in": {"type": "integer", "minimum": 1},
+        "access_token": {"type": "string", "minLength": 1},
+        "scope": {"type": "string"},
+        "id_token": {"type": "string"},
+        "refresh_token": {"type": "string"},
+        "device_secret": {"type": "string"},
+    },
+}
+OAUTH_ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["error", "error_description"],
+    "additionalProperties": False,
+    "properties": {
+        "error": {"type": "string", "enum": [
+            "invalid_client", "invalid_grant", "invalid_request", "invalid_scope",
+            "unauthorized_client", "unsupported_grant_type", "invalid_dpop_proof",
+            "use_dpop_nonce"]},
+        "error_description": {"type": "string", "minLength": 1},
+    },
+}
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -48,6 +87,8 @@ class Contract:
 
     def violations(self, response: LoggedResponse) -> list[str]:
         where = f"{response.method} {response.path} -> {response.status}"
+        if response.path == TOKEN_PATH:
+            return self._token_violations(where, response)
         problems = self._shape_violations(where, response) if response.status >= 400 else []
         return problems + self._contract_violations(where, response)
 
@@ -75,6 +116,19 @@ class Contract:
             detail = [str(e).splitlines()[0] for e in getattr(causes, "schema_errors", [])]
             return [f"{where}: {error} {detail}"]
         return []
+
+    @staticmethod
+    def _token_violations(where: str, response: LoggedResponse) -> list[str]:
+        from jsonschema import Draft202012Validator
+
+        if response.status not in (200, 400, 401):
+            return [f"{where}: not a status Okta's /token answers with"]
+        schema = TOKEN_RESPONSE if response.status == 200 else OAUTH_ERROR
+        problems = [f"{where}: {e.message}"
+                    for e in Draft202012Validator(schema).iter_errors(response.body)]
+        if response.headers.get("Cache-Control") != "no-store":
+            problems.append(f"{where}: a token answer must not be cached (RFC 6749 5.1)")
+        return problems
 
     def _error_violations(self, where: str, response: LoggedResponse) -> list[str]:
         return [f"{where}: {e.message}" for e in self.error.iter_errors(response.body)]
@@ -393,3 +447,200 @@ def test_contract_check_passes_real_answers_and_catches_broken_ones(
         "errorCode": "E0000007", "errorSummary": "x", "errorLink": "E0000007", "errorId": "o",
         "errorCauses": "none"}, {})
     assert any("is not of type 'array'" in v for v in contract.violations(wrong_cause))
+
+
+# -- OAuth 2.0 service apps: the token endpoint and bearer tokens --------------------------------
+SERVICE_SCOPES = ["okta.groups.manage", "okta.users.read"]
+
+
+@pytest.fixture(scope="module")
+def key_pair() -> tuple[str, dict[str, Any]]:
+    return generate_key_pair("svc-1")
+
+
+def assertion(emulator: OktaEmulator, client_id: str, private_pem: str, **overrides: Any) -> str:
+    import uuid
+
+    import jwt
+
+    now = int(time.time())
+    claims = {"iss": client_id, "sub": client_id, "aud": emulator.base_url + TOKEN_PATH,
+              "iat": now, "exp": now + 300, "jti": str(uuid.uuid4()), **overrides}
+    return jwt.encode(claims, private_pem, "RS256", {"kid": "svc-1"})
+
+
+def token_request(emulator: OktaEmulator, form: dict[str, str]) -> tuple[int, Any]:
+    from urllib.parse import urlencode
+
+    request = urllib.request.Request(emulator.base_url + TOKEN_PATH,
+                                     data=urlencode(form).encode(), method="POST")
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    request.add_header("Accept", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def grant_form(signed: str, scope: str = " ".join(SERVICE_SCOPES)) -> dict[str, str]:
+    return {"grant_type": "client_credentials", "scope": scope,
+            "client_assertion_type": JWT_BEARER, "client_assertion": signed}
+
+
+def test_route_scopes_are_the_contracts_oauth2_security() -> None:
+    spec = json.loads(CONTRACT_FILE.read_text())
+    declared: dict[tuple[str, str], list[str]] = {}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict):  # the path's shared `parameters`
+                continue
+            for requirement in operation.get("security", []):
+                if "oauth2" in requirement:
+                    declared[(method.upper(), path)] = requirement["oauth2"]
+    served = {key: value for key, value in declared.items() if key in ROUTE_SCOPES}
+    assert {key: [scope] for key, scope in ROUTE_SCOPES.items()} == served
+    assert len(served) == len(ROUTE_SCOPES)  # every route the emulator serves is in the contract
+
+
+def test_token_endpoint_issues_a_bearer_token_with_the_granted_scopes(
+    emulator: OktaEmulator, key_pair: tuple[str, dict[str, Any]]
+) -> None:
+    client_id = emulator.register_client(key_pair[1], SERVICE_SCOPES)
+    status, body = token_request(emulator, grant_form(assertion(emulator, client_id,
+                                                                key_pair[0])))
+    assert status == 200
+    assert (body["token_type"], body["expires_in"], body["scope"]) == (
+        "Bearer", 3600, "okta.groups.manage okta.users.read")
+    user = emulator.add_user("omar@acme.example")
+    group = emulator.add_group("ops")
+    bearer = f"Bearer {body['access_token']}"
+    assert raw(emulator, "GET", f"/api/v1/users/{user}", bearer)[0] == 200
+    assert raw(emulator, "GET", f"/api/v1/groups/{group}/users", bearer)[0] == 200  # manage>read
+    assert raw(emulator, "PUT", f"/api/v1/groups/{group}/users/{user}", bearer)[0] == 204
+    assert emulator.member_logins(group) == {"omar@acme.example"}
+
+
+def test_a_missing_scope_is_403_e0000006_with_the_scope_in_www_authenticate(
+    emulator: OktaEmulator, key_pair: tuple[str, dict[str, Any]]
+) -> None:
+    client_id = emulator.register_client(key_pair[1], SERVICE_SCOPES)
+    _, body = token_request(emulator, grant_form(
+        assertion(emulator, client_id, key_pair[0]), scope="okta.groups.manage"))
+    bearer = f"Bearer {body['access_token']}"
+    user = emulator.add_user("pia@acme.example")
+    status, headers, error = raw(emulator, "GET", f"/api/v1/users/{user}", bearer)
+    assert (status, error["errorCode"]) == (403, "E0000006")
+    assert 'error="insufficient_scope"' in headers["WWW-Authenticate"]
+    assert 'scope="okta.users.read"' in headers["WWW-Authenticate"]
+    status, _, _ = raw(emulator, "POST", f"/api/v1/users/{user}/roles", bearer,
+                       json.dumps({"type": "HELP_DESK_ADMIN"}).encode())
+    assert status == 403 and emulator.roles == {}
+
+
+def test_an_expired_or_unknown_bearer_token_is_401_e0000011(
+    emulator: OktaEmulator, key_pair: tuple[str, dict[str, Any]]
+) -> None:
+    client_id = emulator.register_client(key_pair[1], SERVICE_SCOPES)
+    _, body = token_request(emulator, grant_form(assertion(emulator, client_id, key_pair[0])))
+    emulator.expire_tokens()
+    for token in (body["access_token"], "made-up"):
+        status, headers, error = raw(emulator, "GET", "/api/v1/users", f"Bearer {token}")
+        assert (status, error["errorCode"]) == (401, "E0000011")
+        assert 'error="invalid_token"' in headers["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize(("case", "status", "error", "description"), [
+    ("wrong key", 401, "invalid_client", "signature is invalid"),
+    ("unknown client", 401, "invalid_client", "client_id"),
+    ("wrong audience", 401, "invalid_client", "audience"),
+    ("expired", 401, "invalid_client", "expired"),
+    ("too long", 401, "invalid_client", "too far into the future"),
+    ("iss is not sub", 401, "invalid_client", "[iss]"),
+    ("unknown kid", 401, "invalid_client", "kid"),
+    ("not a jwt", 400, "invalid_client", "malformed"),
+    ("no assertion", 401, "invalid_client", "Client authentication failed"),
+    ("password grant", 400, "unsupported_grant_type", "client_credentials"),
+    ("no scope", 400, "invalid_scope", "'scope' must be provided"),
+    ("scope not granted", 400, "invalid_scope", "okta.users.manage"),
+])
+def test_token_endpoint_refusals_are_okta_oauth_errors(
+    emulator: OktaEmulator, key_pair: tuple[str, dict[str, Any]],
+    case: str, status: int, error: str, description: str,
+) -> None:
+    import jwt
+
+    pem = key_pair[0]
+    client_id = emulator.register_client(key_pair[1], SERVICE_SCOPES)
+    signed = assertion(emulator, client_id, pem)
+    form = grant_form(signed)
+    if case == "wrong key":
+        form = grant_form(assertion(emulator, client_id, generate_key_pair()[0]))
+    elif case == "unknown client":
+        form = grant_form(assertion(emulator, "0oanobody", pem, iss="0oanobody"))
+    elif case == "wrong audience":
+        form = grant_form(assertion(emulator, client_id, pem, aud="https://elsewhere/token"))
+    elif case == "expired":
+        form = grant_form(assertion(emulator, client_id, pem, exp=int(time.time()) - 60))
+    elif case == "too long":
+        form = grant_form(assertion(emulator, client_id, pem, exp=int(time.time()) + 7200))
+    elif case == "iss is not sub":
+        form = grant_form(assertion(emulator, client_id, pem, iss="0oasomeoneelse"))
+    elif case == "unknown kid":
+        claims = jwt.decode(signed, options={"verify_signature": False})
+        form = grant_form(jwt.encode(claims, pem, "RS256", {"kid": "svc-9"}))
+    elif case == "not a jwt":
+        form = grant_form("not.a.jwt")
+    elif case == "no assertion":
+        form = {k: v for k, v in form.items() if k != "client_assertion"}
+    elif case == "password grant":
+        form["grant_type"] = "password"
+    elif case == "no scope":
+        form["scope"] = ""
+    elif case == "scope not granted":
+        form["scope"] = "okta.groups.manage okta.users.manage"
+    answered, body = token_request(emulator, form)
+    assert (answered, body["error"]) == (status, error)
+    assert description in body["error_description"]
+    assert emulator.access_tokens == {}
+
+
+def test_a_client_assertion_is_good_for_one_token_only(
+    emulator: OktaEmulator, key_pair: tuple[str, dict[str, Any]]
+) -> None:
+    client_id = emulator.register_client(key_pair[1], SERVICE_SCOPES)
+    form = grant_form(assertion(emulator, client_id, key_pair[0]))
+    assert token_request(emulator, form)[0] == 200
+    status, body = token_request(emulator, form)
+    assert (status, body["error"]) == (401, "invalid_client")
+    assert body["error_description"] == "The client_assertion token has already been used."
+
+
+def test_a_private_key_cannot_be_registered(emulator: OktaEmulator,
+                                            key_pair: tuple[str, dict[str, Any]]) -> None:
+    with pytest.raises(ValueError, match="public key"):
+        emulator.register_client({**key_pair[1], "d": "secret"}, SERVICE_SCOPES)
+
+
+def test_token_requests_do_not_spend_the_api_rate_limit(
+    emulator: OktaEmulator, key_pair: tuple[str, dict[str, Any]]
+) -> None:
+    client_id = emulator.register_client(key_pair[1], SERVICE_SCOPES)
+    emulator.set_rate_limit(1, window=30)
+    for _ in range(3):
+        assert token_request(emulator, grant_form(
+            assertion(emulator, client_id, key_pair[0])))[0] == 200
+    assert raw(emulator, "GET", "/api/v1/users", f"SSWS {TOKEN}")[0] == 200
+
+
+def test_token_answers_are_checked_too(contract: Contract) -> None:
+    body = {"token_type": "Bearer", "expires_in": 3600, "access_token": "t",
+            "scope": "okta.users.read"}
+    good = LoggedResponse("POST", TOKEN_PATH, 200, body, {"Cache-Control": "no-store"})
+    assert contract.violations(good) == []
+    assert contract.violations(replace(good, body={**good.body, "expires_in": "3600"}))
+    assert contract.violations(replace(good, headers={}))
+    okta_shaped = replace(good, status=401, body={"errorCode": "E0000011", "errorSummary": "x"})
+    assert contract.violations(okta_shaped)  # /token answers in OAuth's shape, not Okta's
+    assert contract.violations(replace(good, status=403, body={
+        "error": "invalid_client", "error_description": "x"}))
