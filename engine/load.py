@@ -286,7 +286,8 @@ def _load_providers(source: FileSource, found: list[Finding]) -> dict[str, Provi
         return None
     instances: dict[str, ProviderInstance] = {}
     for name, raw in document.data["providers"].items():
-        settings = {k: v for k, v in raw.items() if k != "platform"}
+        # The keys every instance has; the rest are the platform's own settings.
+        settings = {k: v for k, v in raw.items() if k not in ("platform", "max_concurrency")}
         platform = raw["platform"]
         try:
             module = load_module(platform)
@@ -303,7 +304,8 @@ def _load_providers(source: FileSource, found: list[Finding]) -> dict[str, Provi
             )
             continue
         instances[name] = ProviderInstance(
-            name, platform, settings, document.location(("providers", name))
+            name, platform, settings, document.location(("providers", name)),
+            max_concurrency=raw.get("max_concurrency"),
         )
     return instances
 

@@ -83,6 +83,8 @@ class ProviderInstance:
     platform: str
     settings: Mapping[str, Any]
     location: Location = Location("policies/providers.yaml")
+    max_concurrency: int | None = None
+    """At most this many changes at once on this instance (None: the run's bound only)."""
 
 
 @dataclass(frozen=True)

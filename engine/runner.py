@@ -8,8 +8,9 @@ granted and revoked at once.
 from __future__ import annotations
 
 import random
+import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -168,7 +169,13 @@ def execute(
     retry: RetryPolicy = DEFAULT_POLICY,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> list[Outcome]:
-    """Run every change; record each outcome as an audit event the moment it is known."""
+    """Run every change; record each outcome as an audit event the moment it is known.
+
+    At most `concurrency` changes run at once, and on an instance with `max_concurrency` at most
+    that many of its own. Outcomes come back in the order of `changes`."""
+    caps = {name: instance.max_concurrency
+            for name, instance in providers.policies.providers.items()
+            if instance.max_concurrency is not None}
 
     def work(change: Change) -> Outcome:
         try:
@@ -183,5 +190,54 @@ def execute(
 
     if concurrency <= 1 or len(changes) <= 1:
         return [work(c) for c in changes]
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        return list(pool.map(work, changes))
+    queue = _Queue(changes, caps)
+    results: list[Outcome | None] = [None] * len(changes)
+
+    def worker() -> None:
+        while (index := queue.take()) is not None:
+            try:
+                results[index] = work(changes[index])
+            finally:
+                queue.release(index)
+
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(changes))) as pool:
+        for running in [pool.submit(worker) for _ in range(min(concurrency, len(changes)))]:
+            running.result()
+    return [r for r in results if r is not None]
+
+
+class _Queue:
+    """Hands out changes to workers: instances take turns, and an instance at its cap is passed
+    over (its changes wait, the worker takes another instance's) instead of holding a worker."""
+
+    def __init__(self, changes: Sequence[Change], caps: Mapping[str, int]) -> None:
+        self._changes = changes
+        self._caps = caps
+        self._waiting: dict[str, deque[int]] = defaultdict(deque)
+        for index, change in enumerate(changes):
+            self._waiting[change.target.instance].append(index)
+        self._turns = deque(self._waiting)
+        self._running: dict[str, int] = defaultdict(int)
+        self._changed = threading.Condition()
+
+    def take(self) -> int | None:
+        """The next change to run, waiting while every instance with work is at its cap; None
+        when nothing is left to hand out."""
+        with self._changed:
+            while self._turns:
+                for _ in range(len(self._turns)):
+                    name = self._turns[0]
+                    self._turns.rotate(-1)
+                    if self._running[name] < self._caps.get(name, len(self._changes)):
+                        index = self._waiting[name].popleft()
+                        if not self._waiting[name]:
+                            self._turns.remove(name)
+                        self._running[name] += 1
+                        return index
+                self._changed.wait()
+            return None
+
+    def release(self, index: int) -> None:
+        with self._changed:
+            self._running[self._changes[index].target.instance] -= 1
+            self._changed.notify_all()
