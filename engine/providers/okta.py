@@ -1,5 +1,10 @@
 """Okta: group membership through the okta SDK (3.x, async; imported only when Okta is used).
 
+The engine authenticates either as an OAuth 2.0 service app (`auth: private_key`, recommended: the
+client-credentials grant with a `private_key_jwt` client assertion, scoped access tokens that live
+an hour) or with an API token (`auth: api_token`, the default: `Authorization: SSWS ...`, with all
+the permissions of the admin who created it). Secrets come from the environment only.
+
 A principal is the person's Okta login (email-like), as identities.yaml names it. A target of kind
 `group` names an Okta group by id, or by its exact name (resolved once per provider). Okta has no
 expiry on group membership in its core API: the revoke job ends these grants.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import re
 import threading
 import time
@@ -30,6 +36,14 @@ from engine.providers.base import NotFound, ProviderError, principal_key
 
 PLATFORM = "okta"
 DEFAULT_TOKEN_ENV = "OKTA_API_TOKEN"
+DEFAULT_PRIVATE_KEY_ENV = "OKTA_PRIVATE_KEY"
+DEFAULT_SCOPES = ("okta.groups.manage", "okta.users.read")
+"""What the provider's calls need: membership writes, group reads (included in manage), and
+user reads to resolve logins. Nothing else, so a leaked access token can do nothing else."""
+TOKEN_PATH = "/oauth2/v1/token"
+TOKEN_RENEWAL_MINUTES = 5
+"""The SDK fetches a new access token this long before the current one expires (its default,
+pinned here so that a run never sends a token that expires in flight)."""
 DEFAULT_PAGE_SIZE = 200
 _MAX_PAGES = 100_000  # a server that keeps answering `rel="next"` must not loop us forever
 _ID_LIKE = re.compile(r"^[A-Za-z0-9]{1,64}$")
@@ -38,6 +52,9 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["org_url"],
+    # A service app is named by its client id: without one there is nothing to authenticate as.
+    "if": {"required": ["auth"], "properties": {"auth": {"const": "private_key"}}},
+    "then": {"required": ["client_id"]},
     "properties": {
         "org_url": {
             "type": "string",
@@ -46,12 +63,55 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
                            "OKTA_TESTING_TESTINGDISABLEHTTPSCHECK=true in the environment).",
             "examples": ["https://acme.okta.com"],
         },
+        "auth": {
+            "enum": ["api_token", "private_key"],
+            "default": "api_token",
+            "description": "How the engine authenticates: `private_key` as an OAuth 2.0 service "
+                           "app (client credentials with a private_key_jwt assertion; "
+                           "recommended), or `api_token` with an SSWS API token.",
+            "examples": ["private_key"],
+        },
         "token_env": {
             "type": "string",
             "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
             "default": DEFAULT_TOKEN_ENV,
-            "description": "Name of the environment variable that holds the Okta API token (SSWS).",
+            "description": "With `auth: api_token`: name of the environment variable that holds "
+                           "the Okta API token (SSWS).",
             "examples": [DEFAULT_TOKEN_ENV],
+        },
+        "client_id": {
+            "type": "string",
+            "pattern": r"^[A-Za-z0-9_-]{1,100}$",
+            "description": "With `auth: private_key`: the client id of the API service "
+                           "integration or OAuth 2.0 service app (not a secret).",
+            "examples": ["0oa1jitengine0service7"],
+        },
+        "scopes": {
+            "type": "array",
+            "items": {"type": "string", "pattern": r"^okta\.[A-Za-z.]+$"},
+            "minItems": 1,
+            "uniqueItems": True,
+            "default": list(DEFAULT_SCOPES),
+            "description": "With `auth: private_key`: the Okta scopes requested for the access "
+                           "token; each must be granted to the app.",
+            "examples": [list(DEFAULT_SCOPES)],
+        },
+        "private_key_env": {
+            "type": "string",
+            "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
+            "default": DEFAULT_PRIVATE_KEY_ENV,
+            "description": "With `auth: private_key`: name of the environment variable that "
+                           "holds the app's RSA private key, as PEM or as a JWK (JSON).",
+            "examples": [DEFAULT_PRIVATE_KEY_ENV],
+        },
+        "key_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+            "description": "With `auth: private_key`: the `kid` of the app's public key that "
+                           "matches the private key (sent in the assertion's header; a JWK's "
+                           "own `kid` is used when this is not set).",
+            "examples": ["jit-engine-2026"],
         },
         "page_size": {
             "type": "integer",
@@ -90,7 +150,13 @@ TARGET_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
 }
 
 PERMISSIONS = """\
-The engine authenticates with an Okta API token (`Authorization: SSWS ...`), read from the
+Recommended (`auth: private_key`): an API service integration or OAuth 2.0 service app using the
+client-credentials grant with `private_key_jwt`; its private key in the environment variable named
+by `private_key_env` (default `OKTA_PRIVATE_KEY`). Grant the app only the scopes
+`okta.groups.manage` and `okta.users.read`, and assign the app (it acts as the admin) a custom
+admin role or the Group Membership Administrator role limited to the managed groups, as below.
+
+Alternative (`auth: api_token`): an Okta API token (`Authorization: SSWS ...`), read from the
 environment variable named by `token_env` (default `OKTA_API_TOKEN`). A token acts with the admin
 roles of the user who created it, so create it as a dedicated service user whose only role is a
 custom admin role:
@@ -100,8 +166,7 @@ custom admin role:
 - resource set: only the groups the entitlements name, plus all users (to resolve logins).
 
 The built-in Group Membership Administrator role, constrained to those groups, is the nearest
-standard role. For an OAuth 2.0 service app the equivalent scopes are `okta.groups.manage` and
-`okta.users.read` (the provider uses API tokens today).
+standard role.
 
 Groups that have an admin role assigned are the exception: Okta lets only a Super Administrator
 change their membership. Manage those through a separate provider instance whose token (a Super
@@ -129,8 +194,14 @@ class OktaProvider:
         self.instance = instance
         settings = instance.settings
         self._org_url = str(settings.get("org_url", "")).rstrip("/")
+        self._auth = str(settings.get("auth") or "api_token")
         self._token_env = str(settings.get("token_env") or DEFAULT_TOKEN_ENV)
-        self._token = environ.get(self._token_env, "")
+        self._token = environ.get(self._token_env, "") if self._auth == "api_token" else ""
+        self._client_id = str(settings.get("client_id") or "")
+        self._scopes = tuple(str(s) for s in settings.get("scopes") or DEFAULT_SCOPES)
+        self._key_env = str(settings.get("private_key_env") or DEFAULT_PRIVATE_KEY_ENV)
+        self._private_key = environ.get(self._key_env, "") if self._auth == "private_key" else ""
+        self._key_id = str(settings.get("key_id") or "")
         self._page_size = int(settings.get("page_size") or DEFAULT_PAGE_SIZE)
         self._timeout = float(settings.get("timeout_seconds") or 30)
         self._loop = BackgroundLoop(f"okta-{instance.name}")
@@ -305,11 +376,19 @@ class OktaProvider:
             raise ProviderError("Okta rate limit spent (X-Rate-Limit-Remaining: 0)",
                                 retryable=True, retry_after=wait)
         client = self._sdk()
+        returned = self._call(client, call)
+        if self._auth == "private_key" and _refused_access_token(returned):
+            # The SDK keeps its access token until its own clock says it expires, and never
+            # drops one that Okta refuses (revoked, or the clocks disagree). A new client
+            # fetches a fresh token; the call goes out once more with it.
+            returned = self._call(self._renewed_sdk(client), call)
+        return self._unpack(returned, subject)
+
+    def _call(self, client: Any, call: Callable[[Any], Awaitable[Any]]) -> Any:
         try:
-            returned = self._loop.run(call(client))
+            return self._loop.run(call(client))
         except _TransportError as error:
             raise ProviderError(f"Okta unreachable: {error}", retryable=True) from None
-        return self._unpack(returned, subject)
 
     def _unpack(self, returned: Any, subject: str) -> tuple[Any, Mapping[str, str]]:
         """The SDK answers tuples whose shape differs by outcome: success is
@@ -324,7 +403,46 @@ class OktaProvider:
         if error is None and (status is None or status < 400):
             self._note_rate_limit(headers)
             return parts[0], headers
+        if self._auth == "private_key":
+            explained = self._explain_oauth_failure(error, status, headers, subject)
+            if explained is not None:
+                raise explained
         raise _mapped(error, status, headers, subject)
+
+    def _explain_oauth_failure(self, error: BaseException | None, status: int | None,
+                               headers: Mapping[str, str], subject: str) -> ProviderError | None:
+        """A failure of the service app's credentials, said as what to fix; None for others."""
+        code = str(getattr(error, "error_code", "") or "")
+        summary = str(getattr(error, "error_summary", "") or "")
+        detail = f"{code}: {summary}" if summary else code
+        app = f"service app {self._client_id}"
+        if str(getattr(error, "url", "")).endswith(TOKEN_PATH) and status is not None and (
+                400 <= status < 500 and status != 429):
+            if code == "invalid_scope":
+                return ProviderError(
+                    f"Okta refused the scopes {' '.join(self._scopes)} for {app} ({detail}): "
+                    "grant them to the app (its Okta API Scopes tab), or correct `scopes` of "
+                    f"provider {self.instance.name}")
+            if code == "invalid_client":
+                kid = f" (key id {self._key_id})" if self._key_id else ""
+                return ProviderError(
+                    f"Okta refused the client assertion of {app} ({detail}): check `client_id` "
+                    f"of provider {self.instance.name}, and that the public key registered on "
+                    f"the app matches the private key in {self._key_env}{kid}")
+            return ProviderError(f"Okta token request for {app} failed (HTTP {status} {detail})")
+        challenge = _header(headers, "WWW-Authenticate") or ""
+        if status == 403 and "insufficient_scope" in challenge:
+            needed = re.search(r'scope="([^"]*)"', challenge)
+            scope = needed.group(1) if needed else "a scope"
+            return ProviderError(
+                f"Okta HTTP 403 {code}: the access token of {app} lacks {scope}, needed for "
+                f"{subject}: add it to `scopes` of provider {self.instance.name} and grant it "
+                "to the app")
+        if status == 401:
+            return ProviderError(
+                f"Okta HTTP 401 {detail}: Okta refused a fresh access token of {app} for "
+                f"{subject}")
+        return None
 
     def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
         remaining = _header(headers, "X-Rate-Limit-Remaining")
@@ -337,27 +455,59 @@ class OktaProvider:
         with self._client_lock:  # worker threads share one client
             return self._client or self._new_sdk_client()
 
+    def _renewed_sdk(self, refused: Any) -> Any:
+        """A client other than `refused`: a new one, unless another thread already made it (so
+        that threads refused at once fetch one token between them, not one each)."""
+        with self._client_lock:
+            if self._client is refused:
+                self._client = None
+            return self._client or self._new_sdk_client()
+
     def _new_sdk_client(self) -> Any:
         if self._client is None:
-            if not self._token:
-                raise ProviderError(
-                    f"no Okta API token: set the environment variable {self._token_env}")
-            from okta.client import Client
-
-            config = {
+            config: dict[str, Any] = {
                 "orgUrl": self._org_url,
-                "token": self._token,
-                "authorizationMode": "SSWS",
                 # One retry loop (the engine's): the SDK's own would sleep and multiply attempts.
                 "rateLimit": {"maxRetries": 0},
                 "requestTimeout": self._timeout,
                 "httpClient": _raising_http_client(),
+                **self._credentials(),
             }
+            from okta.client import Client
+
             try:
                 self._client = Client(config)
             except ValueError as error:  # the SDK's configuration check (https, token, ...)
                 raise ProviderError(f"Okta client configuration: {error}".strip()) from None
         return self._client
+
+    def _credentials(self) -> dict[str, Any]:
+        """The SDK's configuration for the chosen authentication, secrets from the environment."""
+        if self._auth == "api_token":
+            if not self._token:
+                raise ProviderError(
+                    f"no Okta API token: set the environment variable {self._token_env}")
+            return {"authorizationMode": "SSWS", "token": self._token}
+        if not self._client_id:
+            raise ProviderError(f"Okta provider {self.instance.name}: `auth: private_key` needs "
+                                "`client_id` (the service app's client id)")
+        if not self._private_key.strip():
+            raise ProviderError(
+                f"no Okta private key: set the environment variable {self._key_env} to the "
+                f"private key (PEM or JWK) of service app {self._client_id}")
+        pem, kid = _private_key_pem(self._private_key, self._key_env)
+        credentials: dict[str, Any] = {
+            "authorizationMode": "PrivateKey",
+            "clientId": self._client_id,
+            "scopes": list(self._scopes),
+            # Always PEM text: the SDK would read a value naming an existing file from disk, and
+            # evaluates JWK text with `literal_eval`; neither is what an environment secret means.
+            "privateKey": pem,
+            "oauthTokenRenewalOffset": TOKEN_RENEWAL_MINUTES,
+        }
+        if self._key_id or kid:
+            credentials["kid"] = self._key_id or kid
+        return credentials
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -373,6 +523,49 @@ def _raising_http_client() -> type[Any]:
             return sent
 
     return RaisingHTTPClient
+
+
+def _private_key_pem(text: str, env: str) -> tuple[str, str]:
+    """The RSA private key in `text` (PEM, or a JWK as JSON) as PKCS#8 PEM, and the JWK's kid.
+    A ProviderError naming the environment variable when it is anything else."""
+    import jwt  # PyJWT and cryptography come with the okta SDK
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    text = text.strip()
+    kid = ""
+    key: Any
+    try:
+        if text.startswith("{"):
+            jwk = json.loads(text)
+            if not isinstance(jwk, dict):
+                raise ValueError("not a JSON object")
+            kid = str(jwk.get("kid") or "")
+            key = jwt.algorithms.RSAAlgorithm.from_jwk(jwk)
+        elif text.startswith("-----BEGIN"):
+            key = serialization.load_pem_private_key(text.encode(), password=None)
+        else:
+            raise ValueError("neither PEM (-----BEGIN ...) nor a JWK ({...})")
+    except (ValueError, TypeError, KeyError, UnsupportedAlgorithm, jwt.PyJWTError) as error:
+        # The messages name the format's fault, never the key's content.
+        raise ProviderError(f"{env} does not hold a usable private key: {error}") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        what = "a public key" if isinstance(key, rsa.RSAPublicKey) else type(key).__name__
+        raise ProviderError(f"{env} holds {what}: Okta's private_key_jwt here needs the RSA "
+                            "private key (RS256)")
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    return pem.decode("ascii"), kid
+
+
+def _refused_access_token(returned: Any) -> bool:
+    """True when an API call (not the token request itself) was answered 401."""
+    parts = returned if isinstance(returned, tuple) else (returned,)
+    error = next((p for p in reversed(parts) if isinstance(p, BaseException)), None)
+    if error is None or str(getattr(error, "url", "")).endswith(TOKEN_PATH):
+        return False
+    return _status_of(error) == 401
 
 
 def _with_cursor(call: Callable[[Any, str | None], Awaitable[Any]], cursor: str | None,

@@ -1,0 +1,45 @@
+"""Okta group membership on the Okta emulator, the provider authenticated as an OAuth 2.0 service
+app (`auth: private_key`): the okta backend once more, with Bearer access tokens from the
+emulator's `/oauth2/v1/token`. The key pair is made when the backend starts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from emulators.okta import OktaEmulator, generate_key_pair
+from engine.model import ProviderInstance
+from engine.providers import okta
+from tests.conformance.backends.okta import HTTPS_CHECK_OFF, TOKEN, OktaBackend
+
+KEY_ENV = "OKTA_CONFORMANCE_PRIVATE_KEY"
+
+
+class OktaOAuthBackend(OktaBackend):
+    def __init__(self, emulator: OktaEmulator) -> None:
+        super().__init__(emulator)
+        self.private_key, public_key = generate_key_pair("conformance-1")
+        client_id = emulator.register_client(public_key, okta.DEFAULT_SCOPES)
+        self.instance = ProviderInstance("okta-test", "okta", {
+            "org_url": emulator.base_url, "auth": "private_key", "client_id": client_id,
+            "private_key_env": KEY_ENV})
+
+    def provider(self) -> okta.OktaProvider:
+        return okta.create(self.instance, {KEY_ENV: self.private_key})
+
+
+@contextmanager
+def backend() -> Iterator[OktaOAuthBackend]:
+    previous = os.environ.get(HTTPS_CHECK_OFF)
+    os.environ[HTTPS_CHECK_OFF] = "true"
+    emulator = OktaEmulator(token=TOKEN)
+    emulator.start()
+    try:
+        yield OktaOAuthBackend(emulator)
+    finally:
+        emulator.stop()
+        if previous is None:
+            os.environ.pop(HTTPS_CHECK_OFF, None)
+        else:
+            os.environ[HTTPS_CHECK_OFF] = previous
