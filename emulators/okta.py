@@ -199,6 +199,10 @@ class OAuthClient:
     client_id: str
     keys: list[dict[str, Any]]
     scopes: frozenset[str]
+    dpop_required: bool = False
+    """"Require Demonstrating Proof of Possession (DPoP) header in token requests", which the
+    Admin Console turns on for new API service integrations. The emulator does not implement
+    DPoP itself: such a client only gets Okta's refusal of a request without a proof."""
 
 
 @dataclass
@@ -514,6 +518,8 @@ class OktaEmulator(Emulator):
             raise oauth_error(401, "invalid_client", "Client authentication failed. Either the "
                               "client or the client credentials are invalid.")
         client = self._authenticate(assertion, form.get("client_id"))
+        if client.dpop_required and "dpop" not in request.headers:
+            raise oauth_error(400, "invalid_dpop_proof", "The DPoP proof JWT header is missing.")
         requested = form.get("scope", "").split()
         if not requested:
             raise oauth_error(400, "invalid_scope", "The authorization server resource does not "
@@ -836,7 +842,7 @@ class OktaEmulator(Emulator):
             return self._user(login, by_login=True).id
 
     def register_client(self, public_keys: Mapping[str, Any] | list[Mapping[str, Any]],
-                        scopes: Iterable[str]) -> str:
+                        scopes: Iterable[str], *, dpop_required: bool = False) -> str:
         """Register a service app with its public JWK(s) and granted scopes; its client id."""
         keys = [dict(public_keys)] if isinstance(public_keys, Mapping) else [
             dict(key) for key in public_keys]
@@ -844,7 +850,8 @@ class OktaEmulator(Emulator):
             raise ValueError("register the public key, not the private one")
         with self.lock:
             client_id = "0oa" + _base62(next(self._serial), 17)
-            self.clients[client_id] = OAuthClient(client_id, keys, frozenset(scopes))
+            self.clients[client_id] = OAuthClient(client_id, keys, frozenset(scopes),
+                                                  dpop_required)
         return client_id
 
     def expire_tokens(self) -> None:

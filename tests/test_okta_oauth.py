@@ -289,6 +289,18 @@ def test_a_scope_missing_from_the_settings_is_named_on_the_call_that_needs_it(
     assert emulator.member_logins(group) == set()
 
 
+def test_an_app_that_requires_dpop_says_which_setting_to_clear(
+    emulator: OktaEmulator, keys: tuple[str, dict[str, Any]]
+) -> None:
+    client_id = emulator.register_client(keys[1], SCOPES, dpop_required=True)
+    provider = make(emulator, client_id, keys[0])
+    with pytest.raises(ProviderError, match="Require Demonstrating Proof of Possession") as raised:
+        provider.observe([target(emulator.add_group("ops"))])
+    provider.close()
+    assert not raised.value.retryable and "invalid_dpop_proof" in str(raised.value)
+    assert api_requests(emulator) == []
+
+
 @pytest.mark.parametrize("value", [None, "", "not a key", '{"kty": "RSA"', "-----BEGIN junk"])
 def test_a_missing_or_unparsable_key_names_the_variable_and_sends_nothing(
     emulator: OktaEmulator, app: str, value: str | None

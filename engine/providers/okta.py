@@ -423,6 +423,11 @@ class OktaProvider:
                     f"Okta refused the scopes {' '.join(self._scopes)} for {app} ({detail}): "
                     "grant them to the app (its Okta API Scopes tab), or correct `scopes` of "
                     f"provider {self.instance.name}")
+            if code in ("invalid_dpop_proof", "use_dpop_nonce"):
+                return ProviderError(
+                    f"Okta wants DPoP proofs from {app} ({detail}): clear \"Require Demonstrating "
+                    "Proof of Possession (DPoP) header in token requests\" in the app's General "
+                    "Settings (the provider does not send DPoP proofs)")
             if code == "invalid_client":
                 kid = f" (key id {self._key_id})" if self._key_id else ""
                 return ProviderError(
