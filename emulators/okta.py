@@ -6,7 +6,9 @@ OpenAPI description (tests/contracts/okta-management-subset.json):
 - `Authorization: SSWS <token>`, also without the space (the SDK's generated client sends
   `SSWS<token>`), or `Authorization: Bearer <access token>` from the org authorization server's
   `POST /oauth2/v1/token` (OAuth 2.0 service apps: client credentials with a `private_key_jwt`
-  client assertion, checked against the client's registered public keys); anything else is a
+  client assertion, checked against the client's registered public keys), or `Authorization:
+  DPoP <access token>` with a `DPoP` proof (RFC 9449: Okta's nonce challenge at the token
+  endpoint, the token bound to the proof's key, `ath` on every API call); anything else is a
   401 `E0000011`. A bearer token must hold the scope the endpoint's `security` names in the
   contract (`okta.*.read`, or the `.manage` scope that includes it); without it the answer is a
   403 `E0000006` with `WWW-Authenticate: Bearer ... error="insufficient_scope"`.
@@ -37,7 +39,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from emulators.http import JSON, Emulator, HttpError, Request, Response
 
@@ -201,8 +203,7 @@ class OAuthClient:
     scopes: frozenset[str]
     dpop_required: bool = False
     """"Require Demonstrating Proof of Possession (DPoP) header in token requests", which the
-    Admin Console turns on for new API service integrations. The emulator does not implement
-    DPoP itself: such a client only gets Okta's refusal of a request without a proof."""
+    Admin Console turns on for new API service integrations."""
 
 
 @dataclass
@@ -210,12 +211,30 @@ class AccessToken:
     client_id: str
     scopes: frozenset[str]
     expires_at: float
+    jkt: str | None = None
+    """For a DPoP-bound token: the thumbprint (RFC 7638) of the key every proof must be signed
+    with; None for a Bearer token."""
 
 
 def oauth_error(status: int, error: str, description: str) -> HttpError:
     """The token endpoint's error answer (RFC 6749 5.2, as Okta sends it)."""
     return HttpError(status, {"error": error, "error_description": description},
                      {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
+    """RFC 7638: SHA-256 of the key's required members, sorted, without whitespace."""
+    import base64
+    import hashlib
+    import json
+
+    members = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}.get(str(jwk.get("kty")))
+    if members is None:
+        raise oauth_error(400, "invalid_dpop_proof", "The DPoP proof key type is not supported.")
+    canonical = json.dumps({m: jwk.get(m) for m in members}, separators=(",", ":"),
+                           sort_keys=True)
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def _route_pattern(template: str) -> re.Pattern[str]:
@@ -390,6 +409,7 @@ class OktaEmulator(Emulator):
         self.token_lifetime = TOKEN_LIFETIME
         """Seconds an access token lives (`expires_in`); tests shorten it to see renewal."""
         self._used_jti: set[str] = set()
+        self._dpop_nonce = secrets.token_urlsafe(16)
         self._serial = itertools.count(1)
         self._register_routes()
 
@@ -456,8 +476,8 @@ class OktaEmulator(Emulator):
     def _api(self, request: Request, now: float) -> Response:
         header = request.headers.get("authorization", "")
         scheme, _, credential = header.partition(" ")
-        if scheme == "Bearer":
-            refused = self._bearer_refusal(request, credential.strip(), now)
+        if scheme in ("Bearer", "DPoP"):
+            refused = self._bearer_refusal(request, scheme, credential.strip(), now)
             if refused is not None:
                 return refused
         elif not self._ssws(header):
@@ -475,20 +495,35 @@ class OktaEmulator(Emulator):
         # The SDK's generated client joins scheme and token without a space.
         return header.startswith("SSWS") and header[4:].strip() == self.token
 
-    def _bearer_refusal(self, request: Request, token: str, now: float) -> Response | None:
-        """None when the access token is live and holds the endpoint's scope; else Okta's
-        401 (unknown or expired token) or 403 (missing scope) with its `WWW-Authenticate`."""
+    def _bearer_refusal(self, request: Request, scheme: str, token: str, now: float
+                        ) -> Response | None:
+        """None when the access token is live, presented as it was issued (a DPoP-bound token
+        with a proof by its key), and holds the endpoint's scope; else Okta's 401 (unknown,
+        expired or unproven token) or 403 (missing scope) with its `WWW-Authenticate`."""
         with self.lock:
             held = self.access_tokens.get(token)
         needed = next((scope for method, pattern, scope in _SCOPE_PATTERNS
                        if method == request.method and pattern.match(request.path)), None)
-        challenge = (f'Bearer authorization_uri="{self.base_url}/oauth2/v1/authorize", '
+        challenge = (f'{scheme} authorization_uri="{self.base_url}/oauth2/v1/authorize", '
                      f'realm="{self.base_url}"')
-        if held is None or held.expires_at <= now:
-            reason = "The access token is invalid." if held is None else "The token has expired."
+        reason = None
+        if held is None or (held.jkt is None) != (scheme == "Bearer"):
+            reason = "The access token is invalid."
+        elif held.expires_at <= now:
+            reason = "The token has expired."
+        if reason is not None:
             return Response(401, self.error_body(401, ""), {"WWW-Authenticate": (
                 f'{challenge}, error="invalid_token", error_description="{reason}", '
                 f'resource="{request.path}"')})
+        assert held is not None  # a missing token has a reason above
+        if held.jkt is not None:
+            try:
+                self._dpop_proof(request, f"{self.base_url}{request.path}", token, held.jkt)
+            except HttpError as refused:
+                description = refused.body["error_description"]
+                return Response(401, self.error_body(401, ""), {"WWW-Authenticate": (
+                    f'{challenge}, error="invalid_dpop_proof", '
+                    f'error_description="{description}", resource="{request.path}"')})
         if needed is not None and not scope_satisfied(needed, held.scopes):
             return Response(403, okta_error(
                 "E0000006", "You do not have permission to perform the requested action"),
@@ -518,7 +553,10 @@ class OktaEmulator(Emulator):
             raise oauth_error(401, "invalid_client", "Client authentication failed. Either the "
                               "client or the client credentials are invalid.")
         client = self._authenticate(assertion, form.get("client_id"))
-        if client.dpop_required and "dpop" not in request.headers:
+        jkt = None
+        if "dpop" in request.headers:
+            jkt = self._dpop_proof(request, f"{self.base_url}{TOKEN_PATH}", None, None)
+        elif client.dpop_required:
             raise oauth_error(400, "invalid_dpop_proof", "The DPoP proof JWT header is missing.")
         requested = form.get("scope", "").split()
         if not requested:
@@ -531,10 +569,59 @@ class OktaEmulator(Emulator):
         token = secrets.token_urlsafe(32)
         with self.lock:
             self.access_tokens[token] = AccessToken(
-                client.client_id, frozenset(requested), time.time() + self.token_lifetime)
-        return Response(200, {"token_type": "Bearer", "expires_in": self.token_lifetime,
+                client.client_id, frozenset(requested), time.time() + self.token_lifetime, jkt)
+        return Response(200, {"token_type": "DPoP" if jkt else "Bearer",
+                              "expires_in": self.token_lifetime,
                               "access_token": token, "scope": " ".join(requested)},
                         {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _dpop_proof(self, request: Request, url: str, token: str | None, jkt: str | None) -> str:
+        """Check the request's `DPoP` proof (RFC 9449 4.3) and return its key's thumbprint.
+        At the token endpoint the proof must carry this server's current nonce (Okta answers
+        `use_dpop_nonce` with a `DPoP-Nonce` header first); on the API it must be signed by
+        the key the token is bound to and carry the token's hash (`ath`)."""
+        import base64
+        import hashlib
+
+        import jwt
+
+        def refuse(description: str) -> HttpError:
+            return oauth_error(400, "invalid_dpop_proof", description)
+
+        proof = request.headers.get("dpop", "")
+        try:
+            header = jwt.get_unverified_header(proof)
+            public = header.get("jwk")
+            if header.get("typ") != "dpop+jwt" or not isinstance(public, dict) or "d" in public:
+                raise refuse("The DPoP proof JWT header is invalid.")
+            claims = jwt.decode(proof, jwt.PyJWK(public, header.get("alg")).key,
+                                algorithms=["RS256", "ES256"],
+                                options={"require": ["jti", "htm", "htu", "iat"]})
+        except jwt.PyJWTError as error:
+            raise refuse(f"The DPoP proof JWT is invalid: {error}.") from None
+        # Compared percent-decoded (RFC 3986 6.2.2): the SDK writes `%40` into `htu` for an `@`
+        # that its HTTP client sends as it is (a login in `/api/v1/users/{login}`).
+        if claims["htm"] != request.method or unquote(str(claims["htu"])) != unquote(url):
+            raise refuse("The DPoP proof htm or htu claim does not match the request.")
+        if abs(time.time() - float(claims["iat"])) > 300:
+            raise refuse("The DPoP proof JWT is issued too far from now.")
+        thumbprint = jwk_thumbprint(public)
+        if token is None:
+            if claims.get("nonce") != self._dpop_nonce:
+                raise HttpError(400, {"error": "use_dpop_nonce", "error_description":
+                                      "Authorization server requires nonce in DPoP proof."},
+                                {"DPoP-Nonce": self._dpop_nonce, "Cache-Control": "no-store"})
+        else:
+            digest = hashlib.sha256(token.encode("ascii")).digest()
+            if claims.get("ath") != base64.urlsafe_b64encode(digest).rstrip(b"=").decode():
+                raise refuse("The DPoP proof ath claim does not match the access token.")
+            if thumbprint != jkt:
+                raise refuse("The DPoP proof is not signed by the key the token is bound to.")
+        with self.lock:
+            if claims["jti"] in self._used_jti:
+                raise refuse("The DPoP proof jti has already been used.")
+            self._used_jti.add(str(claims["jti"]))
+        return thumbprint
 
     def _authenticate(self, assertion: str, client_id: str | None) -> OAuthClient:
         """The client whose registered key signed `assertion`, its claims checked as Okta

@@ -335,3 +335,50 @@ def test_api_token_settings_are_ignored_and_the_token_never_sent_in_private_key_
     provider.observe([target(group)])
     provider.close()
     assert not any("SSWS" in e.headers.get("authorization", "") for e in emulator.log)
+
+
+# -- DPoP ------------------------------------------------------------------------------------------
+def test_dpop_binds_the_token_to_the_engines_key(
+    emulator: OktaEmulator, keys: tuple[str, dict[str, Any]]
+) -> None:
+    client_id = emulator.register_client(keys[1], SCOPES, dpop_required=True)
+    groups = [emulator.add_group(f"g{i}") for i in range(8)]
+    emulator.add_user("cy@acme.example")
+    provider = make(emulator, client_id, keys[0], dpop=True)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda g: provider.observe([target(g)]), groups))
+        assert provider.grant(change(Action.GRANT, groups[0], "cy@acme.example")
+                              ).status is Status.DONE
+        assert provider.revoke(change(Action.REVOKE, groups[0], "cy@acme.example")
+                               ).status is Status.DONE
+    finally:
+        provider.close()
+    # One token: the first request meets Okta's nonce challenge, the second gets the token.
+    assert [e.status for e in emulator.log if e.path == TOKEN_PATH] == [400, 200]
+    api = [e for e in emulator.log if e.path.startswith("/api/")]
+    assert api and all(e.status < 400 for e in api)
+    assert all(e.headers["authorization"].startswith("DPoP ") and e.headers.get("dpop")
+               for e in api)
+    (token,) = emulator.access_tokens.values()
+    assert token.jkt is not None
+
+
+def test_a_dpop_token_without_its_proof_is_refused(
+    emulator: OktaEmulator, keys: tuple[str, dict[str, Any]]
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    client_id = emulator.register_client(keys[1], SCOPES, dpop_required=True)
+    group = emulator.add_group("ops")
+    provider = make(emulator, client_id, keys[0], dpop=True)
+    provider.observe([target(group)])
+    provider.close()
+    (token,) = emulator.access_tokens
+    for scheme in ("DPoP", "Bearer"):  # a stolen token, without the key that proves it
+        request = urllib.request.Request(f"{emulator.base_url}/api/v1/groups/{group}")
+        request.add_header("Authorization", f"{scheme} {token}")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 401

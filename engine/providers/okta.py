@@ -104,6 +104,14 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
                            "holds the app's RSA private key, as PEM or as a JWK (JSON).",
             "examples": [DEFAULT_PRIVATE_KEY_ENV],
         },
+        "dpop": {
+            "type": "boolean",
+            "default": False,
+            "description": "With `auth: private_key`: bind access tokens to a key the engine "
+                           "holds (DPoP, RFC 9449), for apps that require DPoP proofs; a stolen "
+                           "token is then useless without that key.",
+            "examples": [True],
+        },
         "key_id": {
             "type": "string",
             "minLength": 1,
@@ -202,6 +210,7 @@ class OktaProvider:
         self._key_env = str(settings.get("private_key_env") or DEFAULT_PRIVATE_KEY_ENV)
         self._private_key = environ.get(self._key_env, "") if self._auth == "private_key" else ""
         self._key_id = str(settings.get("key_id") or "")
+        self._dpop = bool(settings.get("dpop", False))
         self._page_size = int(settings.get("page_size") or DEFAULT_PAGE_SIZE)
         self._timeout = float(settings.get("timeout_seconds") or 30)
         self._loop = BackgroundLoop(f"okta-{instance.name}")
@@ -423,11 +432,11 @@ class OktaProvider:
                     f"Okta refused the scopes {' '.join(self._scopes)} for {app} ({detail}): "
                     "grant them to the app (its Okta API Scopes tab), or correct `scopes` of "
                     f"provider {self.instance.name}")
-            if code in ("invalid_dpop_proof", "use_dpop_nonce"):
+            if code in ("invalid_dpop_proof", "use_dpop_nonce") and not self._dpop:
                 return ProviderError(
-                    f"Okta wants DPoP proofs from {app} ({detail}): clear \"Require Demonstrating "
-                    "Proof of Possession (DPoP) header in token requests\" in the app's General "
-                    "Settings (the provider does not send DPoP proofs)")
+                    f"Okta wants DPoP proofs from {app} ({detail}): set `dpop: true` on provider "
+                    f"{self.instance.name}, or clear \"Require Demonstrating Proof of Possession "
+                    "(DPoP) header in token requests\" in the app's General Settings")
             if code == "invalid_client":
                 kid = f" (key id {self._key_id})" if self._key_id else ""
                 return ProviderError(
@@ -509,6 +518,9 @@ class OktaProvider:
             # evaluates JWK text with `literal_eval`; neither is what an environment secret means.
             "privateKey": pem,
             "oauthTokenRenewalOffset": TOKEN_RENEWAL_MINUTES,
+            # The SDK makes a DPoP key per client (in memory only), answers the server's nonce
+            # challenge, and signs a proof for every request.
+            "dpopEnabled": self._dpop,
         }
         if self._key_id or kid:
             credentials["kid"] = self._key_id or kid

@@ -644,3 +644,27 @@ def test_token_answers_are_checked_too(contract: Contract) -> None:
     assert contract.violations(okta_shaped)  # /token answers in OAuth's shape, not Okta's
     assert contract.violations(replace(good, status=403, body={
         "error": "invalid_client", "error_description": "x"}))
+
+
+def test_dpop_nonce_challenge_then_a_bound_token_through_the_sdk(
+    emulator: OktaEmulator, key_pair: tuple[str, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OKTA_TESTING_TESTINGDISABLEHTTPSCHECK", "true")
+    from okta.client import Client
+
+    client_id = emulator.register_client(key_pair[1], SERVICE_SCOPES, dpop_required=True)
+    user = emulator.add_user("quin@acme.example")
+    dpop: Any = Client({"orgUrl": emulator.base_url, "authorizationMode": "PrivateKey",
+                        "clientId": client_id, "scopes": SERVICE_SCOPES,
+                        "privateKey": key_pair[0], "kid": "svc-1", "dpopEnabled": True,
+                        "rateLimit": {"maxRetries": 0}})
+    found, _, error = run(dpop.get_user(user))
+    assert error is None and found.id == user
+    token_answers = [r for r in emulator.responses if r.path == TOKEN_PATH]
+    assert [r.status for r in token_answers] == [400, 200]
+    assert token_answers[0].body["error"] == "use_dpop_nonce"
+    assert token_answers[0].headers["DPoP-Nonce"]
+    assert token_answers[1].body["token_type"] == "DPoP"
+    sent = emulator.log[-1]
+    assert sent.headers["authorization"].startswith("DPoP ") and sent.headers["dpop"]
