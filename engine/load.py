@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path, PurePosixPath
@@ -222,20 +222,27 @@ def load_policies(source: FileSource) -> tuple[Policies | None, list[Finding]]:
     return Policies(entitlements, people, teams, providers, admins, limit, schedules), found
 
 
+def _documents_in(source: FileSource, directory: str, schema: str, found: list[Finding]
+                  ) -> Iterator[tuple[PurePosixPath, Document]]:
+    """Each `<name>.yaml` directly in `directory`, loaded and checked against `schema`; anything
+    else there, and every problem, goes to `found`."""
+    for path in source.list(directory):
+        pure = PurePosixPath(path)
+        if pure.suffix not in YAML_SUFFIXES or pure.parent.as_posix() != directory:
+            found.append(Finding(Location(path), "stray-file",
+                                 f"only <name>.yaml files belong in {directory}/"))
+            continue
+        document, problems = _document(source, path, schema)
+        found.extend(problems)
+        if document is not None:
+            yield pure, document
+
+
 def _load_schedules(source: FileSource, found: list[Finding]) -> dict[str, Schedule]:
     """On-call schedules. A broken one is reported and left out, so the rules naming it
     approve nothing (fail closed)."""
     schedules: dict[str, Schedule] = {}
-    for path in source.list(SCHEDULES_DIR):
-        pure = PurePosixPath(path)
-        if pure.suffix not in YAML_SUFFIXES or pure.parent.as_posix() != SCHEDULES_DIR:
-            found.append(Finding(Location(path), "stray-file",
-                                 f"only <name>.yaml files belong in {SCHEDULES_DIR}/"))
-            continue
-        document, problems = _document(source, path, "schedule")
-        found.extend(problems)
-        if document is None:
-            continue
+    for pure, document in _documents_in(source, SCHEDULES_DIR, "schedule", found):
         schedule = _schedule(document, pure.stem, found)
         if schedule is not None:
             schedules[schedule.name] = schedule
@@ -348,16 +355,7 @@ def _load_entitlements(
     from engine.providers import load_module
 
     entitlements: dict[str, Entitlement] = {}
-    for path in source.list(ENTITLEMENTS_DIR):
-        pure = PurePosixPath(path)
-        if pure.suffix not in YAML_SUFFIXES or pure.parent.as_posix() != ENTITLEMENTS_DIR:
-            found.append(Finding(Location(path), "stray-file",
-                                 f"only <name>.yaml files belong in {ENTITLEMENTS_DIR}/"))
-            continue
-        document, problems = _document(source, path, "entitlement")
-        found.extend(problems)
-        if document is None:
-            continue
+    for pure, document in _documents_in(source, ENTITLEMENTS_DIR, "entitlement", found):
         data = document.data
         name = data["name"]
         if name != pure.stem:
