@@ -3,10 +3,14 @@ group names, login resolution, rate limits, errors, and what it refuses to do.""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +23,7 @@ from engine.providers import okta
 from engine.providers.base import NotFound, ProviderError
 from engine.retry import RetryPolicy, call_with_retry
 
+ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "provider-test-token"
 ENV = {"OKTA_API_TOKEN": TOKEN}
 
@@ -239,3 +244,35 @@ def test_plain_http_is_refused_without_the_sdk_testing_switch(
         make(emulator).observe([target("00gsomething")])
     assert not raised.value.retryable
     assert emulator.log == []
+
+
+def test_okta_yaml_in_the_working_directory_or_home_is_not_read(
+        emulator: OktaEmulator, tmp_path: Path) -> None:
+    """The SDK would merge okta.yaml from the working directory (the repository, in CI) and from
+    ~/.okta into its settings: here both name a proxy that nobody listens on, which would carry
+    the token and every call. The provider's client must go straight to the org URL."""
+    group = emulator.add_group("VPN")
+    emulator.add_member(group, emulator.add_user("ann@acme.example"))
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    proxy = f"okta:\n  client:\n    proxy:\n      host: 127.0.0.1\n      port: {port}\n"
+    (tmp_path / "okta.yaml").write_text(proxy)
+    (tmp_path / ".okta").mkdir()
+    (tmp_path / ".okta" / "okta.yaml").write_text(proxy)
+    script = (
+        "import sys\n"
+        "from engine.model import ProviderInstance, Target\n"
+        "from engine.providers import okta\n"
+        "instance = ProviderInstance('okta-main', 'okta', {'org_url': sys.argv[1]})\n"
+        "provider = okta.create(instance, {'OKTA_API_TOKEN': sys.argv[2]})\n"
+        "target = Target.build('okta-main', 'okta', 'group', {'group': 'VPN'})\n"
+        "print(sorted(provider.observe([target])[target]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path),
+           "OKTA_TESTING_TESTINGDISABLEHTTPSCHECK": "true"}
+    done = subprocess.run([sys.executable, "-c", script, emulator.base_url, TOKEN],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "['ann@acme.example']"

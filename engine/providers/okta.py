@@ -489,6 +489,7 @@ class OktaProvider:
             }
             from okta.client import Client
 
+            _ignore_sdk_config_files()
             try:
                 self._client = Client(config)
             except ValueError as error:  # the SDK's configuration check (https, token, ...)
@@ -686,6 +687,18 @@ def _group_of(found: Any) -> _Group:
 
 def _login_of(user: Any) -> str:
     return str(getattr(getattr(user, "profile", None), "login", "") or "")
+
+
+def _ignore_sdk_config_files() -> None:
+    """The okta SDK merges `okta.yaml` from the working directory (in CI: the access repository,
+    whose files anyone may propose) and `~/.okta/okta.yaml` into every client's settings, a proxy
+    included, which would route the token and every call through it. The engine's settings come
+    from providers.yaml and the environment only: point the SDK's two paths at nothing."""
+    from okta.config import config_setter
+
+    # os.path.exists("") is False: the SDK skips both files.
+    config_setter._LOCAL_YAML_PATH = ""  # type: ignore[attr-defined]
+    config_setter._GLOBAL_YAML_PATH = ""  # type: ignore[attr-defined]
 
 
 def create(instance: ProviderInstance, environ: Mapping[str, str]) -> OktaProvider:
