@@ -14,6 +14,7 @@ from engine.evaluate import Evaluation, target_of
 from engine.model import Action, Change, Outcome, Policies, Status, isoformat
 from engine.providers.base import principal_key
 from engine.ratification import Overdue, Sweep, describe
+from engine.vcs.base import RATIFY
 
 if TYPE_CHECKING:
     from engine.approval import Verdict
@@ -63,14 +64,18 @@ def break_glass_granted(outcomes: Sequence[Outcome], verdicts: Mapping[str, Verd
     return [found[p] for p in sorted(found)]
 
 
-def review_comment(verdict: Verdict, requester: str, owners: Sequence[str]) -> str:
+def review_comment(verdict: Verdict, requester: str, owners: Sequence[str],
+                   vcs_kind: str = "github") -> str:
     mentions = " ".join(f"@{o.lstrip('@')}" for o in owners) or "code owners"
     due = isoformat(verdict.deadline) if verdict.deadline else "the deadline"
+    # GitLab takes no approval on a merged merge request: there a note ratifies (engine/vcs).
+    how = ("review this merge request and, to ratify the access, add a note whose first line "
+           f"is `{RATIFY}` by **{due}**") if vcs_kind == "gitlab" else (
+           f"review this pull request and approve it by **{due}** to ratify the access")
     return (f"{BREAK_GLASS_MARKER}\n### accessctl: break-glass access granted\n\n"
             f"{requester} was granted `{verdict.path}` on merge, without prior approval. "
-            f"{mentions}: please review this pull request and approve it by **{due}** to "
-            "ratify the access. Without an approval from a code owner by then, the access is "
-            "revoked and the security team is alerted.\n")
+            f"{mentions}: please {how}. Without a code owner's ratification by then, the "
+            "access is revoked and the security team is alerted.\n")
 
 
 def open_reviews(vcs: Vcs, granted: Sequence[Verdict], requesters: Mapping[str, str],
@@ -84,7 +89,7 @@ def open_reviews(vcs: Vcs, granted: Sequence[Verdict], requesters: Mapping[str, 
                  if o.casefold() != requesters[verdict.path].casefold()]
         users = [o for o in names if not o.startswith("@")]
         teams = [o for o in names if o.startswith("@")]
-        body = review_comment(verdict, requesters[verdict.path], names)
+        body = review_comment(verdict, requesters[verdict.path], names, vcs.kind)
         try:
             if not vcs.ask_for_review(verdict.pull, users, teams, body, BREAK_GLASS_MARKER):
                 warn(f"break-glass: {verdict.path}: the platform refused the review request; "

@@ -10,6 +10,10 @@ from typing import Protocol
 
 from engine.load import FileSource
 
+RATIFY = "accessctl: ratified"
+"""The first line of a note that ratifies a merged break-glass merge request, where the platform
+takes no approval after the merge (GitLab)."""
+
 
 class ReviewState(enum.StrEnum):
     APPROVED = "APPROVED"

@@ -10,6 +10,11 @@ are not the team: counting them would let any member of the parent group approve
 
 The basic user records in merge requests and approvals carry no `bot` flag, so whether an author
 or approver is a bot is read from the user itself (`GET /users/:id`), once per user.
+
+GitLab takes no approval on a merged merge request, so the code owners ratify a break-glass grant
+there with a note on it whose first line is `accessctl: ratified`. Such a note counts as an
+approval of the final commit only when it was written (or last edited) after the merge; before
+the merge only real approvals count. Its author is judged like any approver.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 
 from engine.codeowners import LOCATIONS
 from engine.errors import ConfigError
-from engine.vcs.base import PullRequest, Review, ReviewState
+from engine.vcs.base import RATIFY, PullRequest, Review, ReviewState
 
 
 def _time(text: str | None) -> datetime | None:
@@ -200,10 +205,35 @@ class GitLabVcs:
             "commit: enable 'Remove all approvals when commits are added to the source branch' "
             "(reset_approvals_on_push)")
         return [
-            Review(login=entry["user"]["username"], state=ReviewState.APPROVED, commit_id=commit,
-                   submitted_at=None, is_bot=self._is_bot(entry["user"]), note=note)
-            for entry in approvals.approved_by
+            *(Review(login=entry["user"]["username"], state=ReviewState.APPROVED,
+                     commit_id=commit, submitted_at=None, is_bot=self._is_bot(entry["user"]),
+                     note=note)
+              for entry in approvals.approved_by),
+            *self._ratifications(pull),
         ]
+
+    def _ratifications(self, pull: PullRequest) -> list[Review]:
+        """`accessctl: ratified` notes written after the merge, as approvals of the final
+        commit at the time each was written or last edited (whichever is later)."""
+        if not pull.merged or pull.merged_at is None:
+            return []
+        mr = self._project.mergerequests.get(pull.number, lazy=True)
+        found = []
+        for item in mr.notes.list(get_all=True, per_page=100, sort="asc"):
+            if item.attributes.get("system"):
+                continue
+            first = str(item.body or "").strip().splitlines()[:1]
+            if not first or first[0].strip().casefold() != RATIFY:
+                continue
+            times = [t for t in (_time(item.attributes.get("created_at")),
+                                 _time(item.attributes.get("updated_at"))) if t is not None]
+            written = max(times) if times else None
+            if written is None or written <= pull.merged_at:
+                continue
+            found.append(Review(login=item.author["username"], state=ReviewState.APPROVED,
+                                commit_id=pull.head_sha, submitted_at=written,
+                                is_bot=self._is_bot(item.author)))
+        return found
 
     def team_members(self, team: str) -> frozenset[str] | None:
         from gitlab.exceptions import GitlabGetError

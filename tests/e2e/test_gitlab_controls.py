@@ -1,6 +1,7 @@
 """Auto-approval and break-glass on GitLab: the GitLab emulator through python-gitlab, AWS on
-moto. GitLab takes no approval on a merged merge request, so there a break-glass grant can
-not be ratified after the merge: it ends at its review deadline (docs/policy-controls.md)."""
+moto. GitLab takes no approval on a merged merge request, so there a code owner ratifies a
+break-glass grant with an `accessctl: ratified` note after the merge; without one it ends at its
+review deadline (docs/policy-controls.md)."""
 
 from __future__ import annotations
 
@@ -87,10 +88,64 @@ def test_break_glass_mentions_the_owners_and_ends_at_the_deadline(world: World) 
     assert applied.code == 0, applied.err
     assert world.members("break-glass") == {"alice"}
     notes = [n.body for n in world.gitlab.projects[world.project_id].merge_requests[iid].notes]
-    assert any("@acme/security" in body and "break-glass" in body for body in notes)
+    assert any("@acme/security" in body and "break-glass" in body
+               and "first line is `accessctl: ratified`" in body for body in notes), notes
     swept = invoke("revoke", "--repo", str(world.workspace), "--confirm", "--vcs", "gitlab",
                    "--audit-file", str(world.workspace.parent / "audit.jsonl"),
                    environ=world.env, now=hours(1.6))
+    assert swept.code == 0, swept.err
+    assert ("break-glass", "not-ratified") in [(e["action"], e["outcome"])
+                                              for e in swept.events()]
+    assert world.members("break-glass") == set()
+
+
+def note(world: World, iid: int, login: str, body: str, at: float) -> None:
+    """`login` writes a note on the merge request at T0 + `at` hours."""
+    world.gitlab.clock = lambda: hours(at)
+    mr = world.client(login).projects.get(world.project_id, lazy=True).mergerequests.get(
+        iid, lazy=True)
+    mr.notes.create({"body": body})
+
+
+def sweep(world: World, at: float) -> Result:
+    return invoke("revoke", "--repo", str(world.workspace), "--confirm", "--vcs", "gitlab",
+                  "--audit-file", str(world.workspace.parent / "audit.jsonl"),
+                  environ=world.env, now=hours(at))
+
+
+def test_a_code_owners_ratify_note_after_the_merge_keeps_break_glass(world: World) -> None:
+    _, iid = world.ask("alice", hours_from_t0=2.0, entitlement="break-glass")
+    world.merge(iid)  # at T0 + 0.5h: the deadline is T0 + 1.5h
+    assert world.apply(hours(0.6)).code == 0
+    note(world, iid, "carol", "accessctl: ratified\nChecked the incident, fine.", at=0.9)
+    swept = sweep(world, 1.6)
+    assert swept.code == 0, swept.err
+    assert not [e for e in swept.events() if e["action"] in ("revoke", "break-glass")]
+    assert world.members("break-glass") == {"alice"}
+    # At its expiry (T0 + 2h) the sweep ends it as usual.
+    assert sweep(world, 2.1).code == 0
+    assert world.members("break-glass") == set()
+
+
+@pytest.mark.parametrize(("who", "at", "body"), [
+    pytest.param("alice", 0.9, "accessctl: ratified", id="by-the-requester"),
+    pytest.param("mallory", 0.9, "accessctl: ratified", id="by-a-non-owner"),
+    pytest.param("carol", 0.2, "accessctl: ratified", id="before-the-merge"),
+    pytest.param("carol", 1.55, "accessctl: ratified", id="after-the-deadline"),
+    pytest.param("carol", 0.9, "LGTM, accessctl: ratified", id="not-the-first-line"),
+    pytest.param("project_7_bot_3f9a", 0.9, "accessctl: ratified", id="by-a-bot"),
+])
+def test_a_ratify_note_that_does_not_count_lets_break_glass_end(world: World, who: str,
+                                                                at: float, body: str) -> None:
+    _, iid = world.ask("alice", hours_from_t0=2.0, entitlement="break-glass")
+    if at < 0.5:
+        note(world, iid, who, body, at=at)
+    world.merge(iid)
+    assert world.apply(hours(0.6)).code == 0
+    assert world.members("break-glass") == {"alice"}
+    if at >= 0.5:
+        note(world, iid, who, body, at=at)
+    swept = sweep(world, 1.6)
     assert swept.code == 0, swept.err
     assert ("break-glass", "not-ratified") in [(e["action"], e["outcome"])
                                               for e in swept.events()]
