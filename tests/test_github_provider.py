@@ -92,6 +92,24 @@ def test_team_grant_never_demotes_a_maintainer(emulator: GitHubEmulator) -> None
     assert not outcome.native_expiry_set and not provider.native_expiry(team())
 
 
+def test_after_observe_a_grant_is_one_put_and_a_stranger_is_not_found(
+        emulator: GitHubEmulator) -> None:
+    provider = make(emulator)
+    provider.observe([team()])
+    before = len(emulator.log)
+    outcome = provider.grant(change(Action.GRANT, team(), "Alice"))
+    assert outcome.status is Status.DONE
+    assert [(e.method, e.path) for e in emulator.log[before:]] == [
+        ("PUT", "/api/v3/orgs/acme/teams/sre/memberships/Alice")]
+    assert emulator.team_members("acme", "sre") == {"bob": "maintainer", "Alice": "member"}
+    for missing in ("no-such-user", "acme"):  # nobody, and an organization
+        with pytest.raises(NotFound, match=f"GitHub user {missing} does not exist"):
+            provider.grant(change(Action.GRANT, team(), missing))
+    with pytest.raises(NotFound, match="not a valid login"):
+        provider.grant(change(Action.GRANT, team(), "../../orgs/acme"))
+    assert emulator.team_members("acme", "sre") == {"bob": "maintainer", "Alice": "member"}
+
+
 def test_after_observe_a_maintainer_is_left_alone_and_a_revoke_is_one_request(
         emulator: GitHubEmulator) -> None:
     provider = make(emulator)
@@ -99,9 +117,7 @@ def test_after_observe_a_maintainer_is_left_alone_and_a_revoke_is_one_request(
     reads = len(emulator.log)
     outcome = provider.grant(change(Action.GRANT, team(), "BOB"))
     assert outcome.status is Status.UNCHANGED
-    # The user is looked up (is it a user at all?); the membership is not read again.
-    assert [e.method for e in emulator.log[reads:]] == ["GET"]
-    assert emulator.log[-1].path.casefold().endswith("/users/bob")
+    assert emulator.log[reads:] == [], "the observation said it: no request at all"
     assert emulator.team_members("acme", "sre") == {"bob": "maintainer"}
 
     reads = len(emulator.log)

@@ -349,22 +349,34 @@ class GitHubProvider:
         return str(found.state), str(found.role)
 
     def _grant_team(self, change: Change) -> Outcome:
-        login = self._login(change.principal)
         team_subject, team = self._team(change.target)
-        subject = f"{login} in {team_subject}"
         observed, holder = self._observed_holder(team_subject, change.principal)
         if observed and holder is not None:
             return Outcome(change, Status.UNCHANGED, "already a member or invited")
-        if not observed:
+        if observed:
+            # This run's observe read the team (it exists) and the person is not on it: the PUT
+            # alone says whether the login is a user (404 otherwise). No look-up, no read-first.
+            if not _LOGIN.match(change.principal):
+                raise NotFound(f"GitHub user {change.principal} does not exist (not a valid "
+                               "login)")
+            login = change.principal
+        else:
+            login = self._login(change.principal)
             # The PUT would also turn a maintainer into a member: never write over a holder.
-            held = self._membership(subject, team, login)
+            held = self._membership(f"{login} in {team_subject}", team, login)
             if held is not None:
                 state, role = held
                 return Outcome(change, Status.UNCHANGED, f"already a {role} ({state})")
+        subject = f"{login} in {team_subject}"
         # PyGithub's add_membership drops the answer, which says whether the membership is
         # active or waits for an invitation: send the same PUT through its requester.
-        _, answer = self._call(subject, lambda: team.requester.requestJsonAndCheck(
-            "PUT", f"{team.url}/memberships/{quote(login, safe='')}", input={"role": "member"}))
+        try:
+            _, answer = self._call(subject, lambda: team.requester.requestJsonAndCheck(
+                "PUT", f"{team.url}/memberships/{quote(login, safe='')}",
+                input={"role": "member"}))
+        except NotFound:
+            raise NotFound(f"GitHub user {change.principal} does not exist (or the token "
+                           f"cannot see {team_subject})") from None
         self._note_holder(team_subject, change.principal, login)
         if isinstance(answer, dict) and answer.get("state") == "pending":
             return Outcome(change, Status.DONE, "invited: the membership starts when they "
