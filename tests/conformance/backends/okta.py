@@ -65,16 +65,23 @@ class OktaBackend:
 
 
 @contextmanager
-def backend() -> Iterator[OktaBackend]:
+def running_emulator() -> Iterator[OktaEmulator]:
+    """An Okta emulator, with the SDK's https check off (it reads the process environment)."""
     previous = os.environ.get(HTTPS_CHECK_OFF)
     os.environ[HTTPS_CHECK_OFF] = "true"
     emulator = OktaEmulator(token=TOKEN)
     emulator.start()
     try:
-        yield OktaBackend(emulator)
+        yield emulator
     finally:
         emulator.stop()
         if previous is None:
             os.environ.pop(HTTPS_CHECK_OFF, None)
         else:
             os.environ[HTTPS_CHECK_OFF] = previous
+
+
+@contextmanager
+def backend() -> Iterator[OktaBackend]:
+    with running_emulator() as emulator:
+        yield OktaBackend(emulator)

@@ -4,14 +4,13 @@ emulator's `/oauth2/v1/token`. The key pair is made when the backend starts."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from emulators.okta import OktaEmulator, generate_key_pair
 from engine.model import ProviderInstance
 from engine.providers import okta
-from tests.conformance.backends.okta import HTTPS_CHECK_OFF, TOKEN, OktaBackend
+from tests.conformance.backends.okta import OktaBackend, running_emulator
 
 KEY_ENV = "OKTA_CONFORMANCE_PRIVATE_KEY"
 
@@ -31,15 +30,5 @@ class OktaOAuthBackend(OktaBackend):
 
 @contextmanager
 def backend() -> Iterator[OktaOAuthBackend]:
-    previous = os.environ.get(HTTPS_CHECK_OFF)
-    os.environ[HTTPS_CHECK_OFF] = "true"
-    emulator = OktaEmulator(token=TOKEN)
-    emulator.start()
-    try:
+    with running_emulator() as emulator:
         yield OktaOAuthBackend(emulator)
-    finally:
-        emulator.stop()
-        if previous is None:
-            os.environ.pop(HTTPS_CHECK_OFF, None)
-        else:
-            os.environ[HTTPS_CHECK_OFF] = previous
