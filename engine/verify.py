@@ -18,6 +18,7 @@ class Verifier:
     vcs: Vcs
     _pulls: dict[str, PullRequest | None] = field(default_factory=dict)
     _reviews: dict[int, list[Review]] = field(default_factory=dict)
+    _ratifications: dict[int, list[Review]] = field(default_factory=dict)
     _bases: dict[str, tuple[Policies | None, CodeOwners | None]] = field(default_factory=dict)
     _teams: dict[str, frozenset[str] | None] = field(default_factory=dict)
 
@@ -62,10 +63,18 @@ class Verifier:
         if pull is None:
             return judge_approval(request, None, [], None, None, lambda _: None,
                                   self.vcs.default_branch)
+        policies, owners = self.base(pull.base_sha)
         if pull.number not in self._reviews:
             self._reviews[pull.number] = self.vcs.reviews(pull)
-        policies, owners = self.base(pull.base_sha)
+        reviews = self._reviews[pull.number]
+        entitlement = policies.entitlements.get(request.entitlement) if policies else None
+        if entitlement is not None and entitlement.break_glass is not None:
+            # Only a break-glass grant can be ratified after the merge: ask for those records
+            # (on GitLab, the merge request's notes) only then, once per pull request.
+            if pull.number not in self._ratifications:
+                self._ratifications[pull.number] = self.vcs.ratifications(pull)
+            reviews = [*reviews, *self._ratifications[pull.number]]
         return judge_approval(
-            request, pull, self._reviews[pull.number], policies, owners,
+            request, pull, reviews, policies, owners,
             self.team_lookup(policies), self.vcs.default_branch, now=now,
         )

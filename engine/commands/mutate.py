@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -143,6 +144,12 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
             "is treated as approved\n"
         )
     verifier: Verifier | None = None
+
+    @functools.cache
+    def sweep_verifier() -> Verifier:
+        # One VCS client per run (built on first need): its look-ups are cached in it.
+        return _verifier(env, options.vcs_kind)
+
     sweep = Sweep([], [])
     if Action.GRANT in actions and not options.skip_approval:
         evaluation, verdicts, verifier = verify_approvals(
@@ -156,7 +163,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
             (e := loaded.policies.entitlements.get(r.entitlement)) is not None
             and e.provider in options.providers)]
         sweep = ratification.sweep(loaded.policies, mine, now, REVOKE_SCHEDULE,
-                                   lambda: _verifier(env, options.vcs_kind))
+                                   sweep_verifier)
         for item in sweep.withdrawn:
             env.stderr.write(f"break-glass: {ratification.describe(item)}\n")
         withdrawn = {o.request.path for o in sweep.withdrawn}
@@ -167,7 +174,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     if Action.GRANT not in actions and (options.vcs_kind or detect(env.environ)):
         # The sweep removes only what expired whatever the teams say; with the VCS at hand its
         # view of live grants (for expiry notices and the summary) uses the real teams too.
-        teams = _verifier(env, options.vcs_kind).team_lookup(loaded.policies)
+        teams = sweep_verifier().team_lookup(loaded.policies)
         evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
     unknown = sorted(set(options.providers) - set(loaded.policies.providers))
     if unknown:

@@ -105,6 +105,11 @@ class Vcs(Protocol):
         """Every review or approval on the pull request, oldest first."""
         ...
 
+    def ratifications(self, pull: PullRequest) -> list[Review]:
+        """Approvals given after the merge that `reviews` cannot carry (GitLab takes no approval
+        on a merged merge request: `RATIFY` notes stand in); [] where `reviews` has them."""
+        ...
+
     def team_members(self, team: str) -> frozenset[str] | None:
         """Casefolded logins of '@org/team' (all pages), or None when the team is unknown."""
         ...

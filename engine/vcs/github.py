@@ -165,6 +165,9 @@ class GitHubVcs:
         self.upsert_comment(pull.number, marker, body)
         return accepted
 
+    def ratifications(self, pull: PullRequest) -> list[Review]:
+        return []  # reviews given after the merge are reviews like any other
+
     def reviews(self, pull: PullRequest) -> list[Review]:
         found = []
         for review in self._repo.get_pull(pull.number).get_reviews():

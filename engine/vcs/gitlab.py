@@ -12,9 +12,10 @@ The basic user records in merge requests and approvals carry no `bot` flag, so w
 or approver is a bot is read from the user itself (`GET /users/:id`), once per user.
 
 GitLab takes no approval on a merged merge request, so the code owners ratify a break-glass grant
-there with a note on it whose first line is `accessctl: ratified`. Such a note counts as an
-approval of the final commit only when it was written (or last edited) after the merge; before
-the merge only real approvals count. Its author is judged like any approver.
+there with a note on it whose first line is `accessctl: ratified` (`ratifications`, read only
+for requests of break-glass entitlements). Such a note counts as an approval of the final commit
+only when it was written (or last edited) after the merge; before the merge only real approvals
+count. Its author is judged like any approver.
 """
 
 from __future__ import annotations
@@ -205,14 +206,12 @@ class GitLabVcs:
             "commit: enable 'Remove all approvals when commits are added to the source branch' "
             "(reset_approvals_on_push)")
         return [
-            *(Review(login=entry["user"]["username"], state=ReviewState.APPROVED,
-                     commit_id=commit, submitted_at=None, is_bot=self._is_bot(entry["user"]),
-                     note=note)
-              for entry in approvals.approved_by),
-            *self._ratifications(pull),
+            Review(login=entry["user"]["username"], state=ReviewState.APPROVED, commit_id=commit,
+                   submitted_at=None, is_bot=self._is_bot(entry["user"]), note=note)
+            for entry in approvals.approved_by
         ]
 
-    def _ratifications(self, pull: PullRequest) -> list[Review]:
+    def ratifications(self, pull: PullRequest) -> list[Review]:
         """`accessctl: ratified` notes written after the merge, as approvals of the final
         commit at the time each was written or last edited (whichever is later)."""
         if not pull.merged or pull.merged_at is None:
