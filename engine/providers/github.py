@@ -17,7 +17,6 @@ Two GitHub behaviours shape this module:
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -25,6 +24,7 @@ from urllib.parse import quote
 
 from engine.model import Change, Outcome, ProviderInstance, Status, Target
 from engine.providers.base import NotFound, ProviderError, principal_key
+from engine.providers.observed import ObservedMembers
 
 PLATFORM = "github"
 
@@ -173,10 +173,9 @@ class GitHubProvider:
         self._environ = environ
         self._client: Any = None
         self._users: dict[str, Any] = {}
-        self._observed_teams: dict[str, dict[str, str]] = {}
-        """Team -> {principal key: login} of its members and invitees, as this run's observe
-        read them."""
-        self._observed_lock = threading.Lock()  # grants and revokes note changes from threads
+        self._observed_teams = ObservedMembers()
+        """Team -> its members' and invitees' principal keys -> their logins, as observe read
+        them."""
 
     # -- client -----------------------------------------------------------------------------------
     @property
@@ -317,28 +316,8 @@ class GitHubProvider:
         members = self._call(subject, lambda: [m.login for m in team.get_members()])
         pending = self._call(subject, lambda: [i.login for i in team.invitations() if i.login])
         holders = {principal_key(login): str(login) for login in [*members, *pending]}
-        with self._observed_lock:
-            self._observed_teams[subject] = holders
+        self._observed_teams.record(subject, holders)
         return frozenset(holders)
-
-    def _observed_holder(self, subject: str, principal: str) -> tuple[bool, str | None]:
-        """(observed, login): whether this run's observe read the team, and if so the login
-        under which the principal holds it (None: not a holder). The engine plans from that
-        very observation, moments ago: acting on it saves a read per change."""
-        with self._observed_lock:
-            holders = self._observed_teams.get(subject)
-        if holders is None:
-            return False, None
-        return True, holders.get(principal_key(principal))
-
-    def _note_holder(self, subject: str, principal: str, login: str | None) -> None:
-        with self._observed_lock:
-            holders = self._observed_teams.get(subject)
-            if holders is not None:
-                if login is None:
-                    holders.pop(principal_key(principal), None)
-                else:
-                    holders[principal_key(principal)] = login
 
     def _membership(self, subject: str, team: Any, login: str) -> tuple[str, str] | None:
         """(state, role) of the login's membership, or None when there is none."""
@@ -350,7 +329,7 @@ class GitHubProvider:
 
     def _grant_team(self, change: Change) -> Outcome:
         team_subject, team = self._team(change.target)
-        observed, holder = self._observed_holder(team_subject, change.principal)
+        observed, holder = self._observed_teams.lookup(team_subject, change.principal)
         if observed and holder is not None:
             return Outcome(change, Status.UNCHANGED, "already a member or invited")
         if observed:
@@ -377,7 +356,7 @@ class GitHubProvider:
         except NotFound:
             raise NotFound(f"GitHub user {change.principal} does not exist (or the token "
                            f"cannot see {team_subject})") from None
-        self._note_holder(team_subject, change.principal, login)
+        self._observed_teams.note(team_subject, change.principal, login)
         if isinstance(answer, dict) and answer.get("state") == "pending":
             return Outcome(change, Status.DONE, "invited: the membership starts when they "
                                                 "accept the invitation to the organization")
@@ -385,7 +364,7 @@ class GitHubProvider:
 
     def _revoke_team(self, change: Change) -> Outcome:
         team_subject, team = self._team(change.target)
-        observed, login = self._observed_holder(team_subject, change.principal)
+        observed, login = self._observed_teams.lookup(team_subject, change.principal)
         if observed and login is None:
             return Outcome(change, Status.UNCHANGED, "not a member")
         if login is None:
@@ -400,9 +379,9 @@ class GitHubProvider:
         try:
             self._call(subject, lambda: team.remove_membership(user))
         except NotFound:
-            self._note_holder(team_subject, change.principal, None)
+            self._observed_teams.note(team_subject, change.principal, None)
             return Outcome(change, Status.UNCHANGED, "not a member")
-        self._note_holder(team_subject, change.principal, None)
+        self._observed_teams.note(team_subject, change.principal, None)
         return Outcome(change, Status.DONE, "removed from the team")
 
     # -- repositories -----------------------------------------------------------------------------

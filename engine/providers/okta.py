@@ -33,6 +33,7 @@ from typing import Any
 from engine.model import Change, Outcome, ProviderInstance, Status, Target
 from engine.providers.background_loop import BackgroundLoop
 from engine.providers.base import NotFound, ProviderError, principal_key
+from engine.providers.observed import ObservedMembers
 
 PLATFORM = "okta"
 DEFAULT_TOKEN_ENV = "OKTA_API_TOKEN"
@@ -218,9 +219,8 @@ class OktaProvider:
         self._client: Any = None
         self._users: dict[str, str] = {}
         self._groups: dict[str, _Group] = {}
-        self._observed: dict[str, frozenset[str]] = {}
-        """Group id -> principal keys of its members, as this run's observe read them."""
-        self._observed_lock = threading.Lock()  # grants and revokes note changes from threads
+        self._observed = ObservedMembers()
+        """Group id -> its members' principal keys -> their user ids, as observe read them."""
         self._paused_until = 0.0
         """Monotonic time until which the last successful answer said the budget is spent."""
 
@@ -241,7 +241,7 @@ class OktaProvider:
             return Outcome(change, Status.UNCHANGED, f"already a member of Okta group {group.name}")
         self._run(lambda c: c.assign_user_to_group(group.id, user_id),
                   f"user {change.principal} or group {group.name}")
-        self._note_membership(group, change.principal, member=True)
+        self._observed.note(group.id, change.principal, user_id)
         return Outcome(change, Status.DONE, f"added to Okta group {group.name}")
 
     def revoke(self, change: Change) -> Outcome:
@@ -259,7 +259,7 @@ class OktaProvider:
                       f"user {change.principal} in group {group.name}")
         except NotFound:
             return Outcome(change, Status.UNCHANGED, "not a member")
-        self._note_membership(group, change.principal, member=False)
+        self._observed.note(group.id, change.principal, None)
         return Outcome(change, Status.DONE, f"removed from Okta group {group.name}")
 
     def close(self) -> None:
@@ -333,32 +333,22 @@ class OktaProvider:
     def _is_member(self, group: _Group, user_id: str, login: str) -> bool:
         """Membership as this run observed it (the engine plans from that very observation,
         moments ago), else as Okta says now: one request per change fewer in a run."""
-        observed = self._observed.get(group.id)
-        if observed is not None:
-            return principal_key(login) in observed
+        observed, member_id = self._observed.lookup(group.id, login)
+        if observed:
+            return member_id is not None
         return group.id in self._groups_of(user_id, login)
-
-    def _note_membership(self, group: _Group, login: str, *, member: bool) -> None:
-        key = principal_key(login)
-        with self._observed_lock:
-            observed = self._observed.get(group.id)
-            if observed is not None:
-                self._observed[group.id] = observed | {key} if member else observed - {key}
 
     def _members(self, group: _Group) -> frozenset[str]:
         users = self._all_pages(
             lambda c, after: c.list_group_users(group.id, after=after, limit=self._page_size),
             f"group {group.name}",
         )
-        members = set()
-        for user in users:
-            key = principal_key(_login_of(user))
-            members.add(key)
-            # The listing names each member's id: a revoke needs no look-up of its own.
-            if getattr(user, "id", None):
-                self._users.setdefault(key, str(user.id))
-        with self._observed_lock:
-            self._observed[group.id] = frozenset(members)
+        members = {principal_key(_login_of(user)): str(getattr(user, "id", "") or "")
+                   for user in users}
+        for key, user_id in members.items():
+            if user_id:  # the listing names each member's id: a revoke needs no look-up
+                self._users.setdefault(key, user_id)
+        self._observed.record(group.id, members)
         return frozenset(members)
 
     def _all_pages(self, call: Callable[[Any, str | None], Awaitable[Any]], subject: str
