@@ -58,8 +58,9 @@ class Evaluation:
     """Every (target, principal key) some request names, in any state (the engine's own), and
     the paths of those requests (a revoke's audit line names them)."""
     unexpired: set[tuple[Target, str]] = field(default_factory=set)
-    """Pairs some not-yet-expired request names, valid or not. The revoke sweep keeps these:
-    it ends access that expired, and leaves judging approval and policy to apply."""
+    """Pairs some not-yet-expired request names that may back them: valid, or invalid only for
+    reasons that need the VCS to settle. The revoke sweep keeps these: it ends access that
+    expired or that no request can back, and leaves judging approval to apply."""
 
     @property
     def errors(self) -> list[Finding]:
@@ -249,7 +250,7 @@ def evaluate(
             continue
         # Any request names a pair the engine may have granted, whatever its state now.
         result.managed.setdefault((target, principal_key(principal)), []).append(request.path)
-        if request.expires_at > now:
+        if request.expires_at > now and _may_back(state, found):
             result.unexpired.add((target, principal_key(principal)))
         if state is State.ACTIVE:
             wanted.setdefault((target, principal), []).append((request, request.requester))
@@ -435,6 +436,23 @@ def _limit_findings(
         f"policies/identities.yaml allows {limit} (limits.max_active_grants): end one of them "
         "first or choose a window after one ends",
     )]
+
+
+UNCERTAIN_WITHOUT_APPROVALS = frozenset({"eligibility-unknown", "conflicting-access",
+                                        "too-many-grants"})
+"""Findings the revoke sweep cannot settle alone: they depend on team look-ups or on which
+other requests were approved, which only apply asks the VCS about."""
+
+
+def _may_back(state: State, found: list[Finding]) -> bool:
+    """Whether the sweep must keep what this unexpired request names. A request that is invalid
+    for certain (does not load as written, wrong directory, window too long, unknown person...)
+    backs nothing, so an edit that breaks a granted request ends the grant at the next sweep,
+    not only at the next apply (invariant 12)."""
+    if state is not State.INVALID:
+        return True
+    return all(f.code in UNCERTAIN_WITHOUT_APPROVALS
+               for f in found if f.severity is Severity.ERROR)
 
 
 def _state(

@@ -19,7 +19,7 @@ from engine.converge import converge
 from engine.environment import Environment
 from engine.errors import ConfigError, FindingsError
 from engine.evaluate import Evaluation, State, evaluate
-from engine.history import ended_requests, head_commit
+from engine.history import check_revision, distinct_pairs, head_commit, request_history
 from engine.load import Loaded
 from engine.model import Action, Outcome, Request, Status
 from engine.notify import Notice
@@ -49,8 +49,9 @@ def options(function: Callable[..., None]) -> click.Command:
         click.option("--vcs", "vcs_kind", type=click.Choice(["github", "gitlab"]), default=None,
                      help="Where approvals are read [default: detected from the CI environment]."),
         click.option("--since", metavar="REV", default=None,
-                     help="The last successfully applied revision: requests deleted since then "
-                     "are revoked (so a skipped run loses nothing)."),
+                     help="The last successfully applied revision. Accepted for older "
+                     "workflows; no longer needed: the whole first-parent history of "
+                     "access-requests/ names the grants the engine may have made."),
         click.option("--provider", "providers", multiple=True, metavar="INSTANCE",
                      help="Only these provider instances (one CI job per instance holds only "
                      "its own credentials)."),
@@ -106,6 +107,15 @@ def verify_approvals(
     return rejudged, verdicts, verifier
 
 
+def history_requests(repo: Path, env: Environment) -> list[Request]:
+    """Every request version the default branch ever held, one per pair: a pair named once
+    stays the engine's to end (invariant 12), whatever became of its file since."""
+    history = request_history(repo)
+    for note in history.notes:
+        env.stderr.write(f"notice: {note}\n")
+    return distinct_pairs(history.requests)
+
+
 def _verifier(env: Environment, vcs_kind: str | None) -> Verifier:
     from engine.vcs.select import from_environment
     from engine.verify import Verifier
@@ -131,10 +141,9 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     loaded = load(options.repo)
     if loaded.policies is None:
         raise FindingsError("policies cannot be read: run 'accessctl validate'")
-    ended: list[Request] = []
     if options.since:
-        ended, problems = ended_requests(options.repo, options.since)
-        loaded.findings.extend(problems)
+        check_revision(options.repo, options.since)
+    ended = history_requests(options.repo, env)
     commit = options.commit or head_commit(options.repo)
     evaluation = judge(loaded, now, ended=ended)
     verdicts: dict[str, Verdict] = {}

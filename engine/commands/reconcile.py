@@ -9,7 +9,7 @@ import click
 from engine import journal
 from engine.audit import AuditLog, Event
 from engine.commands.common import environment, judge, load, now_option, repo_option, resolve_now
-from engine.commands.mutate import DEFAULT_AUDIT_FILE
+from engine.commands.mutate import DEFAULT_AUDIT_FILE, history_requests
 from engine.converge import converge
 from engine.errors import ConfigError, FindingsError
 from engine.model import Status
@@ -44,7 +44,7 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
     unknown = sorted(set(only) - set(loaded.policies.providers))
     if unknown:
         raise ConfigError(f"--provider {', '.join(unknown)}: not in policies/providers.yaml")
-    evaluation = judge(loaded, now)
+    evaluation = judge(loaded, now, ended=history_requests(repo, env))
     converged, providers = converge(loaded.policies, evaluation, env.environ,
                                     remove_unbacked=True, removal_cap=removal_cap,
                                     only=frozenset(only))

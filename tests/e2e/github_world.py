@@ -16,6 +16,7 @@ from emulators.github import GitHubEmulator
 from engine.codeowners import generate
 from engine.load import TreeSource, load_policies
 from tests.cli_runner import Result, invoke
+from tests.git_checkout import commit_tree
 from tests.repo_fixture import request, write_repo
 from tests.servers import moto_server
 
@@ -91,9 +92,12 @@ class World:
 
     # -- the repository -----------------------------------------------------------------------
     def sync(self) -> None:
-        """Make the working tree equal to the default branch, as CI's checkout does."""
-        branch = self.github.repo(REPO).default_branch
-        self.github.checkout(REPO, f"refs/heads/{branch}", self.workspace)
+        """Make the working tree equal to the default branch, as CI's checkout does, with the
+        branch's history as local git commits (fetch-depth: 0)."""
+        with self.github.lock:
+            store = self.github.repo(REPO)
+            tree = dict(store.commits[store.refs[f"refs/heads/{store.default_branch}"]].tree)
+        commit_tree(self.workspace, tree)
 
     def propose(self, author: str, files: dict[str, str | None], at: datetime = T0) -> int:
         self.branches += 1

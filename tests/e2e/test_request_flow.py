@@ -36,7 +36,7 @@ def test_request_opens_the_pull_request_and_the_approved_access_is_granted(
     git(clone, "config", "user.name", "alice")
     git(clone, "config", "user.email", "alice@example.test")
     git(clone, "add", "-A")
-    git(clone, "commit", "-qm", "main")
+    git(clone, "commit", "-q", "--allow-empty", "-m", "main")
     git(clone, "remote", "add", "origin", str(origin))
     git(clone, "push", "-q", "origin", "main")
 
