@@ -81,6 +81,7 @@ def review(head: FileSource, pull: PullRequest, vcs: Vcs, now: datetime) -> Pull
     evaluation = evaluate(base_policies, [*requests, *others.values()], now, teams=teams,
                           fresh=[r.path for r in requests])
     findings.extend(f for f in evaluation.findings if f.location.path not in others)
+    findings.extend(_edit_effects(vcs, pull, changed, requests, findings, now))
     for request in requests:
         if request.requester.casefold() != pull.author.casefold():
             findings.append(Finding(
@@ -97,6 +98,23 @@ def review(head: FileSource, pull: PullRequest, vcs: Vcs, now: datetime) -> Pull
         for r in requests
     }
     return PullReview(pull, findings, requests, verdicts, removed)
+
+
+def _edit_effects(vcs: Vcs, pull: PullRequest, changed: list[str], requests: list[Request],
+                  findings: list[Finding], now: datetime) -> list[Finding]:
+    """Notices for the changed files that already existed on the base branch: what the edit
+    does to the access the file backed there (one file read each, only for edits)."""
+    from engine.edit_effects import edit_effects
+
+    after = {r.path: r for r in requests}
+    base = vcs.files_at(pull.base_sha)
+    notices: list[Finding] = []
+    for path in changed:
+        if base.read(path) is None:
+            continue  # new on this branch: nothing was backed
+        before, _ = load_request(base, path)
+        notices += edit_effects(path, before, after.get(path), findings, now)
+    return notices
 
 
 def render_comment(result: PullReview) -> str:
@@ -133,6 +151,8 @@ def render_comment(result: PullReview) -> str:
         lines.append("")
     for path in result.removed:
         lines.append(f"- `{path}` is removed: its access ends when this merges.")
+    ending = [f for f in result.findings if f.code == "ends-access"]
+    lines += [f"- `{f.location.path}`: {f.message}." for f in ending]
     if errors:
         lines += ["", f"**{len(errors)} problem(s) to fix:**", ""]
         lines += [f"- `{f.location.path}` line {f.location.line}: {f.message}" for f in errors]
