@@ -151,8 +151,8 @@ def render_comment(result: PullReview) -> str:
         lines.append("")
     for path in result.removed:
         lines.append(f"- `{path}` is removed: its access ends when this merges.")
-    ending = [f for f in result.findings if f.code == "ends-access"]
-    lines += [f"- `{f.location.path}`: {f.message}." for f in ending]
+    lines += [f"- `{f.location.path}`: {f.message}." for f in result.findings
+              if f.code == "ends-access"]
     if errors:
         lines += ["", f"**{len(errors)} problem(s) to fix:**", ""]
         lines += [f"- `{f.location.path}` line {f.location.line}: {f.message}" for f in errors]
