@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,13 +15,15 @@ from engine import journal, ratification
 from engine.audit import AuditLog, Event
 from engine.commands import approval_steps as steps
 from engine.commands.common import environment, judge, load, now_option, repo_option, resolve_now
-from engine.converge import converge
+from engine.converge import Converged, converge
 from engine.environment import Environment
 from engine.errors import ConfigError, FindingsError
 from engine.evaluate import Evaluation, State, evaluate
 from engine.history import check_revision, distinct_pairs, head_commit, request_history
+from engine.ledger import Ledger, settle, with_intents
+from engine.ledger_store import LedgerStore, store_for
 from engine.load import Loaded
-from engine.model import Action, Outcome, Request, Status
+from engine.model import Action, Change, Grant, Outcome, Request, Status
 from engine.notify import Notice
 from engine.ratification import Overdue, Sweep
 from engine.render import print_changes, print_outcomes
@@ -57,6 +59,10 @@ def options(function: Callable[..., None]) -> click.Command:
                      "its own credentials)."),
         click.option("--summary", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="Append a markdown summary here (e.g. $GITHUB_STEP_SUMMARY)."),
+        click.option("--ledger-remote", metavar="REMOTE", default=None,
+                     help="Fetch and push the engine's ledger (refs/accessctl/ledger/*) "
+                     "there, before any platform write [default: $ACCESSCTL_LEDGER_REMOTE; "
+                     "none: the ledger stays in the checkout]."),
         click.option("--skip-approval", is_flag=True,
                      help="Treat valid requests as approved (local testing only; never in CI)."),
         click.pass_context,
@@ -79,6 +85,7 @@ class Options:
     since: str | None
     providers: tuple[str, ...]
     summary: Path | None
+    ledger_remote: str | None
     skip_approval: bool
 
 
@@ -114,6 +121,59 @@ def history_requests(repo: Path, env: Environment) -> list[Request]:
     for note in history.notes:
         env.stderr.write(f"notice: {note}\n")
     return distinct_pairs(history.requests)
+
+
+def read_ledgers(store: LedgerStore | None, instances: Iterable[str], env: Environment
+                 ) -> dict[str, Ledger] | None:
+    """The engine's record for each instance in scope (None: no git checkout, no record)."""
+    if store is None:
+        return None
+    names = sorted(set(instances))
+    store.fetch(names)
+    ledgers = {name: store.read(name) for name in names}
+    for warning in store.warnings:
+        env.stderr.write(f"warning: {warning}\n")
+    return ledgers
+
+
+def report_standing(env: Environment, held: Iterable[Grant]) -> None:
+    for grant in held:
+        env.stderr.write(
+            f"standing: {grant.person} already holds {grant.entitlement} "
+            f"({grant.target.display}) (standing access, not managed by accessctl): left as "
+            "it is, and never revoked by accessctl\n")
+
+
+def record_intents(store: LedgerStore | None, ledgers: dict[str, Ledger] | None,
+                   changes: list[Change], now: datetime, commit: str | None
+                   ) -> dict[str, Ledger] | None:
+    """Write down the grants about to be made before the platforms are touched: a run killed
+    after a platform write still leaves the grant recorded as the engine's."""
+    if store is None or ledgers is None:
+        return ledgers
+    grants = [(c.target, c.principal, c.requests, c.expires_at)
+              for c in changes if c.action is Action.GRANT]
+    updated = dict(ledgers)
+    for name in sorted({c.target.instance for c in changes if c.action is Action.GRANT}):
+        if name in updated:
+            updated[name] = with_intents(updated[name], grants, now)
+            store.write(updated[name], commit)
+    return updated
+
+
+def record_outcomes(store: LedgerStore | None, ledgers: dict[str, Ledger] | None,
+                    converged: Converged, outcomes: list[Outcome], wanted: list[Grant],
+                    now: datetime, commit: str | None) -> None:
+    """Keep what the run learnt: standing access found, revocations done, grants gone."""
+    if store is None or ledgers is None:
+        return
+    for name, ledger in sorted(ledgers.items()):
+        if name in converged.observation.failures:
+            continue
+        after = settle(ledger, observed=converged.observation.observed, wanted=wanted,
+                       outcomes=outcomes, now=now)
+        if after.entries != ledger.entries or (not ledger.exists and after.entries):
+            store.write(after, commit)
 
 
 def _verifier(env: Environment, vcs_kind: str | None) -> Verifier:
@@ -188,9 +248,13 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     unknown = sorted(set(options.providers) - set(loaded.policies.providers))
     if unknown:
         raise ConfigError(f"--provider {', '.join(unknown)}: not in policies/providers.yaml")
+    store = store_for(options.repo, env.environ, options.ledger_remote)
+    ledgers = read_ledgers(store, options.providers or tuple(loaded.policies.providers), env)
     converged, providers = converge(loaded.policies, evaluation, env.environ,
                                     only=frozenset(options.providers),
-                                    sweep_only=Action.GRANT not in actions)
+                                    sweep_only=Action.GRANT not in actions,
+                                    ledgers=ledgers)
+    report_standing(env, converged.standing)
     changes = [c for c in converged.plan.changes if c.action in actions]
     denied = {p: v for p, v in sorted(verdicts.items()) if not v.approved}
     for path, verdict in denied.items():
@@ -233,8 +297,11 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         for item in overdue:
             audit.record(steps.sweep_event(item, env.clock(), commit))
         journal.settle(audit, converged.observation.observed, changes, env.clock(), commit)
+        ledgers = record_intents(store, ledgers, changes, now, commit)
         outcomes = execute(changes, providers, audit, env.clock, commit=commit,
                            concurrency=options.concurrency)
+        record_outcomes(store, ledgers, converged, outcomes,
+                        evaluation.grants if Action.GRANT in actions else [], now, commit)
     finally:
         audit.close()
         providers.close()

@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 
 from engine.commands.common import environment, judge, load, now_option, repo_option, resolve_now
+from engine.commands.mutate import history_requests, read_ledgers
 from engine.converge import converge
 from engine.errors import FindingsError
+from engine.ledger_store import store_for
 from engine.render import print_changes, print_controls, print_grants, print_requests
 
 
@@ -32,9 +34,15 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, offline: bool)
     if offline:
         env.stdout.write("offline: platforms were not contacted, so no changes are shown\n")
         return
-    converged, providers = converge(loaded.policies, evaluation, env.environ)
+    evaluation = judge(loaded, now, ended=history_requests(repo, env))
+    ledgers = read_ledgers(store_for(repo, env.environ), tuple(loaded.policies.providers), env)
+    converged, providers = converge(loaded.policies, evaluation, env.environ, ledgers=ledgers)
     providers.close()
     print_changes(env.stdout, converged.plan.changes, "Changes")
+    for grant in converged.standing:
+        env.stdout.write(f"{grant.person} already holds {grant.entitlement} "
+                         f"({grant.target.display}) (standing access, not managed by "
+                         "accessctl)\n")
     for name, why in sorted(converged.observation.failures.items()):
         env.stdout.write(f"unreachable: {name}: {why}\n")
     if converged.observation.failures:

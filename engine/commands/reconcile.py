@@ -9,9 +9,15 @@ import click
 from engine import journal
 from engine.audit import AuditLog, Event
 from engine.commands.common import environment, judge, load, now_option, repo_option, resolve_now
-from engine.commands.mutate import DEFAULT_AUDIT_FILE, history_requests
+from engine.commands.mutate import (
+    DEFAULT_AUDIT_FILE,
+    history_requests,
+    read_ledgers,
+    record_outcomes,
+)
 from engine.converge import converge
 from engine.errors import ConfigError, FindingsError
+from engine.ledger_store import store_for
 from engine.model import Status
 from engine.plan import DEFAULT_REMOVAL_CAP
 from engine.render import print_changes, print_outcomes
@@ -45,9 +51,11 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
     if unknown:
         raise ConfigError(f"--provider {', '.join(unknown)}: not in policies/providers.yaml")
     evaluation = judge(loaded, now, ended=history_requests(repo, env))
+    store = store_for(repo, env.environ)
+    ledgers = read_ledgers(store, only or tuple(loaded.policies.providers), env)
     converged, providers = converge(loaded.policies, evaluation, env.environ,
                                     remove_unbacked=True, removal_cap=removal_cap,
-                                    only=frozenset(only))
+                                    only=frozenset(only), ledgers=ledgers)
     plan = converged.plan
     removals = plan.revocations
     for drift in plan.drift:
@@ -69,6 +77,7 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
                                error=refusal.message))
         journal.settle(audit, converged.observation.observed, removals, env.clock(), None)
         outcomes = execute(removals, providers, audit, env.clock)
+        record_outcomes(store, ledgers, converged, outcomes, [], now, None)
     finally:
         audit.close()
         providers.close()
