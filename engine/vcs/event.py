@@ -94,7 +94,8 @@ def pull_number(event: Any, kind: str, environ: Mapping[str, str], path: Path) -
                    "expected a pull_request or pull_request_review event", path)
     number = _number(pull, "pull_request.number", "number", path)
     # pull_request events repeat the number at the top; both must name the same pull request.
-    if "number" in event and event["number"] != number:
+    top = event.get("number", number)
+    if isinstance(top, bool) or not isinstance(top, int) or top != number:  # true == 1
         raise ConfigError(f"{path}: number is {describe(event['number'])} but "
                           f"pull_request.number is {number}; expected the same pull request "
                           "in both")

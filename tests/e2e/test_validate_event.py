@@ -76,6 +76,9 @@ SHAPES: list[tuple[str, str, dict[str, str], str]] = [
      "pull_request.number is an object; " + EXPECT_NUMBER),
     ("numbers-disagree", '{"number": 2, "pull_request": {"number": 1}}', {},
      "number is 2 but pull_request.number is 1; expected the same pull request in both"),
+    ("numbers-true-and-1", '{"number": true, "pull_request": {"number": 1}}', {},
+     "number is true (a boolean) but pull_request.number is 1; expected the same pull request "
+     "in both"),
     ("top-list", "[1, 2]", {}, "the event is a list; expected a JSON object"),
     ("top-string", '"pull_request"', {}, 'the event is "pull_request" (a string); expected a '
      "JSON object"),
