@@ -6,6 +6,7 @@ loses at most the action in flight, never an event already decided.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -34,6 +35,9 @@ class Event:
     """The auto-approval rule that approved the request (approve events only)."""
     deadline: datetime | None = None
     """A break-glass request's ratification deadline."""
+    approval_skipped: bool = False
+    """The run was started with --skip-approval (approval not verified): set by AuditLog on
+    every event of such a run."""
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"time": isoformat(self.time)}
@@ -45,6 +49,8 @@ class Event:
             data["approved_by_rule"] = self.approved_by_rule
         if self.deadline is not None:
             data["deadline"] = isoformat(self.deadline)
+        if self.approval_skipped:
+            data["approval_skipped"] = True
         return data
 
 
@@ -77,11 +83,16 @@ def started_event(time: datetime, change: Change, commit: str | None) -> Event:
 
 
 class AuditLog:
-    """Writes each event as it happens. `stream` may be None to keep stdout for humans."""
+    """Writes each event as it happens. `stream` may be None to keep stdout for humans.
 
-    def __init__(self, path: Path | None, stream: TextIO | None) -> None:
+    With `approval_skipped`, every event recorded is marked so (whoever built it), so that no
+    line of a --skip-approval run can pass for one whose approvals were verified."""
+
+    def __init__(self, path: Path | None, stream: TextIO | None, *,
+                 approval_skipped: bool = False) -> None:
         self.path = path
         self.stream = stream
+        self.approval_skipped = approval_skipped
         self.events: list[Event] = []
         self._file = None
         self._lock = threading.Lock()
@@ -94,6 +105,8 @@ class AuditLog:
     def record(self, event: Event, *, stream: bool = True) -> None:
         """Append the event to the file (flushed and fsynced before returning) and, unless
         `stream` is False, to the stream; only streamed events are kept in `events`."""
+        if self.approval_skipped and not event.approval_skipped:
+            event = dataclasses.replace(event, approval_skipped=True)
         line = json.dumps(event.as_dict(), sort_keys=False)
         with self._lock:  # changes run in parallel; lines must never interleave
             if stream:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.commands.skip_approval import CI_VARIABLES
 from tests.faults_world import (
     Pair,
     World,
@@ -48,7 +49,9 @@ def start_apply(world: World) -> subprocess.Popen[bytes]:
 
 
 def start(world: World, command: str, now: datetime, *extra: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **world.environ(), "PYTHONPATH": str(ROOT)}
+    # A local run even when this suite runs in CI, where --skip-approval would be refused.
+    inherited = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES}
+    env = {**inherited, **world.environ(), "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         [sys.executable, "-m", "engine.cli", command, "--repo", str(world.root),
          *extra, "--confirm", "--audit-file", str(world.audit_file),

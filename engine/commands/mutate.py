@@ -63,8 +63,9 @@ def options(function: Callable[..., None]) -> click.Command:
                      help="Fetch and push the engine's ledger (refs/accessctl/ledger/*) "
                      "there, before any platform write [default: $ACCESSCTL_LEDGER_REMOTE; "
                      "none: the ledger stays in the checkout]."),
-        click.option("--skip-approval", is_flag=True,
-                     help="Treat valid requests as approved (local testing only; never in CI)."),
+        # Hidden, refused in CI, warned about, marked on every audit event: skip_approval.py.
+        click.option("--skip-approval", is_flag=True, hidden=True,
+                     help="Treat valid requests as approved (local testing only; refused in CI)."),
         click.pass_context,
     ]
     wrapped: Any = function
@@ -197,6 +198,10 @@ def notify_not_ratified(overdue: Overdue) -> Notice:
 
 def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> None:
     env = environment(ctx)
+    if options.skip_approval:
+        from engine.commands import skip_approval
+
+        skip_approval.check(env, Action.GRANT in actions)  # before anything is read or changed
     now = resolve_now(options.now_text, env)
     loaded = load(options.repo)
     if loaded.policies is None:
@@ -207,11 +212,6 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     commit = options.commit or head_commit(options.repo)
     evaluation = judge(loaded, now, ended=ended)
     verdicts: dict[str, Verdict] = {}
-    if Action.GRANT in actions and options.skip_approval:
-        env.stderr.write(
-            "warning: approval was not verified (--skip-approval): every valid active request "
-            "is treated as approved\n"
-        )
     verifier: Verifier | None = None
 
     @functools.cache
@@ -270,7 +270,8 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         print_changes(env.stderr, changes, "Dry run: changes that --confirm would make")
         failed = bool(converged.observation.failures) or bool(denied) or bool(invalid)
         ctx.exit(1 if failed else 0)
-    audit = AuditLog(options.audit_file or options.repo / DEFAULT_AUDIT_FILE, env.stdout)
+    audit = AuditLog(options.audit_file or options.repo / DEFAULT_AUDIT_FILE, env.stdout,
+                     approval_skipped=options.skip_approval)
     try:
         for path, verdict in denied.items():
             judgement = evaluation.judgements[path]

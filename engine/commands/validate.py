@@ -18,7 +18,6 @@ from engine.commands.common import (
     repo_option,
     resolve_now,
 )
-from engine.errors import ConfigError
 from engine.load import Loaded
 
 
@@ -76,19 +75,21 @@ def _load(repo: Path, changed: tuple[str, ...]) -> Loaded:
 
 def review_pull_request(ctx: click.Context, repo: Path, fmt: str, event_path: Path,
                         comment: bool, vcs_kind: str | None, now: datetime) -> None:
-    import json
-
     from engine.load import TreeSource
-    from engine.pull_review import MARKER, bot_approval, pull_number, render_comment, review
-    from engine.vcs.select import from_environment
+    from engine.pull_review import MARKER, bot_approval, render_comment, review
+    from engine.vcs.event import pull_number, read_event
+    from engine.vcs.select import choose, from_environment
 
     env = environment(ctx)
-    try:
-        event = json.loads(event_path.read_text())
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"{event_path}: cannot read the event: {error}") from None
-    vcs = from_environment(env.environ, vcs_kind)
-    pull = vcs.pull_request(pull_number(event))
+    # The event is untrusted: read and checked in full before any VCS client is built. Only its
+    # number is taken; its `action` is ignored on purpose (engine/vcs/event.py): the pull
+    # request and its reviews are read afresh, so every event, a dismissed review included,
+    # re-runs the same validation against the current state.
+    event = read_event(event_path)
+    kind = choose(env.environ, vcs_kind)
+    number = pull_number(event, kind, env.environ, event_path)
+    vcs = from_environment(env.environ, kind)
+    pull = vcs.pull_request(number)  # a 404 is a ConfigError: "pull request N not found in ..."
     result = review(TreeSource(repo), pull, vcs, now)
     summary = {"requests": len(result.requests), "removed": len(result.removed),
                "errors": sum(1 for f in result.findings if f.severity.value == "error")}

@@ -80,7 +80,19 @@ class GitHubVcs:
         self.repository = repository
         self._repo = self._client.get_repo(repository)
         # The lazy client fetches the repository only when a default branch must be looked up.
-        self.default_branch = default_branch or self._repo.default_branch
+        self.default_branch = default_branch or self._default_branch(base_url)
+
+    def _default_branch(self, base_url: str) -> str:
+        from github import GithubException
+
+        try:
+            return str(self._repo.default_branch)
+        except GithubException as error:
+            if error.status != 404:
+                raise
+            # GitHub answers 404 also for a private repository the token may not read.
+            raise ConfigError(f"repository {self.repository} not found at {base_url} (or the "
+                              "token cannot read it): check GITHUB_REPOSITORY") from None
 
     def codeowners_paths(self) -> tuple[str, ...]:
         return LOCATIONS["github"]
@@ -103,7 +115,16 @@ class GitHubVcs:
         return self._record(pull)
 
     def pull_request(self, number: int) -> PullRequest:
-        return self._record(self._repo.get_pull(number))
+        from github import GithubException
+
+        try:
+            # The lazy client asks for the pull request (and its files) only in _record.
+            return self._record(self._repo.get_pull(number))
+        except GithubException as error:
+            if error.status != 404:
+                raise
+            # Exit 2: the event names a pull request this repository does not have.
+            raise ConfigError(f"pull request {number} not found in {self.repository}") from None
 
     def _record(self, pull: Any) -> PullRequest:
         listed = list(pull.get_files())

@@ -72,9 +72,17 @@ class GitLabVcs:
     def __init__(self, project: str, token: str, url: str = "https://gitlab.com",
                  default_branch: str | None = None) -> None:
         import gitlab
+        from gitlab.exceptions import GitlabGetError
 
         self._client = gitlab.Gitlab(url, private_token=token, retry_transient_errors=False)
-        self._project = self._client.projects.get(project)
+        try:
+            self._project = self._client.projects.get(project)
+        except GitlabGetError as error:
+            if error.response_code != 404:
+                raise
+            # GitLab answers 404 also for a project the token may not read.
+            raise ConfigError(f"project {project} not found at {url} (or the token cannot "
+                              "read it): check CI_PROJECT_ID") from None
         self.default_branch = default_branch or self._project.default_branch
         self._resets: bool | None = None
         self._bots: dict[int, bool] = {}
@@ -102,7 +110,16 @@ class GitLabVcs:
         return self.pull_request(data["iid"])
 
     def pull_request(self, number: int) -> PullRequest:
-        mr = self._project.mergerequests.get(number)
+        from gitlab.exceptions import GitlabGetError
+
+        try:
+            mr = self._project.mergerequests.get(number)
+        except GitlabGetError as error:
+            if error.response_code != 404:
+                raise
+            # Exit 2: the event names a merge request this project does not have.
+            raise ConfigError(f"merge request !{number} not found in "
+                              f"{self._project.path_with_namespace}") from None
         # The paginated diffs list every file; the older /changes truncates large merge
         # requests, which could hide a policy file among many others.
         diffs: Any = self._client.http_list(

@@ -18,18 +18,24 @@ def detect(environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def from_environment(environ: Mapping[str, str], kind: str | None = None) -> Vcs:
+def choose(environ: Mapping[str, str], kind: str | None = None) -> str:
+    """"github" or "gitlab": the explicit choice, else the one the CI environment names."""
     chosen = kind or detect(environ)
-    if chosen == "github":
-        from engine.vcs import github as github_vcs
-
-        return github_vcs.from_environment(environ)
-    if chosen == "gitlab":
-        from engine.vcs import gitlab as gitlab_vcs
-
-        return gitlab_vcs.from_environment(environ)
+    if chosen is not None and chosen in ("github", "gitlab"):
+        return chosen
     raise ConfigError(
         "approvals cannot be verified: no VCS found (set GITHUB_REPOSITORY and GITHUB_TOKEN, "
         "or CI_PROJECT_ID and a GitLab token, or pass --vcs); --skip-approval is for local "
         "testing only"
     )
+
+
+def from_environment(environ: Mapping[str, str], kind: str | None = None) -> Vcs:
+    chosen = choose(environ, kind)
+    if chosen == "github":
+        from engine.vcs import github as github_vcs
+
+        return github_vcs.from_environment(environ)
+    from engine.vcs import gitlab as gitlab_vcs
+
+    return gitlab_vcs.from_environment(environ)
