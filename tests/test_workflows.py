@@ -178,7 +178,8 @@ def test_one_job_per_platform_each_with_only_its_own_credentials(name: str) -> N
         assert job["environment"] == "production"
         assert job["env"]["INSTANCE"] == job_name
         permissions = job["permissions"]
-        assert permissions.get("contents") == "read"
+        # The ledger (refs/accessctl/ledger/<instance>) is pushed before any platform write.
+        assert permissions.get("contents") == "write"
         assert (permissions.get("id-token") == "write") == (job_name in OIDC_JOBS), job_name
         # apply asks for break-glass reviews; revoke reads whether they came.
         assert permissions.get("pull-requests") == {"apply.yml": "write", "revoke.yml": "read"
@@ -186,6 +187,7 @@ def test_one_job_per_platform_each_with_only_its_own_credentials(name: str) -> N
         secrets = set(re.findall(r"secrets\.(\w+)", text))
         expected = {"okta-main": {"OKTA_API_TOKEN"},
                     "github-acme": {"ACCESSCTL_GITHUB_TOKEN"}}.get(job_name, set())
+        expected = expected | {"ACCESSCTL_LEDGER_KEY"}
         assert secrets == expected, job_name
         assert ("configure-aws-credentials" in text) == (job_name == "aws-prod")
         assert ("google-github-actions/auth" in text) == (job_name == "gcp-main")
@@ -218,10 +220,26 @@ def test_only_a_fully_successful_apply_moves_the_applied_ref() -> None:
     assert "if" not in record, "an if: always() would record a failed run"
     assert record["permissions"] == {"contents": "write"}
     assert "refs/accessctl/applied" in record["steps"][-1]["run"]
-    writers = [n for n, j in jobs.items() if j["permissions"].get("contents") == "write"]
-    assert writers == ["record-applied"]
-    for name in ("revoke.yml", "reconcile.yml"):
-        assert "push" not in (WORKFLOWS / name).read_text().replace("push:", "")
+    # Besides the ledger, which each platform job's engine pushes itself (a ref of its own,
+    # refs/accessctl/ledger/<instance>), only record-applied pushes: the applied ref.
+    for name in ("apply.yml", "revoke.yml", "reconcile.yml"):
+        for job_name, job in load(WORKFLOWS / name)["jobs"].items():
+            script = "\n".join(step.get("run", "") for step in job["steps"])
+            pushes = re.search(r"\bpush\s+(--|origin)", script) is not None
+            assert pushes == (job_name == "record-applied"), (name, job_name)
+
+
+@pytest.mark.parametrize("name", MUTATING)
+def test_every_platform_job_keeps_the_ledger_on_the_remote(name: str) -> None:
+    for job_name in PLATFORM_JOBS:
+        job = load(WORKFLOWS / name)["jobs"][job_name]
+        step = next(s for s in job["steps"] if re.search(r"accessctl (apply|revoke|reconcile)",
+                                                         s.get("run", "")))
+        assert step["env"]["ACCESSCTL_LEDGER_REMOTE"] == "origin"
+        assert step["env"]["ACCESSCTL_LEDGER_KEY"] == "${{ secrets.ACCESSCTL_LEDGER_KEY }}"
+        # The token reaches git through the environment of this step, never .git/config.
+        assert "GIT_CONFIG_VALUE_0" in step["run"]
+        assert job["steps"][0]["with"]["persist-credentials"] is False
 
 
 def test_reconcile_removes_only_when_asked() -> None:
