@@ -9,6 +9,7 @@ import click
 from engine.commands.common import environment, judge, load, now_option, repo_option, resolve_now
 from engine.converge import converge
 from engine.errors import FindingsError
+from engine.isolation import write_internal_errors
 from engine.render import print_changes, print_controls, print_grants, print_requests
 
 
@@ -26,16 +27,18 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, offline: bool)
     if loaded.policies is None or loaded.findings:
         raise FindingsError("the repository has findings: run 'accessctl validate' first")
     evaluation = judge(loaded, now)
+    # A request that could not be judged is shown as invalid; the rest of the plan stands.
+    broken = write_internal_errors(env.stderr, evaluation.findings)
     print_requests(env.stdout, evaluation)
     print_controls(env.stdout, loaded.policies, evaluation)
     print_grants(env.stdout, evaluation.grants)
     if offline:
         env.stdout.write("offline: platforms were not contacted, so no changes are shown\n")
-        return
+        ctx.exit(1 if broken else 0)
     converged, providers = converge(loaded.policies, evaluation, env.environ)
     providers.close()
     print_changes(env.stdout, converged.plan.changes, "Changes")
     for name, why in sorted(converged.observation.failures.items()):
         env.stdout.write(f"unreachable: {name}: {why}\n")
-    if converged.observation.failures:
+    if converged.observation.failures or broken:
         ctx.exit(1)
