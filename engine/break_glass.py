@@ -14,6 +14,7 @@ from datetime import datetime
 
 from engine.auto_approve import window_from
 from engine.model import Entitlement, Request
+from engine.timestamps import saturating_add
 
 
 def qualifies(entitlement: Entitlement, request: Request, merged_at: datetime) -> bool:
@@ -25,7 +26,7 @@ def qualifies(entitlement: Entitlement, request: Request, merged_at: datetime) -
 def deadline(entitlement: Entitlement, merged_at: datetime) -> datetime | None:
     """When the code owners' ratification is due (None: not a break-glass entitlement)."""
     glass = entitlement.break_glass
-    return None if glass is None else merged_at + glass.review_within
+    return None if glass is None else saturating_add(merged_at, glass.review_within)
 
 
 def earliest_deadline(entitlement: Entitlement, request: Request) -> datetime | None:
@@ -33,9 +34,11 @@ def earliest_deadline(entitlement: Entitlement, request: Request) -> datetime | 
 
     A break-glass window fits max_duration from the merge, so the merge was no earlier than
     expires_at - max_duration. Before this instant no break-glass grant of the request can be
-    overdue, and the scheduled sweep need not ask the VCS about it.
+    overdue, and the scheduled sweep need not ask the VCS about it. Saturating: a time at the
+    ends of the calendar is "long ago" or "never", not an OverflowError that stops the sweep.
     """
     glass = entitlement.break_glass
     if glass is None:
         return None
-    return request.expires_at - glass.max_duration + glass.review_within
+    return saturating_add(saturating_add(request.expires_at, -glass.max_duration),
+                          glass.review_within)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 from engine.durations import format_duration
+from engine.isolation import internal_error, is_internal
 from engine.model import (
     Entitlement,
     Finding,
@@ -211,6 +212,7 @@ def evaluate(
     fresh: Iterable[str] = (),
     approved: Mapping[str, bool] | None = None,
     ended: Iterable[Request] = (),
+    failed: Mapping[str, Finding] | None = None,
 ) -> Evaluation:
     """Judge every request at `now`.
 
@@ -220,6 +222,9 @@ def evaluate(
     files were deleted: they back nothing, but the pairs they name stay the engine's to revoke.
     Rules about what one person holds at once (conflicts_with, limits.max_active_grants) look at
     all `requests` together: pass every request on the branch, not only the one being judged.
+    An error while judging one request is an internal-error finding against it (invariant 13):
+    it is INVALID and backs nothing, its pair stays managed. `failed` holds such findings from
+    outside (its approval could not be verified).
     """
     lookup = teams or static_teams(policies)
     fresh_paths = set(fresh)
@@ -231,18 +236,20 @@ def evaluate(
     targets: dict[str, Target | None] = {}  # one Target per entitlement, not one per request
     for request in ordered:
         found = own[request.path] + holding.get(request.path, [])
-        entitlement = policies.entitlements.get(request.entitlement)
-        target = None
-        principal = None
-        if entitlement is not None:
-            if entitlement.name not in targets:
-                targets[entitlement.name] = target_of(entitlement, policies)
-            target = targets[entitlement.name]
-            person = policies.people.get(request.requester.casefold())
-            instance = policies.providers.get(entitlement.provider)
-            if person is not None and instance is not None:
-                principal = person.account_for(instance)
-        state = _state(request, now, found, approved)
+        if failed and request.path in failed:
+            found.append(failed[request.path])
+        try:
+            target, principal = _pair(request, policies, targets)
+        except Exception as error:  # it names no pair that can be told: it backs nothing
+            target = principal = None
+            found.append(internal_error(request, "finding what it grants", error))
+        try:
+            state = _state(request, now, found, approved)
+            ahead = request.expires_at > now
+        except Exception as error:  # one request never stops the run: it backs nothing
+            if not any(is_internal(f) for f in found):
+                found.append(internal_error(request, "judging it", error))
+            state, ahead = State.INVALID, False
         judgement = Judgement(request, state, tuple(found), target, principal)
         result.judgements[request.path] = judgement
         result.findings.extend(found)
@@ -250,7 +257,7 @@ def evaluate(
             continue
         # Any request names a pair the engine may have granted, whatever its state now.
         result.managed.setdefault((target, principal_key(principal)), []).append(request.path)
-        if request.expires_at > now and _may_back(state, found):
+        if ahead and _may_back(state, found):
             result.unexpired.add((target, principal_key(principal)))
         if state is State.ACTIVE:
             wanted.setdefault((target, principal), []).append((request, request.requester))
@@ -280,6 +287,22 @@ def evaluate(
     return result
 
 
+def _pair(request: Request, policies: Policies,
+          targets: dict[str, Target | None]) -> tuple[Target | None, str | None]:
+    """The target and principal a request names (None where it names none), one Target per
+    entitlement in `targets`."""
+    entitlement = policies.entitlements.get(request.entitlement)
+    if entitlement is None:
+        return None, None
+    if entitlement.name not in targets:
+        targets[entitlement.name] = target_of(entitlement, policies)
+    person = policies.people.get(request.requester.casefold())
+    instance = policies.providers.get(entitlement.provider)
+    if person is None or instance is None:
+        return targets[entitlement.name], None
+    return targets[entitlement.name], person.account_for(instance)
+
+
 def _own_findings(
     policies: Policies, ordered: list[Request], now: datetime, lookup: TeamLookup,
     fresh: set[str],
@@ -288,25 +311,28 @@ def _own_findings(
     own: dict[str, list[Finding]] = {}
     seen: dict[tuple[str, str, datetime | None, datetime], str] = {}
     for request in ordered:
-        found = _path_findings(request)
-        entitlement = policies.entitlements.get(request.entitlement)
-        if entitlement is None:
-            found.append(Finding(
-                request.line_of("entitlement"), "unknown-entitlement",
-                f"there is no entitlement {request.entitlement!r} in policies/entitlements/",
-            ))
-        else:
-            found += _content_findings(request, entitlement, policies, lookup)
-            found += _window_findings(request, entitlement, now, request.path in fresh)
-        key = (request.requester.casefold(), request.entitlement, request.starts_at,
-               request.expires_at)
-        if key in seen:
-            found.append(Finding(
-                request.location, "duplicate-request",
-                f"the same request as {seen[key]}: delete one of them",
-            ))
-        else:
-            seen[key] = request.path
+        try:
+            found = _path_findings(request)
+            entitlement = policies.entitlements.get(request.entitlement)
+            if entitlement is None:
+                found.append(Finding(
+                    request.line_of("entitlement"), "unknown-entitlement",
+                    f"there is no entitlement {request.entitlement!r} in policies/entitlements/",
+                ))
+            else:
+                found += _content_findings(request, entitlement, policies, lookup)
+                found += _window_findings(request, entitlement, now, request.path in fresh)
+            key = (request.requester.casefold(), request.entitlement, request.starts_at,
+                   request.expires_at)
+            if key in seen:
+                found.append(Finding(
+                    request.location, "duplicate-request",
+                    f"the same request as {seen[key]}: delete one of them",
+                ))
+            else:
+                seen[key] = request.path
+        except Exception as error:  # one request never stops the run
+            found = [internal_error(request, "judging it", error)]
         own[request.path] = found
     return own
 
@@ -364,9 +390,10 @@ def _holding_findings(
     are refused: fail closed. Only valid, unexpired requests (approved, when approval is judged)
     count as held.
     """
+    # Errors first: a request that could not be judged on its own is not compared with others.
     live = [r for r in ordered
-            if r.expires_at > now and r.entitlement in policies.entitlements
-            and not any(f.severity is Severity.ERROR for f in own[r.path])]
+            if not any(f.severity is Severity.ERROR for f in own[r.path])
+            and r.expires_at > now and r.entitlement in policies.entitlements]
     limit = policies.max_active_grants
     held: dict[str, list[Request]] = {}
     result: dict[str, list[Finding]] = {}
@@ -390,11 +417,15 @@ def _holding_findings(
         for request in batch:
             person = request.requester.casefold()
             others = held.get(person, []) + [r for r in in_batch[person] if r is not request]
-            if request.entitlement not in forbidden:
-                forbidden[request.entitlement] = conflicting(policies, request.entitlement)
-            found = _conflict_findings(request, others, now, forbidden[request.entitlement])
-            if not found and limit is not None:
-                found = _limit_findings(request, others, now, limit)
+            try:
+                if request.entitlement not in forbidden:
+                    forbidden[request.entitlement] = conflicting(policies, request.entitlement)
+                found = _conflict_findings(request, others, now, forbidden[request.entitlement])
+                if not found and limit is not None:
+                    found = _limit_findings(request, others, now, limit)
+            except Exception as error:  # one request never stops the run
+                found = [internal_error(request, "comparing it with the requester's others",
+                                        error)]
             if found:
                 result[request.path] = found
             elif approved is None or approved.get(request.path, False):

@@ -117,7 +117,9 @@ def sweep_reported(sweep: Sweep, changes: Sequence[Change],
     chosen = {o.request.path: o for o in sweep.newly_overdue}
     for overdue in sweep.withdrawn:
         request = overdue.request
-        entitlement = policies.entitlements[request.entitlement]
+        entitlement = policies.entitlements.get(request.entitlement)
+        if entitlement is None:
+            continue
         target = target_of(entitlement, policies)
         person = policies.people.get(request.requester.casefold())
         instance = policies.providers.get(entitlement.provider)

@@ -20,6 +20,7 @@ from engine.environment import Environment
 from engine.errors import ConfigError, FindingsError
 from engine.evaluate import Evaluation, State, evaluate
 from engine.history import check_revision, distinct_pairs, head_commit, request_history
+from engine.isolation import is_internal, judge_each
 from engine.ledger import Ledger, settle, with_intents
 from engine.ledger_store import LedgerStore, store_for
 from engine.load import Loaded
@@ -105,13 +106,15 @@ def verify_approvals(
     evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
     live = (State.ACTIVE, State.PENDING)
     # Each CI job verifies only its own instances' requests: the VCS API budget is shared.
-    verdicts = {path: verifier.verify(j.request, now)
-                for path, j in evaluation.judgements.items()
-                if j.state in live
-                and (not only or (j.target is not None and j.target.instance in only))}
+    verdicts, unverified = judge_each(
+        (j.request for j in evaluation.judgements.values()
+         if j.state in live and (not only or (j.target is not None and j.target.instance in only))),
+        "verifying its approval", lambda request: verifier.verify(request, now))
     approved = {path: v.approved for path, v in verdicts.items()}
+    # A request that could not be judged or verified stays INVALID when judged again.
+    failed = {f.location.path: f for f in [*evaluation.findings, *unverified] if is_internal(f)}
     rejudged = evaluate(loaded.policies, loaded.requests, now, approved=approved,
-                        teams=teams, ended=ended)
+                        teams=teams, ended=ended, failed=failed)
     return rejudged, verdicts, verifier
 
 
@@ -233,6 +236,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
             and e.provider in options.providers)]
         sweep = ratification.sweep(loaded.policies, mine, now, REVOKE_SCHEDULE,
                                    sweep_verifier)
+        loaded.findings.extend(sweep.findings)
         for item in sweep.withdrawn:
             env.stderr.write(f"break-glass: {ratification.describe(item)}\n")
         withdrawn = {o.request.path for o in sweep.withdrawn}
@@ -261,9 +265,11 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         env.stderr.write(f"denied: {path}: {'; '.join(verdict.reasons)}\n")
     for name, why in sorted(converged.observation.failures.items()):
         env.stderr.write(f"unreachable: {name}: {why}\n")
-    # The sweep only removes; judging files is apply's and validate's job.
-    invalid = [] if Action.GRANT not in actions else [
-        f for f in loaded.findings + evaluation.findings if f.severity.value == "error"]
+    # The sweep only removes; judging files is apply's and validate's job. But a file it could
+    # not read or judge at all is reported by both, and fails the run (invariant 13).
+    judged = evaluation.findings if Action.GRANT in actions else [
+        f for f in evaluation.findings if is_internal(f)]
+    invalid = [f for f in loaded.findings + judged if f.severity.value == "error"]
     for finding in invalid:
         env.stderr.write(f"skipped: {finding.location}: {finding.message}\n")
     if not options.confirm:
@@ -282,7 +288,8 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
                 target=judgement.target.display if judgement.target else None,
                 commit=commit, error="; ".join(verdict.reasons)))
         for path, judgement in sorted(evaluation.judgements.items()):
-            if not invalid or judgement.state is not State.INVALID \
+            if Action.GRANT not in actions or not invalid \
+                    or judgement.state is not State.INVALID \
                     or judgement.request.expires_at <= now:
                 continue
             audit.record(Event(

@@ -10,6 +10,7 @@ from engine.commands.common import environment, judge, load, now_option, repo_op
 from engine.commands.mutate import history_requests, read_ledgers
 from engine.converge import converge
 from engine.errors import FindingsError
+from engine.isolation import write_internal_errors
 from engine.ledger_store import store_for
 from engine.render import print_changes, print_controls, print_grants, print_requests
 
@@ -28,12 +29,14 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, offline: bool)
     if loaded.policies is None or loaded.findings:
         raise FindingsError("the repository has findings: run 'accessctl validate' first")
     evaluation = judge(loaded, now)
+    # A request that could not be judged is shown as invalid; the rest of the plan stands.
+    broken = write_internal_errors(env.stderr, evaluation.findings)
     print_requests(env.stdout, evaluation)
     print_controls(env.stdout, loaded.policies, evaluation)
     print_grants(env.stdout, evaluation.grants)
     if offline:
         env.stdout.write("offline: platforms were not contacted, so no changes are shown\n")
-        return
+        ctx.exit(1 if broken else 0)
     evaluation = judge(loaded, now, ended=history_requests(repo, env))
     ledgers = read_ledgers(store_for(repo, env.environ), tuple(loaded.policies.providers), env)
     converged, providers = converge(loaded.policies, evaluation, env.environ, ledgers=ledgers)
@@ -45,5 +48,5 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, offline: bool)
                          "accessctl)\n")
     for name, why in sorted(converged.observation.failures.items()):
         env.stdout.write(f"unreachable: {name}: {why}\n")
-    if converged.observation.failures:
+    if converged.observation.failures or broken:
         ctx.exit(1)

@@ -17,6 +17,7 @@ from engine.commands.mutate import (
 )
 from engine.converge import converge
 from engine.errors import ConfigError, FindingsError
+from engine.isolation import write_internal_errors
 from engine.ledger_store import store_for
 from engine.model import Status
 from engine.plan import DEFAULT_REMOVAL_CAP
@@ -65,7 +66,9 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
         env.stderr.write(f"refused: {refusal.message}\n")
     for name, why in sorted(converged.observation.failures.items()):
         env.stderr.write(f"unreachable: {name}: {why}\n")
-    trouble = bool(plan.refusals or converged.observation.failures)
+    # A request that could not be judged backs nothing: its pair is revoked like any other.
+    broken = write_internal_errors(env.stderr, evaluation.findings)
+    trouble = bool(plan.refusals or converged.observation.failures or broken)
     if not confirm:
         print_changes(env.stderr, removals, "Dry run: removals that --confirm would make")
         ctx.exit(1 if trouble else 0)

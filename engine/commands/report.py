@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
@@ -13,8 +13,12 @@ from engine.commands.common import environment, judge, load, now_option, repo_op
 from engine.errors import ConfigError
 from engine.evaluate import State
 from engine.history import ended_requests
+from engine.isolation import judge_each, write_internal_errors
 from engine.model import Policies, Request, isoformat
 from engine.timestamps import parse_timestamp
+
+if TYPE_CHECKING:
+    from engine.approval import Verdict
 
 
 @click.command("report")
@@ -43,18 +47,24 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, fmt: str,
     if history_since:
         ended, _ = ended_requests(repo, history_since)
     evaluation = judge(loaded, now)
-    verdicts = {}
+    verdicts: dict[str, Verdict] = {}
     if not offline and loaded.policies is not None:
         from engine.evaluate import evaluate
         from engine.vcs.select import from_environment
         from engine.verify import Verifier
 
         verifier = Verifier(from_environment(env.environ, vcs_kind))
+        # A request whose approval cannot be verified is listed as rejected, and reported.
+        verdicts, unverified = judge_each([*loaded.requests, *ended], "verifying its approval",
+                                          lambda request: verifier.verify(request, now))
         evaluation = evaluate(loaded.policies, loaded.requests, now,
-                              teams=verifier.team_lookup(loaded.policies))
-        for request in [*loaded.requests, *ended]:
-            verdicts[request.path] = verifier.verify(request, now)
+                              teams=verifier.team_lookup(loaded.policies),
+                              failed={f.location.path: f for f in unverified})
+        evaluation.findings.extend(f for f in unverified
+                                   if f.location.path not in evaluation.judgements)
     env.stdout.write(render(rows(evaluation, verdicts, ended, since), fmt))
+    if write_internal_errors(env.stderr, evaluation.findings):
+        ctx.exit(1)
 
 
 def _since(text: str | None) -> datetime | None:
@@ -110,6 +120,8 @@ def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, log
     if not shown:
         env.stdout.write("no active or pending access\n")
     _print_controls(env.stdout, loaded.policies, noted)
+    if write_internal_errors(env.stderr, evaluation.findings):
+        ctx.exit(1)
 
 
 def _print_controls(stream: TextIO, policies: Policies | None, names: Iterable[str]) -> None:

@@ -25,6 +25,7 @@ from urllib.parse import quote, urlsplit
 from engine.model import Change, Outcome, ProviderInstance, Status, Target
 from engine.providers.background_loop import BackgroundLoop
 from engine.providers.base import NotFound, ProviderError, principal_key
+from engine.timestamps import saturating_add
 
 PLATFORM = "entra"
 
@@ -697,7 +698,8 @@ class EntraProvider:
         if held:
             end = _end_of(held[0])
             wanted = change.expires_at
-            if end is None or (wanted is not None and end >= wanted - timedelta(seconds=1)):
+            if end is None or (wanted is not None
+                               and end >= saturating_add(wanted, -timedelta(seconds=1))):
                 return Outcome(change, Status.UNCHANGED, f"already assigned until {_text(end)}",
                                native_expiry_set=end is not None)
             refused = await self._post_schedule_request(change, "adminUpdate", principal_id)

@@ -129,8 +129,9 @@ def backstop_date(expires_at: datetime) -> str:
     """The `expires_at` date GitLab gets: the day after the grant's UTC expiry date.
 
     GitLab ends access on the morning of that date (a daily job), so the day after is the earliest
-    date that never cuts the grant short."""
-    return (utc(expires_at).date() + timedelta(days=1)).isoformat()
+    date that never cuts the grant short (on the calendar's last day, that day itself)."""
+    day = utc(expires_at).date()
+    return (day + timedelta(days=1) if day < date.max else day).isoformat()
 
 
 class GitLabProvider:
