@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from engine import schemas
+from engine.console import escape
 from engine.durations import parse_duration
 from engine.model import (
     AutoApproveRule,
@@ -48,7 +49,16 @@ SCHEDULES_DIR = "policies/schedules"
 IDENTITIES_FILE = "policies/identities.yaml"
 PROVIDERS_FILE = "policies/providers.yaml"
 YAML_SUFFIXES = (".yaml", ".yml")
-_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_REQUEST_PATH = re.compile(
+    rf"{REQUESTS_DIR}/[a-z0-9][a-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml")
+"""The one shape of a request file's path (invariant 14: names use a safe character set, so a
+name cannot carry a line break, markup or a workflow command into the engine's output).
+Directories are entitlement names, lower case by their schema. File names start with the
+requester's login, and logins keep their case on GitHub and GitLab (Alice writes
+Alice-inc-42.yaml; logins are compared case-folded everywhere), so file names may hold upper
+case."""
+_REQUEST_DIRECTORY = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_REQUEST_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _LARGE_FILES = frozenset({IDENTITIES_FILE, PROVIDERS_FILE})
 """Files that grow with the organisation get the larger policy limits; requests and entitlements
 keep the small ones."""
@@ -539,18 +549,8 @@ def _clock(text: str) -> time:
 
 def load_request(source: FileSource, path: str) -> tuple[Request | None, list[Finding]]:
     """One request file. Path rules first: a file must sit at access-requests/<entitlement>/."""
-    parts, suffix = _parts_and_suffix(path)
-    if (
-        len(parts) != 3
-        or parts[0] != REQUESTS_DIR
-        or suffix not in YAML_SUFFIXES
-        or not all(_SAFE_SEGMENT.match(p) for p in parts[1:])
-    ):
-        return None, [Finding(
-            Location(path), "request-path",
-            f"a request must be a file {REQUESTS_DIR}/<entitlement>/<requester>-<slug>.yaml "
-            "(letters, digits, '.', '_' and '-' only)",
-        )]
+    if not _REQUEST_PATH.fullmatch(path):
+        return None, [Finding(Location(path), "request-path", _path_problem(path))]
     document, problems = _document(source, path, "access-request")
     if document is None:
         return None, problems
@@ -582,6 +582,32 @@ def load_request(source: FileSource, path: str) -> tuple[Request | None, list[Fi
     ), []
 
 
+def _path_problem(path: str) -> str:
+    """Why `path` is not a request file's path, and what to do (the name shown with its control
+    characters escaped: the message reaches consoles, logs and comments)."""
+    parts, suffix = _parts_and_suffix(path)
+    where = f"{REQUESTS_DIR}/<entitlement>/<requester>-<slug>.yaml"
+    if len(parts) != 3 or parts[0] != REQUESTS_DIR:
+        return f"a request must be a file {where}: move it there"
+    directory, name = parts[1], parts[2]
+    if escape(path) != path:
+        bad = name if escape(name) != name else directory
+        return (f"{escape(bad)} has control characters in its name (shown escaped): rename it "
+                f"to {where}")
+    if name.startswith(".") or directory.startswith("."):
+        hidden = name if name.startswith(".") else directory
+        return (f"{hidden} is hidden, and hidden files are never granted: rename it to {where} "
+                "or delete it")
+    stem = name[:len(name) - len(suffix)]
+    if suffix not in YAML_SUFFIXES or not _REQUEST_FILE.fullmatch(stem):
+        return (f"{name}: a request file is named <requester>-<slug>.yaml, with letters, "
+                "digits, '.', '_' and '-' only, starting with a letter or digit: rename it")
+    if not _REQUEST_DIRECTORY.fullmatch(directory):
+        return (f"{directory}: the directory is the entitlement's name, with lower-case "
+                f"letters, digits, '.', '_' and '-' only: move the file to {where}")
+    return f"a request must be a file {where}"
+
+
 def _parts_and_suffix(path: str) -> tuple[tuple[str, ...], str]:
     """PurePosixPath(path).parts and .suffix, by string operations for plain paths (one Path
     object per request is measurable at 10,000 requests)."""
@@ -595,7 +621,9 @@ def _parts_and_suffix(path: str) -> tuple[tuple[str, ...], str]:
 
 
 def request_paths(source: FileSource) -> list[str]:
-    return [p for p in source.list(REQUESTS_DIR) if not p.rpartition("/")[2].startswith(".")]
+    """Every file under access-requests/, hidden ones too: each is a request or a finding (a
+    file the engine skipped without a word would look approved to whoever reads the tree)."""
+    return source.list(REQUESTS_DIR)
 
 
 def load_repository(source: FileSource, only: Iterable[str] | None = None) -> Loaded:

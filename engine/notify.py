@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
+from engine import markdown
 from engine.model import Action, Grant, Outcome, Status, isoformat
 
 WEBHOOK_ENV = "ACCESSCTL_WEBHOOK_URL"
@@ -121,6 +122,9 @@ def payload(notice: Notice, now: datetime | None = None) -> dict[str, Any]:
         text = (f"accessctl: {who}'s {notice.entitlement} expires{left}"
                 f" (at {isoformat(notice.expires_at) if notice.expires_at else '?'}){where}: "
                 "to keep it, open a pull request that extends expires_at")
+    # Slack and its look-alikes render `text`, where `<...>` is a link or a mention (<!channel>):
+    # it names files and repeats what requesters wrote, so it is escaped; the fields are data.
+    text = markdown.chat(text)
     fields: dict[str, Any] = {
         "event": notice.kind.value,
         "entitlement": notice.entitlement,

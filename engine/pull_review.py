@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+from engine import markdown
 from engine.approval import REQUESTS_PREFIX, Verdict, judge_approval, mixes_requests_and_policy
 from engine.durations import format_duration
 from engine.errors import ConfigError
@@ -145,17 +146,20 @@ def render_comment(result: PullReview) -> str:
                 who = ", ".join(verdict.could_approve) or "nobody: check the policy"
                 have = len(verdict.approvers)
                 status = f"{have} so far; needed from {who}"
-            name = PurePosixPath(request.path).name
-            lines.append(f"| `{name}` | {request.entitlement} | {request.requester} | "
+            # File names and values are the requester's: inert text (engine/markdown.py).
+            name = markdown.code(PurePosixPath(request.path).name)
+            lines.append(f"| {name} | {markdown.text(request.entitlement)} | "
+                         f"{markdown.text(request.requester)} | "
                          f"{start} → {isoformat(request.expires_at)} | {status} |")
         lines.append("")
     for path in result.removed:
-        lines.append(f"- `{path}` is removed: its access ends when this merges.")
-    lines += [f"- `{f.location.path}`: {f.message}." for f in result.findings
-              if f.code == "ends-access"]
+        lines.append(f"- {markdown.code(path)} is removed: its access ends when this merges.")
+    lines += [f"- {markdown.code(f.location.path)}: {markdown.text(f.message)}."
+              for f in result.findings if f.code == "ends-access"]
     if errors:
         lines += ["", f"**{len(errors)} problem(s) to fix:**", ""]
-        lines += [f"- `{f.location.path}` line {f.location.line}: {f.message}" for f in errors]
+        lines += [f"- {markdown.code(f.location.path)} line {f.location.line}: "
+                  f"{markdown.text(f.message)}" for f in errors]
     else:
         verdicts = [v for v in result.verdicts.values() if v is not None]
         if verdicts and all(v.approved_by_rule for v in verdicts):

@@ -1,4 +1,9 @@
-"""Human-readable tables (rich is imported only when a table is printed)."""
+"""Human-readable tables (rich is imported only when a table is printed).
+
+Cells hold values from request files and platforms' answers: each is shown as plain text (no
+rich markup or emoji codes), its control characters escaped, so it cannot break the table's
+lines or start one of its own (engine/console.py).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TextIO
 
+from engine.console import escape
 from engine.evaluate import Evaluation
 from engine.model import Change, Grant, Outcome, Policies, Status, isoformat
 
@@ -21,12 +27,13 @@ def _print_table(stream: TextIO, title: str, headers: Sequence[str],
                  rows: Sequence[Sequence[str]]) -> None:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, box=box.SIMPLE, title_justify="left")
+    table = Table(title=Text(escape(title)), box=box.SIMPLE, title_justify="left")
     for header in headers:
         table.add_column(header, overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(escape(cell)) for cell in row))
     _console(stream).print(table)  # type: ignore[attr-defined]
 
 
@@ -51,7 +58,7 @@ def print_controls(stream: TextIO, policies: Policies, evaluation: Evaluation) -
     lines = [f"  {name}: {line}" for name in names if name in policies.entitlements
              for line in describe(policies.entitlements[name])]
     if lines:
-        stream.write("Approval controls\n" + "\n".join(lines) + "\n")
+        stream.write("Approval controls\n" + "\n".join(escape(line) for line in lines) + "\n")
 
 
 def print_grants(stream: TextIO, grants: Sequence[Grant]) -> None:

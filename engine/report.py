@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from engine import markdown
 from engine.approval import Verdict
 from engine.evaluate import Evaluation, State
 from engine.model import Request, isoformat
@@ -89,7 +90,8 @@ def render(found: Sequence[Row], fmt: str) -> str:
         return buffer.getvalue()
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
     for row in found:
-        cells = [str(v).replace("|", "\\|").replace("\n", " ") for v in asdict(row).values()]
+        # Every cell is a requester's text or derived from it: inert markdown, one cell each.
+        cells = [markdown.text(str(v)) for v in asdict(row).values()]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

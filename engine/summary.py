@@ -2,7 +2,7 @@
 
 Pure: it takes what the run did and returns text; the caller decides where it goes. Every value
 that came from a request file is escaped, because a request author controls it and the summary is
-rendered as markdown (and the chart as mermaid) on the run's page.
+rendered as markdown (engine/markdown.py) and the chart as mermaid on the run's page.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from engine import markdown
 from engine.model import Action, Grant, Outcome, Status, isoformat, utc
 
 # GitHub caps a step summary at 1 MiB; a run that touches more than this many rows says so
@@ -27,19 +28,16 @@ _MERMAID_KEYWORDS = ("title", "section", "dateformat", "axisformat", "tickinterv
                      "topaxis", "accTitle", "accdescr")
 _MERMAID_DATE = "%Y-%m-%d %H:%M:%S"
 
-# Characters that markdown would read as formatting or a table cell boundary.
-_MARKDOWN_SPECIAL = "\\`*_[]<>|~"
-
 
 def render_summary(title: str, outcomes: Sequence[Outcome], denied: Sequence[tuple[str, str]],
                    grants: Sequence[Grant], now: datetime) -> str:
     """Heading, counts, a table of what changed or did not, and a chart of active grants."""
-    lines = [f"## {escape_markdown(title)}", "", _counts(outcomes, denied, now), ""]
+    lines = [f"## {markdown.text(title)}", "", _counts(outcomes, denied, now), ""]
     rows = _rows(outcomes, denied)
     if rows:
         lines += ["| Status | Entitlement | Principal | Target | Detail |",
                   "| --- | --- | --- | --- | --- |"]
-        lines += ["| " + " | ".join(escape_markdown(cell) for cell in row) + " |"
+        lines += ["| " + " | ".join(markdown.text(cell) for cell in row) + " |"
                   for row in rows[:MAX_ROWS]]
         if len(rows) > MAX_ROWS:
             lines.append(f"\n_{len(rows) - MAX_ROWS} more rows are in the audit log._")
@@ -108,12 +106,6 @@ def _entitlement_of(path: str) -> str:
     # Requests live at access-requests/<entitlement>/<name>.yaml.
     parts = path.split("/")
     return parts[1] if len(parts) >= 3 and parts[0] == "access-requests" else ""
-
-
-def escape_markdown(text: str) -> str:
-    """One table cell's worth of text: no formatting, no cell breaks, no raw HTML."""
-    escaped = "".join(f"\\{c}" if c in _MARKDOWN_SPECIAL else c for c in text)
-    return escaped.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
 
 
 def escape_mermaid(text: str) -> str:

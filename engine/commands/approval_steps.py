@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from engine import notify
+from engine import markdown, notify
 from engine.audit import Event
 from engine.evaluate import Evaluation, target_of
 from engine.model import Action, Change, Outcome, Policies, Status, isoformat
@@ -73,7 +73,8 @@ def review_comment(verdict: Verdict, requester: str, owners: Sequence[str],
            f"is `{RATIFY}` by **{due}**") if vcs_kind == "gitlab" else (
            f"review this pull request and approve it by **{due}** to ratify the access")
     return (f"{BREAK_GLASS_MARKER}\n### accessctl: break-glass access granted\n\n"
-            f"{requester} was granted `{verdict.path}` on merge, without prior approval. "
+            f"{markdown.text(requester)} was granted {markdown.code(verdict.path)} on merge, "
+            "without prior approval. "
             f"{mentions}: please {how}. Without a code owner's ratification by then, the "
             "access is revoked and the security team is alerted.\n")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from engine import console, workflow_commands
 from engine.environment import Environment
 from engine.errors import ConfigError
 from engine.evaluate import Evaluation, evaluate
@@ -35,7 +37,11 @@ def now_option(function: F) -> F:
 
 
 def environment(ctx: click.Context) -> Environment:
+    """The injected environment, its stdout and stderr behind the console guard: every command
+    prints values from request files (engine/console.py)."""
     env: Environment = ctx.ensure_object(Environment)
+    if console.install(env):
+        ctx.find_root().call_on_close(functools.partial(console.release, env))
     return env
 
 
@@ -78,28 +84,22 @@ def print_findings(
         env.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     if fmt == "github":
-        for finding in ordered:
-            level = {"error": "error", "warning": "warning"}.get(finding.severity.value, "notice")
-            message = _escape_annotation(f"{finding.code}: {finding.message}")
-            env.stdout.write(
-                f"::{level} file={finding.location.path},line={finding.location.line},"
-                f"col={finding.location.column},title=accessctl::{message}\n"
-            )
+        lines = [workflow_commands.annotation(
+            {"error": "error", "warning": "warning"}.get(finding.severity.value, "notice"),
+            f"{finding.code}: {finding.message}", file=finding.location.path,
+            line=finding.location.line, col=finding.location.column, title="accessctl",
+        ) for finding in ordered]
+        console.write_commands(env.stdout, lines)
     else:
         for finding in ordered:
             env.stdout.write(
-                f"{finding.location}: {finding.severity.value}: {finding.message} "
-                f"[{finding.code}]\n"
+                f"{console.escape(str(finding.location))}: {finding.severity.value}: "
+                f"{console.escape(finding.message)} [{finding.code}]\n"
             )
     errors = sum(1 for f in ordered if f.severity is Severity.ERROR)
     parts = ", ".join(f"{v} {k}" for k, v in summary.items() if k != "errors")
     verdict = f"{errors} error(s)" if errors else "no errors"
     env.stdout.write(f"{verdict}; {parts}\n" if fmt == "text" else "")
-
-
-def _escape_annotation(text: str) -> str:
-    # The workflow-command format reserves %, CR and LF in messages.
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def has_errors(findings: Iterable[Finding]) -> bool:

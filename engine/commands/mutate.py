@@ -15,6 +15,7 @@ from engine import journal, ratification
 from engine.audit import AuditLog, Event
 from engine.commands import approval_steps as steps
 from engine.commands.common import environment, judge, load, now_option, repo_option, resolve_now
+from engine.console import escape
 from engine.converge import Converged, converge
 from engine.environment import Environment
 from engine.errors import ConfigError, FindingsError
@@ -262,16 +263,16 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     changes = [c for c in converged.plan.changes if c.action in actions]
     denied = {p: v for p, v in sorted(verdicts.items()) if not v.approved}
     for path, verdict in denied.items():
-        env.stderr.write(f"denied: {path}: {'; '.join(verdict.reasons)}\n")
+        env.stderr.write(f"denied: {escape(path)}: {escape('; '.join(verdict.reasons))}\n")
     for name, why in sorted(converged.observation.failures.items()):
-        env.stderr.write(f"unreachable: {name}: {why}\n")
+        env.stderr.write(f"unreachable: {name}: {escape(why)}\n")
     # The sweep only removes; judging files is apply's and validate's job. But a file it could
     # not read or judge at all is reported by both, and fails the run (invariant 13).
     judged = evaluation.findings if Action.GRANT in actions else [
         f for f in evaluation.findings if is_internal(f)]
     invalid = [f for f in loaded.findings + judged if f.severity.value == "error"]
     for finding in invalid:
-        env.stderr.write(f"skipped: {finding.location}: {finding.message}\n")
+        env.stderr.write(f"skipped: {escape(str(finding.location))}: {escape(finding.message)}\n")
     if not options.confirm:
         print_changes(env.stderr, changes, "Dry run: changes that --confirm would make")
         failed = bool(converged.observation.failures) or bool(denied) or bool(invalid)
