@@ -6,7 +6,7 @@ Builds (with `git fast-import`, in seconds) a repository whose default branch ha
 first-parent commits, of which most touch `access-requests/`: files added, edited (new expiry),
 broken, moved and deleted, ending with `--files` request files at HEAD. Then, side by side in
 one run: the history scan that apply, revoke and reconcile make on every run
-(`engine.history.request_history`: every version the branch ever held), and loading the
+(`accessctl.read.history.request_history`: every version the branch ever held), and loading the
 `--files` requests as they stand (what validate and apply already read). Prints the ratio and
 the absolute figures; always exits 0 (timings belong here, never in a test assertion).
 """
@@ -27,8 +27,8 @@ from typing import TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.history import distinct_pairs, request_history  # noqa: E402
-from engine.load import TreeSource, load_repository  # noqa: E402
+from accessctl.read.history import distinct_pairs, request_history  # noqa: E402
+from accessctl.read.load import TreeSource, load_repository  # noqa: E402
 
 
 def _request(person: int, entitlement: int, day: int, minute: int) -> bytes:

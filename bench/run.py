@@ -63,9 +63,9 @@ import time
 began = time.perf_counter()
 import json, sys
 from pathlib import Path
-from engine.evaluate import evaluate
-from engine.load import TreeSource, load_policies, load_request
-from engine.timestamps import parse_timestamp
+from accessctl.judge.evaluate import evaluate
+from accessctl.read.load import TreeSource, load_policies, load_request
+from accessctl.core.timestamps import parse_timestamp
 imported = time.perf_counter() - began
 root, path, now = Path(sys.argv[1]), sys.argv[2], parse_timestamp(sys.argv[3])
 def once():
@@ -206,8 +206,8 @@ def revoke_sweep(label: str, people: int, groups: int, latency: float, concurren
                  now_text: str) -> Sweep:
     """Seed `people * groups` memberships on the GitLab emulator, all backed by expired requests,
     and time `accessctl revoke --confirm` removing them over HTTP with injected latency."""
-    from emulators.gitlab import GitLabEmulator
-    from emulators.http import Faults, Request, Response
+    from accessctl.emulators.gitlab import GitLabEmulator
+    from accessctl.emulators.http import Faults, Request, Response
 
     class TimedEmulator(GitLabEmulator):
         """Stamps every request, to split the sweep into its phases."""
@@ -240,7 +240,7 @@ def revoke_sweep(label: str, people: int, groups: int, latency: float, concurren
         emulator.stamps.clear()
         env = {**os.environ, SWEEP_TOKEN_ENV: emulator.token}
         started = time.perf_counter()
-        run = run_process([PYTHON, "-m", "engine.cli", "revoke", "--confirm", "--repo", str(repo),
+        run = run_process([PYTHON, "-m", "accessctl", "revoke", "--confirm", "--repo", str(repo),
                            "--audit-file", str(audit), "--concurrency", str(concurrency),
                            "--now", now_text], env=env, cwd=ROOT)
         with emulator.lock:
@@ -334,7 +334,7 @@ def report(args: argparse.Namespace, repo: Path) -> None:
     def short(measure: Callable[[], Run]) -> Run:
         return repeat_if_short(args.repeat, args.long, measure)
 
-    validate_cmd = [PYTHON, "-m", "engine.cli", "validate", "--repo", str(repo), "--now",
+    validate_cmd = [PYTHON, "-m", "accessctl.cli", "validate", "--repo", str(repo), "--now",
                     args.now]
     # Validate and its floor alternate, so that a busy moment on a shared machine hits both.
     validates: list[Run] = []
@@ -361,7 +361,7 @@ def report(args: argparse.Namespace, repo: Path) -> None:
                 else {"imports": -1.0, "cold": -1.0, "warm": -1.0})
 
     progress("start-up")
-    help_run = best_of(5, lambda: run_process([PYTHON, "-m", "engine.cli", "--help"], cwd=ROOT))
+    help_run = best_of(5, lambda: run_process([PYTHON, "-m", "accessctl.cli", "--help"], cwd=ROOT))
     bare = best_of(5, lambda: run_process([PYTHON, "-c", "pass"], cwd=ROOT))
 
     sweeps: list[Sweep] = []

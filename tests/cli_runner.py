@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.cli import run
-from engine.environment import Environment
+from accessctl.cli import run
+from accessctl.core.environment import Environment
 
 
 @dataclass

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from accessctl.core.model import Action, Change, ProviderInstance, Status, Target
+from accessctl.providers import ad
+from accessctl.providers.base import NotFound, ProviderError
 from jsonschema import Draft202012Validator
 
-from engine.model import Action, Change, ProviderInstance, Status, Target
-from engine.providers import ad
-from engine.providers.base import NotFound, ProviderError
 from tests import samba
 
 ENV = "AD_TEST_PASSWORD"

@@ -10,12 +10,12 @@ import dataclasses
 from datetime import UTC, datetime
 
 import pytest
+from accessctl.approval.approval import judge_approval, latest_reviews, mixes_requests_and_policy
+from accessctl.approval.codeowners import CodeOwners
+from accessctl.approval.vcs.base import PullRequest, Review, ReviewState
+from accessctl.core.model import Policies, Request
+from accessctl.read.load import MemorySource, load_policies, load_request
 
-from engine.approval import judge_approval, latest_reviews, mixes_requests_and_policy
-from engine.codeowners import CodeOwners
-from engine.load import MemorySource, load_policies, load_request
-from engine.model import Policies, Request
-from engine.vcs.base import PullRequest, Review, ReviewState
 from tests.repo_fixture import ENTITLEMENT, IDENTITIES, PROVIDERS, request
 
 MERGED = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -159,5 +159,5 @@ def test_latest_reviews_keeps_the_last_standing_review() -> None:
 def test_mixing_is_only_about_requests_with_protected_paths() -> None:
     assert mixes_requests_and_policy(["policies/x.yaml"]) == []
     assert mixes_requests_and_policy([PATH, "README.md"]) == []
-    assert mixes_requests_and_policy([PATH, "engine/cli.py", "schemas/a.json"]) == [
-        "engine/cli.py", "schemas/a.json"]
+    assert mixes_requests_and_policy([PATH, "engine/accessctl/cli.py", "schemas/a.json"]) == [
+        "engine/accessctl/cli.py", "schemas/a.json"]

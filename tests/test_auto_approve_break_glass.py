@@ -11,13 +11,13 @@ import dataclasses
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-
-from engine.approval import Verdict, judge_approval
-from engine.auto_approve import inside_hours, judge_rule, on_call
-from engine.break_glass import earliest_deadline
-from engine.codeowners import CodeOwners
-from engine.load import MemorySource, load_policies, load_request
-from engine.model import (
+from accessctl.approval.approval import Verdict, judge_approval
+from accessctl.approval.codeowners import CodeOwners
+from accessctl.approval.pull_review import PullReview, bot_approval, render_comment
+from accessctl.approval.ratification import candidates
+from accessctl.approval.vcs.base import PullRequest, Review, ReviewState
+from accessctl.change.notify import Kind, break_glass_used, payload
+from accessctl.core.model import (
     AutoApproveRule,
     BusinessHours,
     Location,
@@ -27,10 +27,10 @@ from engine.model import (
     Schedule,
     Shift,
 )
-from engine.notify import Kind, break_glass_used, payload
-from engine.pull_review import PullReview, bot_approval, render_comment
-from engine.ratification import candidates
-from engine.vcs.base import PullRequest, Review, ReviewState
+from accessctl.judge.auto_approve import inside_hours, judge_rule, on_call
+from accessctl.judge.break_glass import earliest_deadline
+from accessctl.read.load import MemorySource, load_policies, load_request
+
 from tests.repo_fixture import ENTITLEMENT, IDENTITIES, PROVIDERS, request
 
 MONDAY = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)  # 10:30 in Berlin

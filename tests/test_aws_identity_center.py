@@ -8,11 +8,11 @@ from typing import Any
 
 import jsonschema
 import pytest
+from accessctl.core.model import Action, Change, Status, Target
+from accessctl.providers import aws
+from accessctl.providers.aws_identity_center import wait_for_request
+from accessctl.providers.base import NotFound, ProviderError, principal_key
 
-from engine.model import Action, Change, Status, Target
-from engine.providers import aws
-from engine.providers.aws_identity_center import wait_for_request
-from engine.providers.base import NotFound, ProviderError, principal_key
 from tests.conformance.backends.aws_identity_center import ACCOUNT, IdentityCenterBackend
 from tests.servers import moto_server
 

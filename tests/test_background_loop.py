@@ -7,8 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-from engine.providers.background_loop import BackgroundLoop
+from accessctl.providers.background_loop import BackgroundLoop
 
 WORKERS = 8
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from accessctl.approval.codeowners import (
+    ADMIN_PATHS,
+    CodeOwners,
+    LineError,
+    SectionMatch,
+    generate,
+    handle,
+)
+from accessctl.core.model import Policies
+from accessctl.read.load import MemorySource, TreeSource, load_policies
 
-from engine.codeowners import ADMIN_PATHS, CodeOwners, LineError, SectionMatch, generate, handle
-from engine.load import MemorySource, TreeSource, load_policies
-from engine.model import Policies
 from tests.cli_runner import invoke
 from tests.repo_fixture import ENTITLEMENT, IDENTITIES, PROVIDERS, write_repo
 
@@ -290,7 +297,7 @@ def test_generated_file_for_a_small_policy_set() -> None:
     assert parsed.owners("access-requests/prod-admin/alice.yaml") == ("@carol", "@acme/sre")
     assert parsed.owners("access-requests/unknown/alice.yaml") == ("@acme/security", "@bob")
     assert parsed.owners("policies/entitlements/prod-admin.yaml") == ("@acme/security", "@bob")
-    assert parsed.owners("emulators/gitlab.py") == ("@acme/security", "@bob")
+    assert parsed.owners("engine/accessctl/emulators/gitlab.py") == ("@acme/security", "@bob")
 
 
 def test_generate_refuses_policies_without_admins() -> None:

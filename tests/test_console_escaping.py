@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from accessctl.core import console, workflow_commands
+from accessctl.core.model import Action, Change, Outcome, Status, Target
+from accessctl.report.render import print_changes, print_outcomes
 
-from engine import console, workflow_commands
-from engine.model import Action, Change, Outcome, Status, Target
-from engine.render import print_changes, print_outcomes
 from tests.actions_runner import commands, names
 from tests.cli_runner import invoke
 from tests.hostile_text import HOSTILE, IDS

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine import schemas
+from accessctl import schemas
+
 from tests.cli_runner import invoke
 from tests.repo_fixture import ENTITLEMENT, write_repo
 

@@ -1,14 +1,14 @@
 """A run killed with SIGKILL mid-apply, then run again: the platform converges, nothing is granted
 twice, the audit file has no torn line, and no change goes unaudited.
 
-`python -m engine.cli apply --skip-approval --confirm` runs as a subprocess against the GitLab
+`python -m accessctl.cli apply --skip-approval --confirm` runs as a subprocess against the GitLab
 emulator, which lives in this test process (so it survives the kill) and answers every request
 after 50 ms. The test polls the audit file and kills the process when it holds a given number of
 lines: after the first line, midway, near the end.
 
 A kill can land between a platform write's answer and its outcome line. Before each write the
 engine records (and fsyncs) a `started` line; the next run finds started changes with no outcome,
-observes the platform, and records how each ended (engine/journal.py). The tests check that in the
+observes the platform, and records how each ended (change/journal.py). The tests check that in the
 end every grant has exactly one `done`, and every `started` line an outcome after it.
 """
 
@@ -24,8 +24,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from accessctl.commands.skip_approval import CI_VARIABLES
 
-from engine.commands.skip_approval import CI_VARIABLES
 from tests.faults_world import (
     Pair,
     World,
@@ -53,7 +53,7 @@ def start(world: World, command: str, now: datetime, *extra: str) -> subprocess.
     inherited = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES}
     env = {**inherited, **world.environ(), "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", command, "--repo", str(world.root),
+        [sys.executable, "-m", "accessctl.cli", command, "--repo", str(world.root),
          *extra, "--confirm", "--audit-file", str(world.audit_file),
          "--now", stamp(now), "--concurrency", str(CONCURRENCY)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

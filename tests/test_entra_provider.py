@@ -10,12 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
-from emulators.graph import GraphEmulator
-from emulators.http import Faults
-from engine.model import Action, Change, ProviderInstance, Status, Target
-from engine.providers import entra
-from engine.providers.base import NotFound, ProviderError
+from accessctl.core.model import Action, Change, ProviderInstance, Status, Target
+from accessctl.emulators.graph import GraphEmulator
+from accessctl.emulators.http import Faults
+from accessctl.providers import entra
+from accessctl.providers.base import NotFound, ProviderError
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

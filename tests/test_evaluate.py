@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from accessctl.core.model import Policies, Request
+from accessctl.judge.evaluate import State, evaluate
+from accessctl.read.load import MemorySource, load_policies, load_request
 
-from engine.evaluate import State, evaluate
-from engine.load import MemorySource, load_policies, load_request
-from engine.model import Policies, Request
 from tests.repo_fixture import ENTITLEMENT, IDENTITIES, PROVIDERS, request
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

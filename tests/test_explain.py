@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from accessctl.core.model import ProviderInstance, Target
+from accessctl.providers import load_module
+from accessctl.report.explain import ends_how
 
-from engine.explain import ends_how
-from engine.model import ProviderInstance, Target
-from engine.providers import load_module
 from tests.cli_runner import invoke
 from tests.repo_fixture import request, write_repo
 

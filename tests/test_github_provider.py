@@ -11,14 +11,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from accessctl.change.retry import RetryPolicy, call_with_retry
+from accessctl.core.model import Action, Change, ProviderInstance, Status, Target
+from accessctl.emulators.github import API, GitHubEmulator
+from accessctl.emulators.http import Faults
+from accessctl.providers import github
+from accessctl.providers.base import NotFound, ProviderError
 from jsonschema import Draft202012Validator
-
-from emulators.github import API, GitHubEmulator
-from emulators.http import Faults
-from engine.model import Action, Change, ProviderInstance, Status, Target
-from engine.providers import github
-from engine.providers.base import NotFound, ProviderError
-from engine.retry import RetryPolicy, call_with_retry
 
 ENV_NAME = "ACCESSCTL_GITHUB_TOKEN"
 REPO = "acme/infra"
@@ -78,7 +77,7 @@ def test_schemas_are_valid_and_match_the_example_policies() -> None:
 
 
 def test_importing_the_module_does_not_import_pygithub() -> None:
-    code = "import sys, engine.providers.github; sys.exit('github' in sys.modules)"
+    code = "import sys, accessctl.providers.github; sys.exit('github' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 

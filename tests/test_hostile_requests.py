@@ -134,7 +134,7 @@ def test_github_annotations_name_file_and_line(tmp_path: Path) -> None:
 def test_a_real_process_prints_no_traceback(tmp_path: Path) -> None:
     write_repo(tmp_path, requests={"access-requests/prod-admin/alice-x.yaml": BOMB})
     done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "validate", "--repo", str(tmp_path), "--now", NOW],
+        [sys.executable, "-m", "accessctl.cli", "validate", "--repo", str(tmp_path), "--now", NOW],
         capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 1

@@ -15,16 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from accessctl.approval.ratification import sweep
+from accessctl.approval.verify import Verifier
+from accessctl.core import timestamps
+from accessctl.core.errors import ConfigError
+from accessctl.core.model import Policies, Request
+from accessctl.core.timestamps import parse_timestamp
+from accessctl.judge.evaluate import State, evaluate
+from accessctl.providers.gitlab import backstop_date
+from accessctl.read import yamlfile
+from accessctl.read.load import MemorySource, load_policies, load_request
 
-from engine import timestamps, yamlfile
-from engine.errors import ConfigError
-from engine.evaluate import State, evaluate
-from engine.load import MemorySource, load_policies, load_request
-from engine.model import Policies, Request
-from engine.providers.gitlab import backstop_date
-from engine.ratification import sweep
-from engine.timestamps import parse_timestamp
-from engine.verify import Verifier
 from tests.cli_runner import invoke
 from tests.repo_fixture import ENTITLEMENT, IDENTITIES, PROVIDERS, request, write_repo
 from tests.servers import moto_server

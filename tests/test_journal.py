@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine.audit import AuditLog, change_event, started_event
-from engine.journal import change_key, finish, read_unfinished, settle, unfinished
-from engine.model import Action, Change, Outcome, Status, Target
+from accessctl.change.audit import AuditLog, change_event, started_event
+from accessctl.change.journal import change_key, finish, read_unfinished, settle, unfinished
+from accessctl.core.model import Action, Change, Outcome, Status, Target
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 GROUP = Target("gitlab-main", "gitlab", "group", (("group", "acme/ops"),))

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
-from engine.ledger import (
+from accessctl.change.ledger import (
     Entry,
     Ledger,
     Origin,
@@ -15,7 +14,7 @@ from engine.ledger import (
     standing,
     with_intents,
 )
-from engine.model import Action, Change, Grant, Outcome, Status, Target
+from accessctl.core.model import Action, Change, Grant, Outcome, Status, Target
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 T = Target.build("aws-test", "aws", "iam_group", {"group": "prod-admins"})

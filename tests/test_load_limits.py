@@ -5,7 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engine.load import IDENTITIES_FILE, MemorySource, TreeSource, load_policies, load_repository
+from accessctl.read.load import (
+    IDENTITIES_FILE,
+    MemorySource,
+    TreeSource,
+    load_policies,
+    load_repository,
+)
+
 from tests.repo_fixture import ENTITLEMENT, PROVIDERS, request, write_repo
 
 GOOD = request("alice", "prod-admin", "2026-11-23T12:00:00Z")

@@ -6,16 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from accessctl.approval.approval import Verdict
+from accessctl.approval.pull_review import PullReview, render_comment
+from accessctl.approval.vcs.base import PullRequest
+from accessctl.change.notify import Kind, Notice, payload
+from accessctl.commands.approval_steps import review_comment
+from accessctl.core import console, markdown
+from accessctl.core.model import Action, Change, Finding, Location, Outcome, Request, Status, Target
+from accessctl.report.report import Row, render
+from accessctl.report.summary import render_summary
 
-from engine import console, markdown
-from engine.approval import Verdict
-from engine.commands.approval_steps import review_comment
-from engine.model import Action, Change, Finding, Location, Outcome, Request, Status, Target
-from engine.notify import Kind, Notice, payload
-from engine.pull_review import PullReview, render_comment
-from engine.report import Row, render
-from engine.summary import render_summary
-from engine.vcs.base import PullRequest
 from tests.hostile_text import HOSTILE, IDS
 from tests.markdown_check import render as render_markdown
 

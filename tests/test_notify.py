@@ -9,10 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from emulators.http import Emulator, Faults, HttpError, Request
-from engine.model import Action, Change, Grant, Outcome, Status, Target
-from engine.notify import (
+from accessctl.change.notify import (
     WEBHOOK_ENV,
     Kind,
     Notice,
@@ -23,6 +20,8 @@ from engine.notify import (
     payload,
     send,
 )
+from accessctl.core.model import Action, Change, Grant, Outcome, Status, Target
+from accessctl.emulators.http import Emulator, Faults, HttpError, Request
 
 NOW = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
 TARGET = Target.build("aws-prod", "aws", "iam_group", {"group": "prod-admins"})

@@ -14,15 +14,14 @@ from urllib.parse import parse_qs
 
 import jwt
 import pytest
+from accessctl import schemas
+from accessctl.core.model import Action, Change, ProviderInstance, Status, Target
+from accessctl.emulators.okta import JWT_BEARER, TOKEN_PATH, OktaEmulator, generate_key_pair
+from accessctl.providers import okta
+from accessctl.providers.base import ProviderError
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from jsonschema import Draft202012Validator
 from jwt.algorithms import RSAAlgorithm
-
-from emulators.okta import JWT_BEARER, TOKEN_PATH, OktaEmulator, generate_key_pair
-from engine import schemas
-from engine.model import Action, Change, ProviderInstance, Status, Target
-from engine.providers import okta
-from engine.providers.base import ProviderError
 
 SCOPES = ["okta.groups.manage", "okta.users.read"]
 KEY_ENV = "OKTA_PRIVATE_KEY"

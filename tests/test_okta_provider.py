@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from accessctl.change.retry import RetryPolicy, call_with_retry
+from accessctl.core.model import Action, Change, ProviderInstance, Status, Target
+from accessctl.emulators.http import Faults
+from accessctl.emulators.okta import OktaEmulator
+from accessctl.providers import okta
+from accessctl.providers.base import NotFound, ProviderError
 from jsonschema import Draft202012Validator
-
-from emulators.http import Faults
-from emulators.okta import OktaEmulator
-from engine.model import Action, Change, ProviderInstance, Status, Target
-from engine.providers import okta
-from engine.providers.base import NotFound, ProviderError
-from engine.retry import RetryPolicy, call_with_retry
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "provider-test-token"
@@ -262,8 +261,8 @@ def test_okta_yaml_in_the_working_directory_or_home_is_not_read(
     (tmp_path / ".okta" / "okta.yaml").write_text(proxy)
     script = (
         "import sys\n"
-        "from engine.model import ProviderInstance, Target\n"
-        "from engine.providers import okta\n"
+        "from accessctl.core.model import ProviderInstance, Target\n"
+        "from accessctl.providers import okta\n"
         "instance = ProviderInstance('okta-main', 'okta', {'org_url': sys.argv[1]})\n"
         "provider = okta.create(instance, {'OKTA_API_TOKEN': sys.argv[2]})\n"
         "target = Target.build('okta-main', 'okta', 'group', {'group': 'VPN'})\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from engine.model import Action, Grant, Target
-from engine.plan import make_plan
+from accessctl.change.plan import make_plan
+from accessctl.core.model import Action, Grant, Target
 
 T = Target.build("aws-test", "aws", "iam_group", {"group": "g"})
 X = Target.build("aws-test", "aws", "iam_group", {"group": "exclusive"})

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from emulators.aws import client, moto_server, reset
-from emulators.gcp import GcpEmulator
+from accessctl.emulators.aws import client, moto_server, reset
+from accessctl.emulators.gcp import GcpEmulator
+
 from tests.cli_runner import invoke
 from tests.repo_fixture import request
 

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from accessctl.approval.approval import judge_approval, unmatched_groups
+from accessctl.approval.codeowners import CodeOwners
+from accessctl.approval.vcs.base import PullRequest, Review, ReviewState
+from accessctl.core.model import Policies, Request
+from accessctl.judge.evaluate import State, evaluate
+from accessctl.read.load import MemorySource, load_policies, load_request
 
-from engine.approval import judge_approval, unmatched_groups
-from engine.codeowners import CodeOwners
-from engine.evaluate import State, evaluate
-from engine.load import MemorySource, load_policies, load_request
-from engine.model import Policies, Request
-from engine.vcs.base import PullRequest, Review, ReviewState
 from tests.cli_runner import invoke
 from tests.repo_fixture import ENTITLEMENT, IDENTITIES, PROVIDERS, request, write_repo
 from tests.servers import moto_server

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from accessctl.core import console
 
-from engine import console
 from tests.actions_runner import names
 from tests.cli_runner import invoke
 from tests.repo_fixture import request, write_repo

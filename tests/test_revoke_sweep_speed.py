@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-
-from emulators.gitlab import GitLabEmulator
-from emulators.http import Request, Response
-from engine.audit import AuditLog
-from engine.model import (
+from accessctl.change.audit import AuditLog
+from accessctl.change.retry import RetryPolicy
+from accessctl.change.runner import Providers, execute, observe
+from accessctl.core.model import (
     Action,
     Change,
     Outcome,
@@ -23,10 +22,10 @@ from engine.model import (
     Status,
     Target,
 )
-from engine.providers.gitlab import PARALLEL_READS
-from engine.render import print_outcomes
-from engine.retry import RetryPolicy
-from engine.runner import Providers, execute, observe
+from accessctl.emulators.gitlab import GitLabEmulator
+from accessctl.emulators.http import Request, Response
+from accessctl.providers.gitlab import PARALLEL_READS
+from accessctl.report.render import print_outcomes
 
 TOKEN_ENV = "SWEEP_TEST_TOKEN"
 FAST = RetryPolicy(attempts=2, base_delay=0.0, max_delay=0.0)

@@ -12,10 +12,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine.audit import AuditLog
-from engine.load import MemorySource, load_policies
-from engine.model import Action, Change, Outcome, Policies, Status, Target
-from engine.runner import Providers, execute
+from accessctl.change.audit import AuditLog
+from accessctl.change.runner import Providers, execute
+from accessctl.core.model import Action, Change, Outcome, Policies, Status, Target
+from accessctl.read.load import MemorySource, load_policies
+
 from tests.repo_fixture import ENTITLEMENT, IDENTITIES
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from accessctl import schemas
+from accessctl.providers import load_module
+from accessctl.schemas.quick import compile_check
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from engine import schemas
-from engine.providers import load_module
-from engine.schemas.quick import compile_check
 
 TIME = "2026-11-23T12:00:00Z"
 VALID_REQUEST = {"requester": "alice", "entitlement": "prod-admin", "reason": "debugging",

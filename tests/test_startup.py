@@ -20,16 +20,16 @@ def imported_by(code: str) -> set[str]:
 
 
 def test_importing_the_cli_loads_no_sdk() -> None:
-    names = imported_by("import engine.cli")
+    names = imported_by("import accessctl.cli")
     leaked = {n for n in names if n.split(".")[0] in {m.split(".")[0] for m in SDK_MODULES}
               and any(n == m or n.startswith(m + ".") for m in SDK_MODULES)}
-    assert "engine.cli" in names
+    assert "accessctl.cli" in names
     assert leaked == set()
 
 
 def test_help_lists_every_command_without_loading_them() -> None:
-    code = ("import sys; from engine.cli import run; rc = run(['--help']); "
-            "print(sorted(m for m in sys.modules if m.startswith('engine.commands')))")
+    code = ("import sys; from accessctl.cli import run; rc = run(['--help']); "
+            "print(sorted(m for m in sys.modules if m.startswith('accessctl.commands')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert "validate" in done.stdout and "revoke" in done.stdout

@@ -6,10 +6,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from engine.markdown import text as escape_markdown
-from engine.model import Action, Change, Grant, Outcome, Status, Target
-from engine.summary import MAX_BARS, MAX_ROWS, escape_mermaid, render_summary
+from accessctl.core.markdown import text as escape_markdown
+from accessctl.core.model import Action, Change, Grant, Outcome, Status, Target
+from accessctl.report.summary import MAX_BARS, MAX_ROWS, escape_mermaid, render_summary
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 GROUP = Target.build("aws-prod", "aws", "iam_group", {"group": "prod-admin"})
@@ -113,7 +112,7 @@ def test_counts_line() -> None:
     ("**bold** _it_ `code` [link](http://x) ~~s~~", "\\*\\*bold\\*\\* \\_it\\_ \\`code\\` "
      "\\[link\\](http:&#8203;//x) \\~\\~&#8203;s\\~\\~"),
     ("back\\slash", "back\\\\slash"),
-    # Line breaks are shown, not kept: a value stays on its line (engine/markdown.py).
+    # Line breaks are shown, not kept: a value stays on its line (core/markdown.py).
     ("two\nlines\r\nthree", "two\\\\nlines\\\\r\\\\nthree"),
 ])
 def test_markdown_escaping(raw: str, cell: str) -> None:

@@ -296,7 +296,7 @@ def accessctl_calls() -> list[tuple[str, str, list[str]]]:
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_every_accessctl_option_used_in_ci_exists(where: str, sub: str,
                                                   options: list[str]) -> None:
-    from engine.cli import cli
+    from accessctl.cli import cli
 
     with click.Context(cli) as ctx:
         command = cli.get_command(ctx, sub)

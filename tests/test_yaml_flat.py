@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from accessctl.read.yamlfile import MAX_NODES, _composed_document, _flat_document, parse
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
-from engine.yamlfile import MAX_NODES, _composed_document, _flat_document, parse
 
 KEYS = ("requester", "reason", "a", "_x", "x1", "yes", "no", "on", "Off", "null", "NULL",
         "true", "False", "y", "n", "e", "inf", "nan", "a-b", "1", "0x1f", "a.b", "~", "<<", "=")

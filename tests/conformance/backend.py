@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from engine.model import Target
-from engine.providers.base import Provider
+from accessctl.core.model import Target
+from accessctl.providers.base import Provider
 
 
 class Backend(Protocol):

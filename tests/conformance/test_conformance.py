@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
-from engine.model import Action, Change, Status, Target
-from engine.providers.base import NotFound, ProviderError, principal_key
-from engine.retry import RetryPolicy, call_with_retry
+from accessctl.change.retry import RetryPolicy, call_with_retry
+from accessctl.core.model import Action, Change, Status, Target
+from accessctl.providers.base import NotFound, ProviderError, principal_key
 
 FAST = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05, max_retry_after=0.05)
 

@@ -4,8 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from accessctl.emulators.github import GitHubEmulator
 
-from emulators.github import GitHubEmulator
 from tests.e2e.github_world import World
 from tests.servers import moto_server
 

@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from emulators.github import GitHubEmulator
-from engine.codeowners import generate
-from engine.load import TreeSource, load_policies
+from accessctl.approval.codeowners import generate
+from accessctl.emulators.github import GitHubEmulator
+from accessctl.read.load import TreeSource, load_policies
+
 from tests.cli_runner import Result, invoke
 from tests.git_checkout import commit_tree
 from tests.repo_fixture import request, write_repo

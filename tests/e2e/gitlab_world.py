@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import gitlab
+from accessctl.approval.codeowners import generate
+from accessctl.emulators.gitlab import GitLabEmulator
+from accessctl.read.load import TreeSource, load_policies
 
-from emulators.gitlab import GitLabEmulator
-from engine.codeowners import generate
-from engine.load import TreeSource, load_policies
 from tests.cli_runner import Result, invoke
 from tests.repo_fixture import request, write_repo
 from tests.servers import moto_server

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from accessctl.emulators.github import GitHubEmulator
 
-from emulators.github import GitHubEmulator
 from tests.e2e.github_world import REPO, World, hours, stamp
 from tests.repo_fixture import request
 

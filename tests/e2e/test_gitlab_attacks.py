@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from accessctl.emulators.gitlab import GitLabEmulator
 from gitlab.exceptions import GitlabAuthenticationError
 
-from emulators.gitlab import GitLabEmulator
 from tests.cli_runner import invoke
 from tests.e2e.gitlab_world import BOT, CODEOWNERS, ENGINE, PROJECT, World, hours, stamp
 from tests.repo_fixture import request

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from accessctl.emulators.gitlab import GitLabEmulator
 
-from emulators.gitlab import GitLabEmulator
 from tests.cli_runner import Result, invoke
 from tests.e2e.gitlab_world import ENGINE, PROJECT, World, hours
 

@@ -12,8 +12,9 @@ import io
 import subprocess
 from pathlib import Path
 
-from engine.commands.request import render
-from engine.timestamps import parse_timestamp
+from accessctl.commands.request import render
+from accessctl.core.timestamps import parse_timestamp
+
 from tests.cli_runner import invoke
 from tests.e2e.github_world import REPO, T0, World, hours
 

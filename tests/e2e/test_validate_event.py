@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from accessctl.emulators.github import GitHubEmulator
+from accessctl.emulators.gitlab import GitLabEmulator
 
-from emulators.github import GitHubEmulator
-from emulators.gitlab import GitLabEmulator
 from tests.cli_runner import Result, invoke
 from tests.e2e import gitlab_world
 from tests.e2e.github_world import REPO, World, hours

@@ -18,12 +18,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-
-from emulators.gcp import GcpEmulator, LoggedResponse
-from emulators.http import Faults
-from engine.model import Action, Change, ProviderInstance, Status, Target
-from engine.providers import gcp
-from engine.providers.base import NotFound, ProviderError
+from accessctl.core.model import Action, Change, ProviderInstance, Status, Target
+from accessctl.emulators.gcp import GcpEmulator, LoggedResponse
+from accessctl.emulators.http import Faults
+from accessctl.providers import gcp
+from accessctl.providers.base import NotFound, ProviderError
 
 ROLE = "roles/viewer"
 FUTURE = "2030-01-01T00:00:00Z"

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from emulators.github import API, GitHubEmulator, LoggedResponse
-from emulators.http import Faults
+from accessctl.emulators.github import API, GitHubEmulator, LoggedResponse
+from accessctl.emulators.http import Faults
 
 CONTRACT_FILE = Path(__file__).parents[1] / "contracts" / "github-rest-subset.json"
 REPO = "acme/access"

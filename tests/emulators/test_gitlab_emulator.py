@@ -16,12 +16,11 @@ import gitlab
 import jsonschema
 import pytest
 import requests
-
-from emulators.gitlab import GitLabEmulator
-from emulators.http import Faults
-from engine.model import Action, Change, ProviderInstance, Status, Target
-from engine.providers import gitlab as provider_module
-from engine.providers.base import NotFound, ProviderError
+from accessctl.core.model import Action, Change, ProviderInstance, Status, Target
+from accessctl.emulators.gitlab import GitLabEmulator
+from accessctl.emulators.http import Faults
+from accessctl.providers import gitlab as provider_module
+from accessctl.providers.base import NotFound, ProviderError
 
 # -- schemas from GitLab's documented response shapes ---------------------------------------------
 SHA = {"type": "string", "pattern": "^[0-9a-f]{40}$"}

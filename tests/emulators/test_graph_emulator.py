@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from accessctl.emulators.graph import GraphEmulator, parse_filter
+from accessctl.emulators.http import Faults, HttpError
 from azure.core.credentials import AccessToken
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.serialization import Parsable
@@ -67,9 +69,6 @@ from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_request_adapter import options as graph_options
 from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory
-
-from emulators.graph import GraphEmulator, parse_filter
-from emulators.http import Faults, HttpError
 
 T = TypeVar("T")
 TOKEN = "emulator-token"

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-
-from emulators.http import Faults
-from emulators.okta import (
+from accessctl.emulators.http import Faults
+from accessctl.emulators.okta import (
     JWT_BEARER,
     ROUTE_SCOPES,
     TOKEN_PATH,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulators.aws import client, moto_server
+from accessctl.emulators.aws import client, moto_server
 
 running = moto_server
 

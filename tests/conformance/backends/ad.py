@@ -11,9 +11,10 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from engine.model import ProviderInstance, Target
-from engine.providers import ad
-from engine.providers.base import principal_key
+from accessctl.core.model import ProviderInstance, Target
+from accessctl.providers import ad
+from accessctl.core.model import principal_key
+
 from tests import samba
 
 RANGE_SIZE = 20

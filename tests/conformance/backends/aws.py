@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from engine.model import ProviderInstance, Target
-from engine.providers import aws
-from engine.providers.base import principal_key
+from accessctl.core.model import ProviderInstance, Target
+from accessctl.providers import aws
+from accessctl.core.model import principal_key
+
 from tests.servers import moto_server
 
 _ids = itertools.count()

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from engine.model import ProviderInstance, Target
-from engine.providers import aws
-from engine.providers.base import Provider, principal_key
+from accessctl.core.model import ProviderInstance, Target
+from accessctl.providers import aws
+from accessctl.providers.base import Provider, principal_key
+
 from tests.servers import moto_server
 
 ACCOUNT = "111122223333"

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from emulators.graph import GraphEmulator, Schedule, iso
-from emulators.http import Faults
-from engine.model import ProviderInstance, Target
-from engine.providers import entra
-from engine.providers.base import principal_key
+from accessctl.core.model import ProviderInstance, Target
+from accessctl.emulators.graph import GraphEmulator, Schedule, iso
+from accessctl.emulators.http import Faults
+from accessctl.providers import entra
+from accessctl.core.model import principal_key
 
 _ids = itertools.count()
 TOKEN = "conformance-token"

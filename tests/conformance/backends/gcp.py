@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from emulators.gcp import GcpEmulator
-from emulators.http import Faults
-from engine.model import ProviderInstance, Target, isoformat
-from engine.providers import gcp
-from engine.providers.base import principal_key
+from accessctl.core.model import ProviderInstance, Target, isoformat
+from accessctl.emulators.gcp import GcpEmulator
+from accessctl.emulators.http import Faults
+from accessctl.providers import gcp
+from accessctl.core.model import principal_key
 
 _ids = itertools.count()
 ROLE = "roles/viewer"

@@ -6,11 +6,11 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from emulators.github import GitHubEmulator
-from emulators.http import Faults
-from engine.model import ProviderInstance, Target
-from engine.providers import github
-from engine.providers.base import principal_key
+from accessctl.core.model import ProviderInstance, Target
+from accessctl.emulators.github import GitHubEmulator
+from accessctl.emulators.http import Faults
+from accessctl.providers import github
+from accessctl.core.model import principal_key
 
 _ids = itertools.count()
 TOKEN_ENV = "GITHUB_CONFORMANCE_TOKEN"

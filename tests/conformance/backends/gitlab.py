@@ -6,11 +6,11 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from emulators.gitlab import GitLabEmulator
-from emulators.http import Faults
-from engine.model import ProviderInstance, Target
-from engine.providers import gitlab
-from engine.providers.base import principal_key
+from accessctl.core.model import ProviderInstance, Target
+from accessctl.emulators.gitlab import GitLabEmulator
+from accessctl.emulators.http import Faults
+from accessctl.providers import gitlab
+from accessctl.core.model import principal_key
 
 _ids = itertools.count()
 TOKEN_ENV = "GITLAB_CONFORMANCE_TOKEN"

@@ -7,11 +7,11 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from emulators.http import Faults
-from emulators.okta import OktaEmulator
-from engine.model import ProviderInstance, Target
-from engine.providers import okta
-from engine.providers.base import principal_key
+from accessctl.core.model import ProviderInstance, Target
+from accessctl.emulators.http import Faults
+from accessctl.emulators.okta import OktaEmulator
+from accessctl.providers import okta
+from accessctl.core.model import principal_key
 
 _ids = itertools.count()
 TOKEN = "conformance-okta-token"

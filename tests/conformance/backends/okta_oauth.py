@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from emulators.okta import OktaEmulator, generate_key_pair
-from engine.model import ProviderInstance
-from engine.providers import okta
+from accessctl.core.model import ProviderInstance
+from accessctl.emulators.okta import OktaEmulator, generate_key_pair
+from accessctl.providers import okta
+
 from tests.conformance.backends.okta import OktaBackend, running_emulator
 
 KEY_ENV = "OKTA_CONFORMANCE_PRIVATE_KEY"

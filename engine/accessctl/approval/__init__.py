@@ -1,0 +1,1 @@
+"""Approval: CODEOWNERS, reviews and pull requests from the VCS in, verdicts out."""

@@ -1,0 +1,123 @@
+"""The small interface the engine needs from GitHub or GitLab, and the records it returns."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from accessctl.read.load import FileSource
+
+RATIFY = "accessctl: ratified"
+"""The first line of a note that ratifies a merged break-glass merge request, where the platform
+takes no approval after the merge (GitLab)."""
+
+
+class ReviewState(enum.StrEnum):
+    APPROVED = "APPROVED"
+    CHANGES_REQUESTED = "CHANGES_REQUESTED"
+    COMMENTED = "COMMENTED"
+    DISMISSED = "DISMISSED"
+    PENDING = "PENDING"
+
+
+@dataclass(frozen=True)
+class Review:
+    login: str
+    state: ReviewState
+    commit_id: str | None
+    submitted_at: datetime | None
+    is_bot: bool = False
+    note: str | None = None
+    """Why the platform's record cannot count, where the adapter knows (e.g. GitLab settings)."""
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    url: str
+    author: str
+    author_is_bot: bool
+    head_sha: str
+    base_ref: str
+    base_sha: str
+    merged: bool
+    merged_at: datetime | None
+    merge_commit_sha: str | None
+    changed_files: tuple[str, ...]
+    added_files: tuple[str, ...] | None = None
+    """The changed files the pull request created (None: not known). Break-glass serves only a
+    request file a pull request adds: changing an existing request is an extension, which
+    needs fresh approval (invariant 6)."""
+
+
+class Vcs(Protocol):
+    """One repository on GitHub or GitLab. Implementations cache what they read within a run."""
+
+    kind: str
+    """"github" or "gitlab": selects the CODEOWNERS dialect."""
+
+    default_branch: str
+
+    def last_commit_touching(self, path: str, ref: str) -> str | None:
+        """The newest commit on `ref`'s first-parent history that changed `path`."""
+        ...
+
+    def merged_pull_request_for(self, commit_sha: str, path: str) -> PullRequest | None:
+        """The merged pull/merge request into the default branch that brought `commit_sha`.
+
+        Merge commits, squash and rebase merges are all found. None: a direct push.
+        """
+        ...
+
+    def pull_request(self, number: int) -> PullRequest:
+        """An open or closed pull request by number, with its changed files."""
+        ...
+
+    def current_login(self) -> str:
+        """The login the token belongs to."""
+        ...
+
+    def create_pull_request(self, head: str, base: str, title: str, body: str) -> str:
+        """Open a pull request from branch `head`; returns its web URL."""
+        ...
+
+    def upsert_comment(self, number: int, marker: str, body: str) -> None:
+        """Create the pull request's comment that contains `marker`, or edit it in place."""
+        ...
+
+    def approve(self, pull: PullRequest, body: str, marker: str) -> None:
+        """Approve the pull request's head commit as the engine's own account, once: nothing is
+        done when an approval of that commit containing `marker` is already there. Only a
+        visible trace of an auto-approval rule: the engine never counts its own review."""
+        ...
+
+    def ask_for_review(self, pull: PullRequest, users: Sequence[str], teams: Sequence[str],
+                       body: str, marker: str) -> bool:
+        """Ask `users` and `teams` ('@org/team') to review the pull request, merged or not, and
+        write the comment holding `marker` (mentioning them). False when the platform refused
+        the review request itself, so that the comment's mentions are all they get."""
+        ...
+
+    def reviews(self, pull: PullRequest) -> list[Review]:
+        """Every review or approval on the pull request, oldest first."""
+        ...
+
+    def ratifications(self, pull: PullRequest) -> list[Review]:
+        """Approvals given after the merge that `reviews` cannot carry (GitLab takes no approval
+        on a merged merge request: `RATIFY` notes stand in); [] where `reviews` has them."""
+        ...
+
+    def team_members(self, team: str) -> frozenset[str] | None:
+        """Casefolded logins of '@org/team' (all pages), or None when the team is unknown."""
+        ...
+
+    def files_at(self, sha: str) -> FileSource:
+        """The repository's files as they were at `sha` (for the base commit's policies)."""
+        ...
+
+    def codeowners_paths(self) -> tuple[str, ...]:
+        """Where this platform looks for CODEOWNERS, in its order (it uses the first found)."""
+        ...

@@ -1,0 +1,241 @@
+"""GitHub through PyGithub (imported only when the VCS is GitHub)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from accessctl.approval.codeowners import LOCATIONS
+from accessctl.approval.vcs.base import PullRequest, Review, ReviewState
+from accessctl.core.errors import ConfigError
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class ApiFiles:
+    """A commit's files read through the contents API (cached: each path is asked once)."""
+
+    def __init__(self, repo: Any, sha: str) -> None:
+        self.repo = repo
+        self.sha = sha
+        self._files: dict[str, bytes | None] = {}
+        self._dirs: dict[str, list[str]] = {}
+
+    def list(self, directory: str) -> list[str]:
+        from github import GithubException
+
+        if directory not in self._dirs:
+            found: list[str] = []
+            try:
+                entries = self.repo.get_contents(directory, ref=self.sha)
+            except GithubException as error:
+                if error.status != 404:
+                    raise
+                entries = []
+            for entry in entries if isinstance(entries, list) else [entries]:
+                if entry.type == "dir":
+                    found.extend(self.list(entry.path))
+                elif entry.type == "file":
+                    found.append(entry.path)
+            self._dirs[directory] = sorted(found)
+        return self._dirs[directory]
+
+    def read(self, path: str) -> bytes | None:
+        from github import GithubException
+
+        if path not in self._files:
+            try:
+                content = self.repo.get_contents(path, ref=self.sha)
+            except GithubException as error:
+                if error.status != 404:
+                    raise
+                self._files[path] = None
+            else:
+                self._files[path] = None if isinstance(content, list) else content.decoded_content
+        return self._files[path]
+
+
+class GitHubVcs:
+    kind = "github"
+
+    def __init__(
+        self,
+        repository: str,
+        token: str,
+        base_url: str = "https://api.github.com",
+        default_branch: str | None = None,
+    ) -> None:
+        from github import Auth, Github
+
+        # Reads need no pacing and PyGithub's own retries are off: the engine retries.
+        self._client = Github(
+            auth=Auth.Token(token), base_url=base_url, lazy=True, retry=None, per_page=100,
+            seconds_between_requests=None,
+        )
+        self.repository = repository
+        self._repo = self._client.get_repo(repository)
+        # The lazy client fetches the repository only when a default branch must be looked up.
+        self.default_branch = default_branch or self._default_branch(base_url)
+
+    def _default_branch(self, base_url: str) -> str:
+        from github import GithubException
+
+        try:
+            return str(self._repo.default_branch)
+        except GithubException as error:
+            if error.status != 404:
+                raise
+            # GitHub answers 404 also for a private repository the token may not read.
+            raise ConfigError(f"repository {self.repository} not found at {base_url} (or the "
+                              "token cannot read it): check GITHUB_REPOSITORY") from None
+
+    def codeowners_paths(self) -> tuple[str, ...]:
+        return LOCATIONS["github"]
+
+    def last_commit_touching(self, path: str, ref: str) -> str | None:
+        for commit in self._repo.get_commits(sha=ref, path=path):
+            return str(commit.sha)
+        return None
+
+    def merged_pull_request_for(self, commit_sha: str, path: str) -> PullRequest | None:
+        candidates = []
+        for pull in self._repo.get_commit(commit_sha).get_pulls():
+            if pull.merged_at is not None and pull.base.ref == self.default_branch:
+                candidates.append(pull)
+        if not candidates:
+            return None
+        pull = max(
+            candidates, key=lambda p: _aware(p.merged_at) or datetime.min.replace(tzinfo=UTC)
+        )
+        return self._record(pull)
+
+    def pull_request(self, number: int) -> PullRequest:
+        from github import GithubException
+
+        try:
+            # The lazy client asks for the pull request (and its files) only in _record.
+            return self._record(self._repo.get_pull(number))
+        except GithubException as error:
+            if error.status != 404:
+                raise
+            # Exit 2: the event names a pull request this repository does not have.
+            raise ConfigError(f"pull request {number} not found in {self.repository}") from None
+
+    def _record(self, pull: Any) -> PullRequest:
+        listed = list(pull.get_files())
+        files = tuple(f.filename for f in listed)
+        return PullRequest(
+            number=pull.number,
+            url=pull.html_url,
+            author=pull.user.login,
+            author_is_bot=pull.user.type == "Bot",
+            head_sha=pull.head.sha,
+            base_ref=pull.base.ref,
+            base_sha=pull.base.sha,
+            merged=bool(pull.merged_at),
+            merged_at=_aware(pull.merged_at),
+            merge_commit_sha=pull.merge_commit_sha,
+            changed_files=files,
+            added_files=tuple(f.filename for f in listed if f.status == "added"),
+        )
+
+    def current_login(self) -> str:
+        return str(self._client.get_user().login)
+
+    def create_pull_request(self, head: str, base: str, title: str, body: str) -> str:
+        return str(self._repo.create_pull(base=base, head=head, title=title, body=body).html_url)
+
+    def upsert_comment(self, number: int, marker: str, body: str) -> None:
+        issue = self._repo.get_issue(number)
+        for comment in issue.get_comments():
+            if marker in (comment.body or ""):
+                if comment.body != body:
+                    comment.edit(body)
+                return
+        issue.create_comment(body)
+
+    def approve(self, pull: PullRequest, body: str, marker: str) -> None:
+        record = self._repo.get_pull(pull.number)
+        for review in record.get_reviews():
+            if review.state == "APPROVED" and review.commit_id == pull.head_sha \
+                    and marker in (review.body or ""):
+                return
+        # The commit is pinned so that a push racing this run is not approved unseen.
+        record.create_review(commit=self._repo.get_commit(pull.head_sha), body=body,
+                             event="APPROVE")
+
+    def ask_for_review(self, pull: PullRequest, users: Sequence[str], teams: Sequence[str],
+                       body: str, marker: str) -> bool:
+        from github import GithubException
+
+        slugs = [t.lstrip("@").partition("/")[2] for t in teams]
+        accepted = True
+        try:
+            self._repo.get_pull(pull.number).create_review_request(
+                reviewers=list(users), team_reviewers=slugs)
+        except GithubException as error:
+            # 422: a reviewer without access, the author, or a state GitHub will not take.
+            if error.status not in (403, 404, 422):
+                raise
+            accepted = False
+        self.upsert_comment(pull.number, marker, body)
+        return accepted
+
+    def ratifications(self, pull: PullRequest) -> list[Review]:
+        return []  # reviews given after the merge are reviews like any other
+
+    def reviews(self, pull: PullRequest) -> list[Review]:
+        found = []
+        for review in self._repo.get_pull(pull.number).get_reviews():
+            try:
+                state = ReviewState(review.state)
+            except ValueError:
+                continue
+            user = review.user
+            found.append(
+                Review(
+                    login=user.login if user else "ghost",
+                    state=state,
+                    commit_id=review.commit_id,
+                    submitted_at=_aware(review.submitted_at),
+                    is_bot=bool(user and user.type == "Bot"),
+                )
+            )
+        return found
+
+    def team_members(self, team: str) -> frozenset[str] | None:
+        from github import GithubException
+
+        org, _, slug = team.lstrip("@").partition("/")
+        try:
+            found = self._client.get_organization(org).get_team_by_slug(slug)
+            return frozenset(m.login.casefold() for m in found.get_members())
+        except GithubException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def files_at(self, sha: str) -> ApiFiles:
+        return ApiFiles(self._repo, sha)
+
+
+def from_environment(environ: Mapping[str, str]) -> GitHubVcs:
+    """GitHub Actions sets these; the token is the workflow's own GITHUB_TOKEN or an app's."""
+    repository = environ.get("GITHUB_REPOSITORY")
+    token = environ.get("ACCESSCTL_VCS_TOKEN") or environ.get("GITHUB_TOKEN")
+    if not repository or not token:
+        raise ConfigError(
+            "GitHub needs GITHUB_REPOSITORY and GITHUB_TOKEN (or "
+            "ACCESSCTL_VCS_TOKEN) in the environment to verify approvals"
+        )
+    return GitHubVcs(
+        repository,
+        token,
+        environ.get("GITHUB_API_URL", "https://api.github.com"),
+        environ.get("ACCESSCTL_DEFAULT_BRANCH"),
+    )

@@ -1,0 +1,1 @@
+"""Change: wanted grants and observed members in, a plan out; then its execution, audit, ledger."""

@@ -1,0 +1,125 @@
+"""Audit events: one JSON line per decision or change, to stdout and an append-only file.
+
+Each event is written and flushed (and fsynced to the file) before the next action, so a crash
+loses at most the action in flight, never an event already decided.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from accessctl.core.model import Change, Outcome, isoformat
+
+
+@dataclass(frozen=True)
+class Event:
+    time: datetime
+    action: str
+    outcome: str
+    request: str | None = None
+    entitlement: str | None = None
+    principal: str | None = None
+    provider: str | None = None
+    target: str | None = None
+    commit: str | None = None
+    error: str | None = None
+    detail: str | None = None
+    approved_by_rule: str | None = None
+    """The auto-approval rule that approved the request (approve events only)."""
+    deadline: datetime | None = None
+    """A break-glass request's ratification deadline."""
+    approval_skipped: bool = False
+    """The run was started with --skip-approval (approval not verified): set by AuditLog on
+    every event of such a run."""
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"time": isoformat(self.time)}
+        for key in ("action", "outcome", "request", "entitlement", "principal", "provider",
+                    "target", "commit", "error", "detail"):
+            data[key] = getattr(self, key)
+        # Only on the events that have them, so every other line keeps its shape.
+        if self.approved_by_rule is not None:
+            data["approved_by_rule"] = self.approved_by_rule
+        if self.deadline is not None:
+            data["deadline"] = isoformat(self.deadline)
+        if self.approval_skipped:
+            data["approval_skipped"] = True
+        return data
+
+
+def change_event(time: datetime, outcome: Outcome, commit: str | None) -> Event:
+    change: Change = outcome.change
+    return Event(
+        time=time,
+        action=change.action.value,
+        outcome=outcome.status.value,
+        request=",".join(change.requests) or None,
+        entitlement=change.entitlement or None,
+        principal=change.principal,
+        provider=change.target.instance,
+        target=change.target.display,
+        commit=commit,
+        error=outcome.detail if outcome.status.value == "failed" else None,
+        detail=outcome.detail if outcome.status.value != "failed" else None,
+    )
+
+
+def started_event(time: datetime, change: Change, commit: str | None) -> Event:
+    """Written (to the file only) just before the platform write: if the run dies before the
+    outcome line, the next run finds it and settles how the change ended (change/journal.py)."""
+    return Event(
+        time=time, action=change.action.value, outcome="started",
+        request=",".join(change.requests) or None, entitlement=change.entitlement or None,
+        principal=change.principal, provider=change.target.instance,
+        target=change.target.display, commit=commit,
+    )
+
+
+class AuditLog:
+    """Writes each event as it happens. `stream` may be None to keep stdout for humans.
+
+    With `approval_skipped`, every event recorded is marked so (whoever built it), so that no
+    line of a --skip-approval run can pass for one whose approvals were verified."""
+
+    def __init__(self, path: Path | None, stream: TextIO | None, *,
+                 approval_skipped: bool = False) -> None:
+        self.path = path
+        self.stream = stream
+        self.approval_skipped = approval_skipped
+        self.events: list[Event] = []
+        self._file = None
+        self._lock = threading.Lock()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # O_APPEND: concurrent writers and crashes never overwrite earlier lines.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            self._file = os.fdopen(fd, "a", encoding="utf-8")
+
+    def record(self, event: Event, *, stream: bool = True) -> None:
+        """Append the event to the file (flushed and fsynced before returning) and, unless
+        `stream` is False, to the stream; only streamed events are kept in `events`."""
+        if self.approval_skipped and not event.approval_skipped:
+            event = dataclasses.replace(event, approval_skipped=True)
+        line = json.dumps(event.as_dict(), sort_keys=False)
+        with self._lock:  # changes run in parallel; lines must never interleave
+            if stream:
+                self.events.append(event)
+            if self._file is not None:
+                self._file.write(line + "\n")
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            if stream and self.stream is not None:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -1,0 +1,372 @@
+"""`apply` and `revoke` share one flow; they differ only in which changes they may make."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from accessctl.approval import ratification
+from accessctl.approval.ratification import Overdue, Sweep
+from accessctl.approval.vcs.select import detect
+from accessctl.change import journal
+from accessctl.change.audit import AuditLog, Event
+from accessctl.change.converge import Converged, converge
+from accessctl.change.ledger import Ledger, settle, with_intents
+from accessctl.change.ledger_store import LedgerStore, store_for
+from accessctl.change.notify import Notice
+from accessctl.change.runner import DEFAULT_CONCURRENCY, execute
+from accessctl.commands import approval_steps as steps
+from accessctl.commands.common import environment, judge, load, now_option, repo_option, resolve_now
+from accessctl.core.console import escape
+from accessctl.core.environment import Environment
+from accessctl.core.errors import ConfigError, FindingsError
+from accessctl.core.model import Action, Change, Grant, Outcome, Request, Status
+from accessctl.judge.evaluate import Evaluation, State, evaluate
+from accessctl.judge.isolation import is_internal, judge_each
+from accessctl.read.history import check_revision, distinct_pairs, head_commit, request_history
+from accessctl.read.load import Loaded
+from accessctl.report.render import print_changes, print_outcomes
+
+if TYPE_CHECKING:
+    from accessctl.approval.approval import Verdict
+    from accessctl.approval.verify import Verifier
+
+DEFAULT_AUDIT_FILE = ".accessctl/audit.jsonl"
+
+
+def options(function: Callable[..., None]) -> click.Command:
+    decorators: list[Callable[[Any], Any]] = [
+        repo_option,
+        now_option,
+        click.option("--confirm", is_flag=True, help="Make the changes (default: dry-run)."),
+        click.option("--audit-file", type=click.Path(dir_okay=False, path_type=Path),
+                     default=None,
+                     help=f"Append-only audit log [default: <repo>/{DEFAULT_AUDIT_FILE}]."),
+        click.option("--commit", default=None, help="The commit being applied, for the audit."),
+        click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY,
+                     show_default=True, help="Changes made in parallel."),
+        click.option("--vcs", "vcs_kind", type=click.Choice(["github", "gitlab"]), default=None,
+                     help="Where approvals are read [default: detected from the CI environment]."),
+        click.option("--since", metavar="REV", default=None,
+                     help="The last successfully applied revision. Accepted for older "
+                     "workflows; no longer needed: the whole first-parent history of "
+                     "access-requests/ names the grants the engine may have made."),
+        click.option("--provider", "providers", multiple=True, metavar="INSTANCE",
+                     help="Only these provider instances (one CI job per instance holds only "
+                     "its own credentials)."),
+        click.option("--summary", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Append a markdown summary here (e.g. $GITHUB_STEP_SUMMARY)."),
+        click.option("--ledger-remote", metavar="REMOTE", default=None,
+                     help="Fetch and push the engine's ledger (refs/accessctl/ledger/*) "
+                     "there, before any platform write [default: $ACCESSCTL_LEDGER_REMOTE; "
+                     "none: the ledger stays in the checkout]."),
+        # Hidden, refused in CI, warned about, marked on every audit event: skip_approval.py.
+        click.option("--skip-approval", is_flag=True, hidden=True,
+                     help="Treat valid requests as approved (local testing only; refused in CI)."),
+        click.pass_context,
+    ]
+    wrapped: Any = function
+    for decorator in reversed(decorators):
+        wrapped = decorator(wrapped)
+    return wrapped  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Options:
+    repo: Path
+    now_text: str | None
+    confirm: bool
+    audit_file: Path | None
+    commit: str | None
+    concurrency: int
+    vcs_kind: str | None
+    since: str | None
+    providers: tuple[str, ...]
+    summary: Path | None
+    ledger_remote: str | None
+    skip_approval: bool
+
+
+def verify_approvals(
+    loaded: Loaded, now: datetime, env: Environment,
+    vcs_kind: str | None, ended: list[Request], only: frozenset[str],
+) -> tuple[Evaluation, dict[str, Verdict], Verifier]:
+    """Judge with teams from the VCS and each live request's verified approval: only approved
+    requests are granted."""
+    from accessctl.approval.vcs.select import from_environment
+    from accessctl.approval.verify import Verifier
+
+    assert loaded.policies is not None
+    verifier = Verifier(from_environment(env.environ, vcs_kind))
+    teams = verifier.team_lookup(loaded.policies)
+    evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
+    live = (State.ACTIVE, State.PENDING)
+    # Each CI job verifies only its own instances' requests: the VCS API budget is shared.
+    verdicts, unverified = judge_each(
+        (j.request for j in evaluation.judgements.values()
+         if j.state in live and (not only or (j.target is not None and j.target.instance in only))),
+        "verifying its approval", lambda request: verifier.verify(request, now))
+    approved = {path: v.approved for path, v in verdicts.items()}
+    # A request that could not be judged or verified stays INVALID when judged again.
+    failed = {f.location.path: f for f in [*evaluation.findings, *unverified] if is_internal(f)}
+    rejudged = evaluate(loaded.policies, loaded.requests, now, approved=approved,
+                        teams=teams, ended=ended, failed=failed)
+    return rejudged, verdicts, verifier
+
+
+def history_requests(repo: Path, env: Environment) -> list[Request]:
+    """Every request version the default branch ever held, one per pair: a pair named once
+    stays the engine's to end (invariant 12), whatever became of its file since."""
+    history = request_history(repo)
+    for note in history.notes:
+        env.stderr.write(f"notice: {note}\n")
+    return distinct_pairs(history.requests)
+
+
+def read_ledgers(store: LedgerStore | None, instances: Iterable[str], env: Environment
+                 ) -> dict[str, Ledger] | None:
+    """The engine's record for each instance in scope (None: no git checkout, no record)."""
+    if store is None:
+        return None
+    names = sorted(set(instances))
+    store.fetch(names)
+    ledgers = {name: store.read(name) for name in names}
+    for warning in store.warnings:
+        env.stderr.write(f"warning: {warning}\n")
+    return ledgers
+
+
+def report_standing(env: Environment, held: Iterable[Grant]) -> None:
+    for grant in held:
+        env.stderr.write(
+            f"standing: {grant.person} already holds {grant.entitlement} "
+            f"({grant.target.display}) (standing access, not managed by accessctl): left as "
+            "it is, and never revoked by accessctl\n")
+
+
+def record_intents(store: LedgerStore | None, ledgers: dict[str, Ledger] | None,
+                   changes: list[Change], now: datetime, commit: str | None
+                   ) -> dict[str, Ledger] | None:
+    """Write down the grants about to be made before the platforms are touched: a run killed
+    after a platform write still leaves the grant recorded as the engine's."""
+    if store is None or ledgers is None:
+        return ledgers
+    grants = [(c.target, c.principal, c.requests, c.expires_at)
+              for c in changes if c.action is Action.GRANT]
+    updated = dict(ledgers)
+    for name in sorted({c.target.instance for c in changes if c.action is Action.GRANT}):
+        if name in updated:
+            updated[name] = with_intents(updated[name], grants, now)
+            store.write(updated[name], commit)
+    return updated
+
+
+def record_outcomes(store: LedgerStore | None, ledgers: dict[str, Ledger] | None,
+                    converged: Converged, outcomes: list[Outcome], wanted: list[Grant],
+                    now: datetime, commit: str | None) -> None:
+    """Keep what the run learnt: standing access found, revocations done, grants gone."""
+    if store is None or ledgers is None:
+        return
+    for name, ledger in sorted(ledgers.items()):
+        if name in converged.observation.failures:
+            continue
+        after = settle(ledger, observed=converged.observation.observed, wanted=wanted,
+                       outcomes=outcomes, now=now)
+        if after.entries != ledger.entries or (not ledger.exists and after.entries):
+            store.write(after, commit)
+
+
+def _verifier(env: Environment, vcs_kind: str | None) -> Verifier:
+    from accessctl.approval.vcs.select import from_environment
+    from accessctl.approval.verify import Verifier
+
+    return Verifier(from_environment(env.environ, vcs_kind))
+
+
+def _warn(env: Environment, line: str) -> None:
+    env.stderr.write(line + "\n")
+
+
+def notify_not_ratified(overdue: Overdue) -> Notice:
+    from accessctl.change import notify
+
+    request = overdue.request
+    return notify.not_ratified(request.path, request.entitlement, request.requester,
+                               ratification.describe(overdue))
+
+
+def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> None:
+    env = environment(ctx)
+    if options.skip_approval:
+        from accessctl.commands import skip_approval
+
+        skip_approval.check(env, Action.GRANT in actions)  # before anything is read or changed
+    now = resolve_now(options.now_text, env)
+    loaded = load(options.repo)
+    if loaded.policies is None:
+        raise FindingsError("policies cannot be read: run 'accessctl validate'")
+    if options.since:
+        check_revision(options.repo, options.since)
+    ended = history_requests(options.repo, env)
+    commit = options.commit or head_commit(options.repo)
+    evaluation = judge(loaded, now, ended=ended)
+    verdicts: dict[str, Verdict] = {}
+    verifier: Verifier | None = None
+
+    @functools.cache
+    def sweep_verifier() -> Verifier:
+        # One VCS client per run (built on first need): its look-ups are cached in it.
+        return _verifier(env, options.vcs_kind)
+
+    sweep = Sweep([], [])
+    if Action.GRANT in actions and not options.skip_approval:
+        evaluation, verdicts, verifier = verify_approvals(
+            loaded, now, env, options.vcs_kind, ended, frozenset(options.providers))
+    elif Action.GRANT not in actions:
+        # Break-glass grants stand only until their review deadline unless ratified: the one
+        # thing the sweep asks the VCS about (and only when a deadline may have passed).
+        # Each CI job sweeps its own instances: only their break-glass requests are looked up
+        # and announced, so a deadline is reported once, not once per job.
+        mine = [r for r in loaded.requests if not options.providers or (
+            (e := loaded.policies.entitlements.get(r.entitlement)) is not None
+            and e.provider in options.providers)]
+        sweep = ratification.sweep(loaded.policies, mine, now, REVOKE_SCHEDULE,
+                                   sweep_verifier)
+        loaded.findings.extend(sweep.findings)
+        for item in sweep.withdrawn:
+            env.stderr.write(f"break-glass: {ratification.describe(item)}\n")
+        withdrawn = {o.request.path for o in sweep.withdrawn}
+        if withdrawn:
+            loaded.requests = [r for r in loaded.requests if r.path not in withdrawn]
+            ended = [*ended, *(o.request for o in sweep.withdrawn)]
+            evaluation = judge(loaded, now, ended=ended)
+    if Action.GRANT not in actions and (options.vcs_kind or detect(env.environ)):
+        # The sweep removes only what expired whatever the teams say; with the VCS at hand its
+        # view of live grants (for expiry notices and the summary) uses the real teams too.
+        teams = sweep_verifier().team_lookup(loaded.policies)
+        evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
+    unknown = sorted(set(options.providers) - set(loaded.policies.providers))
+    if unknown:
+        raise ConfigError(f"--provider {', '.join(unknown)}: not in policies/providers.yaml")
+    store = store_for(options.repo, env.environ, options.ledger_remote)
+    ledgers = read_ledgers(store, options.providers or tuple(loaded.policies.providers), env)
+    converged, providers = converge(loaded.policies, evaluation, env.environ,
+                                    only=frozenset(options.providers),
+                                    sweep_only=Action.GRANT not in actions,
+                                    ledgers=ledgers)
+    report_standing(env, converged.standing)
+    changes = [c for c in converged.plan.changes if c.action in actions]
+    denied = {p: v for p, v in sorted(verdicts.items()) if not v.approved}
+    for path, verdict in denied.items():
+        env.stderr.write(f"denied: {escape(path)}: {escape('; '.join(verdict.reasons))}\n")
+    for name, why in sorted(converged.observation.failures.items()):
+        env.stderr.write(f"unreachable: {name}: {escape(why)}\n")
+    # The sweep only removes; judging files is apply's and validate's job. But a file it could
+    # not read or judge at all is reported by both, and fails the run (invariant 13).
+    judged = evaluation.findings if Action.GRANT in actions else [
+        f for f in evaluation.findings if is_internal(f)]
+    invalid = [f for f in loaded.findings + judged if f.severity.value == "error"]
+    for finding in invalid:
+        env.stderr.write(f"skipped: {escape(str(finding.location))}: {escape(finding.message)}\n")
+    if not options.confirm:
+        print_changes(env.stderr, changes, "Dry run: changes that --confirm would make")
+        failed = bool(converged.observation.failures) or bool(denied) or bool(invalid)
+        ctx.exit(1 if failed else 0)
+    audit = AuditLog(options.audit_file or options.repo / DEFAULT_AUDIT_FILE, env.stdout,
+                     approval_skipped=options.skip_approval)
+    try:
+        for path, verdict in denied.items():
+            judgement = evaluation.judgements[path]
+            audit.record(Event(
+                time=env.clock(), action="deny", outcome="denied", request=path,
+                entitlement=judgement.request.entitlement, principal=judgement.principal,
+                provider=judgement.target.instance if judgement.target else None,
+                target=judgement.target.display if judgement.target else None,
+                commit=commit, error="; ".join(verdict.reasons)))
+        for path, judgement in sorted(evaluation.judgements.items()):
+            if Action.GRANT not in actions or not invalid \
+                    or judgement.state is not State.INVALID \
+                    or judgement.request.expires_at <= now:
+                continue
+            audit.record(Event(
+                time=env.clock(), action="deny", outcome="invalid", request=path,
+                entitlement=judgement.request.entitlement, principal=judgement.principal,
+                commit=commit, error="; ".join(f.message for f in judgement.findings)))
+        for name, why in sorted(converged.observation.failures.items()):
+            audit.record(Event(time=env.clock(), action="observe", outcome="failed",
+                               provider=name, commit=commit, error=why))
+        for event in steps.approval_events(changes, verdicts, evaluation, env.clock, commit):
+            audit.record(event)
+        overdue = steps.sweep_reported(sweep, changes, loaded.policies)
+        for item in overdue:
+            audit.record(steps.sweep_event(item, env.clock(), commit))
+        journal.settle(audit, converged.observation.observed, changes, env.clock(), commit)
+        ledgers = record_intents(store, ledgers, changes, now, commit)
+        outcomes = execute(changes, providers, audit, env.clock, commit=commit,
+                           concurrency=options.concurrency)
+        record_outcomes(store, ledgers, converged, outcomes,
+                        evaluation.grants if Action.GRANT in actions else [], now, commit)
+    finally:
+        audit.close()
+        providers.close()
+    print_outcomes(env.stderr, outcomes)
+    glass = steps.break_glass_granted(outcomes, verdicts)
+    requesters = {v.path: evaluation.judgements[v.path].request.requester for v in glass}
+    owners = {v.path: v.could_approve for v in glass}
+    if glass and verifier is not None:
+        steps.open_reviews(verifier.vcs, glass, requesters, owners,
+                           lambda line: _warn(env, line))
+    extra = steps.break_glass_notices(
+        glass, requesters,
+        {v.path: evaluation.judgements[v.path].request.entitlement for v in glass}, owners)
+    extra += [notify_not_ratified(o) for o in overdue]
+    send_notices(env, outcomes, denied, evaluation, now, actions, extra)
+    if options.summary is not None:
+        write_summary(options.summary, actions, outcomes, denied, evaluation, now,
+                      options.providers)
+    failed = any(o.status is Status.FAILED for o in outcomes) or bool(
+        converged.observation.failures)
+    ctx.exit(1 if failed or invalid or denied else 0)
+
+
+def write_summary(path: Path, actions: frozenset[Action], outcomes: list[Outcome],
+                  denied: dict[str, Verdict], evaluation: Evaluation, now: datetime,
+                  only: tuple[str, ...]) -> None:
+    from accessctl.report.summary import render_summary
+
+    title = "accessctl apply" if Action.GRANT in actions else "accessctl revoke"
+    if only:
+        title += ": " + ", ".join(only)
+    grants = [g for g in evaluation.grants if not only or g.target.instance in only]
+    text = render_summary(title, outcomes,
+                          [(p, "; ".join(v.reasons)) for p, v in denied.items()], grants, now)
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write(text)
+
+
+REVOKE_SCHEDULE = timedelta(minutes=15)
+"""How often revoke.yml runs: each grant is warned about once, by the run before it expires."""
+
+
+def send_notices(env: Environment, outcomes: list[Outcome], denied: dict[str, Verdict],
+                 evaluation: Evaluation, now: datetime, actions: frozenset[Action],
+                 extra: list[Notice] | None = None) -> None:
+    """Webhook notices (when ACCESSCTL_WEBHOOK_URL is set): changes, denials, and expiring grants
+    from the scheduled sweep. A failed notice is reported and never fails the run."""
+    from accessctl.change import notify
+
+    notices = [n for o in outcomes if (n := notify.from_outcome(o)) is not None]
+    notices += extra or []
+    for path, verdict in denied.items():
+        request = evaluation.judgements[path].request
+        notices.append(notify.denied(path, request.entitlement, request.requester,
+                                     verdict.reasons))
+    if Action.GRANT not in actions:
+        notices += notify.expiring(evaluation.grants, now, every=REVOKE_SCHEDULE)
+    notify.notify(env.environ, notices, env.stderr, now=now)

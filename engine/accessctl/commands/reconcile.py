@@ -1,0 +1,88 @@
+"""`accessctl reconcile`: report drift; on exclusive entitlements remove unbacked members."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from accessctl.change import journal
+from accessctl.change.audit import AuditLog, Event
+from accessctl.change.converge import converge
+from accessctl.change.ledger_store import store_for
+from accessctl.change.plan import DEFAULT_REMOVAL_CAP
+from accessctl.change.runner import execute
+from accessctl.commands.common import environment, judge, load, now_option, repo_option, resolve_now
+from accessctl.commands.mutate import (
+    DEFAULT_AUDIT_FILE,
+    history_requests,
+    read_ledgers,
+    record_outcomes,
+)
+from accessctl.core.errors import ConfigError, FindingsError
+from accessctl.core.model import Status
+from accessctl.judge.isolation import write_internal_errors
+from accessctl.report.render import print_changes, print_outcomes
+
+
+@click.command("reconcile")
+@repo_option
+@now_option
+@click.option("--confirm", is_flag=True, help="Make the removals (default: report only).")
+@click.option("--removal-cap", type=click.FloatRange(0.0, 1.0), default=DEFAULT_REMOVAL_CAP,
+              show_default=True,
+              help="Largest fraction of a target's members one run may remove.")
+@click.option("--audit-file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--provider", "only", multiple=True, metavar="INSTANCE",
+              help="Only these provider instances (one CI job per instance).")
+@click.pass_context
+def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
+            removal_cap: float, audit_file: Path | None, only: tuple[str, ...]) -> None:
+    """Report every member of a managed target that no request backs.
+
+    On entitlements marked exclusive those members are removed with --confirm, unless the
+    removals would exceed the cap for a target: then that target is refused before any change.
+    """
+    env = environment(ctx)
+    now = resolve_now(now_text, env)
+    loaded = load(repo)
+    if loaded.policies is None:
+        raise FindingsError("policies cannot be read: run 'accessctl validate'")
+    unknown = sorted(set(only) - set(loaded.policies.providers))
+    if unknown:
+        raise ConfigError(f"--provider {', '.join(unknown)}: not in policies/providers.yaml")
+    evaluation = judge(loaded, now, ended=history_requests(repo, env))
+    store = store_for(repo, env.environ)
+    ledgers = read_ledgers(store, only or tuple(loaded.policies.providers), env)
+    converged, providers = converge(loaded.policies, evaluation, env.environ,
+                                    remove_unbacked=True, removal_cap=removal_cap,
+                                    only=frozenset(only), ledgers=ledgers)
+    plan = converged.plan
+    removals = plan.revocations
+    for drift in plan.drift:
+        env.stdout.write(f"drift: {drift.target.display}: {drift.principal} holds it with no "
+                         "request behind it\n")
+    for refusal in plan.refusals:
+        env.stderr.write(f"refused: {refusal.message}\n")
+    for name, why in sorted(converged.observation.failures.items()):
+        env.stderr.write(f"unreachable: {name}: {why}\n")
+    # A request that could not be judged backs nothing: its pair is revoked like any other.
+    broken = write_internal_errors(env.stderr, evaluation.findings)
+    trouble = bool(plan.refusals or converged.observation.failures or broken)
+    if not confirm:
+        print_changes(env.stderr, removals, "Dry run: removals that --confirm would make")
+        ctx.exit(1 if trouble else 0)
+    audit = AuditLog(audit_file or repo / DEFAULT_AUDIT_FILE, None)
+    try:
+        for refusal in plan.refusals:
+            audit.record(Event(time=env.clock(), action="reconcile", outcome="refused",
+                               provider=refusal.target.instance, target=refusal.target.display,
+                               error=refusal.message))
+        journal.settle(audit, converged.observation.observed, removals, env.clock(), None)
+        outcomes = execute(removals, providers, audit, env.clock)
+        record_outcomes(store, ledgers, converged, outcomes, [], now, None)
+    finally:
+        audit.close()
+        providers.close()
+    print_outcomes(env.stderr, outcomes)
+    ctx.exit(1 if trouble or any(o.status is Status.FAILED for o in outcomes) else 0)

@@ -1,0 +1,143 @@
+"""`accessctl report` and `accessctl status`: what was asked, approved, granted and ended."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import click
+
+from accessctl.commands.common import environment, judge, load, now_option, repo_option, resolve_now
+from accessctl.core.errors import ConfigError
+from accessctl.core.model import Policies, Request, isoformat
+from accessctl.core.timestamps import parse_timestamp
+from accessctl.judge.evaluate import State
+from accessctl.judge.isolation import judge_each, write_internal_errors
+from accessctl.read.history import ended_requests
+
+if TYPE_CHECKING:
+    from accessctl.approval.approval import Verdict
+
+
+@click.command("report")
+@repo_option
+@now_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "md"]), default="csv",
+              show_default=True)
+@click.option("--since", "since_text", default=None, metavar="DATE",
+              help="Only requests that had not expired by then (RFC 3339 or YYYY-MM-DD).")
+@click.option("--history-since", default=None, metavar="REV",
+              help="Also list requests deleted since this revision (as revoked).")
+@click.option("--offline", is_flag=True, help="Do not ask the VCS for approvers and PRs.")
+@click.option("--vcs", "vcs_kind", type=click.Choice(["github", "gitlab"]), default=None)
+@click.pass_context
+def command(ctx: click.Context, repo: Path, now_text: str | None, fmt: str,
+            since_text: str | None, history_since: str | None, offline: bool,
+            vcs_kind: str | None) -> None:
+    """Every request as pending, approved, rejected, active, expired or revoked."""
+    from accessctl.report.report import render, rows
+
+    env = environment(ctx)
+    now = resolve_now(now_text, env)
+    since = _since(since_text)
+    loaded = load(repo)
+    ended: list[Request] = []
+    if history_since:
+        ended, _ = ended_requests(repo, history_since)
+    evaluation = judge(loaded, now)
+    verdicts: dict[str, Verdict] = {}
+    if not offline and loaded.policies is not None:
+        from accessctl.approval.vcs.select import from_environment
+        from accessctl.approval.verify import Verifier
+        from accessctl.judge.evaluate import evaluate
+
+        verifier = Verifier(from_environment(env.environ, vcs_kind))
+        # A request whose approval cannot be verified is listed as rejected, and reported.
+        verdicts, unverified = judge_each([*loaded.requests, *ended], "verifying its approval",
+                                          lambda request: verifier.verify(request, now))
+        evaluation = evaluate(loaded.policies, loaded.requests, now,
+                              teams=verifier.team_lookup(loaded.policies),
+                              failed={f.location.path: f for f in unverified})
+        evaluation.findings.extend(f for f in unverified
+                                   if f.location.path not in evaluation.judgements)
+    env.stdout.write(render(rows(evaluation, verdicts, ended, since), fmt))
+    if write_internal_errors(env.stderr, evaluation.findings):
+        ctx.exit(1)
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_timestamp(text if "T" in text else f"{text}T00:00:00Z")
+    except ValueError as error:
+        raise ConfigError(f"--since: {error}") from None
+
+
+@click.command("status")
+@repo_option
+@now_option
+@click.option("--mine", is_flag=True, help="Only your requests ($ACCESSCTL_LOGIN or --as).")
+@click.option("--as", "login", default=None, envvar="ACCESSCTL_LOGIN")
+@click.option("--soon", default="1h", show_default=True, help="What counts as expiring soon.")
+@click.pass_context
+def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, login: str | None,
+           soon: str) -> None:
+    """Active, pending and soon-expiring access, from the files (no platform contacted)."""
+    from accessctl.core.durations import parse_duration
+
+    env = environment(ctx)
+    now = resolve_now(now_text, env)
+    if mine and not login:
+        raise ConfigError("--mine needs your login: pass --as or set ACCESSCTL_LOGIN")
+    try:
+        window = parse_duration(soon)
+    except ValueError as error:
+        raise ConfigError(f"--soon: {error}") from None
+    loaded = load(repo)
+    evaluation = judge(loaded, now)
+    shown = 0
+    noted: set[str] = set()
+    for path, judgement in sorted(evaluation.judgements.items(),
+                                  key=lambda kv: kv[1].request.expires_at):
+        request = judgement.request
+        if mine and login and request.requester.casefold() != login.casefold():
+            continue
+        if judgement.state not in (State.ACTIVE, State.PENDING):
+            continue
+        label = judgement.state.value
+        if judgement.state is State.ACTIVE and request.expires_at - now <= window:
+            label = "expiring soon"
+        left = _left(request.expires_at - now)
+        starts = f" from {isoformat(request.starts_at)}" if judgement.state is State.PENDING \
+            and request.starts_at else ""
+        env.stdout.write(f"{label:14} {request.entitlement:28} {request.requester:12} "
+                         f"until {isoformat(request.expires_at)} ({left} left){starts}  {path}\n")
+        noted.add(request.entitlement)
+        shown += 1
+    if not shown:
+        env.stdout.write("no active or pending access\n")
+    _print_controls(env.stdout, loaded.policies, noted)
+    if write_internal_errors(env.stderr, evaluation.findings):
+        ctx.exit(1)
+
+
+def _print_controls(stream: TextIO, policies: Policies | None, names: Iterable[str]) -> None:
+    """The auto-approval and break-glass terms of the entitlements shown (offline: each
+    request's own rule or deadline needs the VCS, see `accessctl report`)."""
+    from accessctl.judge.controls import describe
+
+    if policies is None:
+        return
+    for name in sorted(names):
+        entitlement = policies.entitlements.get(name)
+        for line in describe(entitlement) if entitlement else []:
+            stream.write(f"  {name}: {line}\n")
+
+
+def _left(delta: timedelta) -> str:
+    from accessctl.core.durations import format_duration
+
+    return format_duration(timedelta(minutes=int(delta.total_seconds() // 60)))

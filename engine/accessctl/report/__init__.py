@@ -1,0 +1,1 @@
+"""Report: evaluations and outcomes in, tables, summaries, explanations and exports out."""

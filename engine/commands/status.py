@@ -1,5 +1,0 @@
-"""`accessctl status` lives beside `report`; this module names it for the lazy registry."""
-
-from engine.commands.report import status as command
-
-__all__ = ["command"]
