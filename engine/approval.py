@@ -14,7 +14,7 @@ from datetime import datetime
 
 from engine import break_glass
 from engine.auto_approve import judge_rules
-from engine.codeowners import CodeOwners
+from engine.codeowners import ROLE_PREFIX, CodeOwners
 from engine.durations import format_duration
 from engine.evaluate import TeamLookup, evaluate, is_member
 from engine.model import Policies, Request, Severity, isoformat
@@ -84,7 +84,10 @@ def latest_reviews(reviews: Sequence[Review]) -> dict[str, Review]:
 
 
 def _owns(login: str, owners: Iterable[str], teams: TeamLookup) -> bool:
-    names = [o[1:] if o.startswith("@") and "/" not in o else o for o in owners]
+    # `@login` is a person; `@org/team` a team; `@@role` (GitLab) the project's direct members
+    # with that role, which the VCS answers like a team.
+    names = [o[1:] if o.startswith("@") and "/" not in o and not o.startswith(ROLE_PREFIX)
+             else o for o in owners]
     return bool(is_member(login, names, teams))
 
 
@@ -143,6 +146,13 @@ def judge_approval(
     if codeowners is None:
         return Verdict(path, False, pull=pull, reasons=(
             "the base commit has no CODEOWNERS file: run 'accessctl codeowners --write'",))
+    unreadable = codeowners.unreadable_for(path)
+    if unreadable:
+        where = codeowners.file or "CODEOWNERS"
+        return Verdict(path, False, pull=pull, reasons=tuple(
+            f"{where} line {e.line} cannot be read ({e.message}) and could decide who owns "
+            f"this file, so nothing is granted until it is fixed on {default_branch}"
+            for e in unreadable))
     sections = codeowners.sections_for(path)
     owners = sorted({o for s in sections for o in s.owners})
     could = tuple(a for a in entitlement.approvers if _could_own(a, owners, teams))
@@ -178,11 +188,21 @@ def judge_approval(
             "its own approver, one person counts for one group only)"
         )
     for section in sections:
-        if section.optional or section.name is None:
+        # On GitLab every section is required unless optional, the lines before the first
+        # heading too. An unnamed section alone (GitHub's file, or a GitLab file without
+        # headings) is the code-owner check above: every counted approver is one of its owners.
+        if section.optional or (section.name is None and len(sections) == 1):
             continue
         in_section = [c for c in counted if _owns(c, section.owners, teams)]
-        if len(in_section) < section.approvals:
-            reasons.append(f"CODEOWNERS section [{section.name}] needs {section.approvals} "
+        if len(in_section) >= section.approvals:
+            continue
+        what = ("CODEOWNERS entries before the first section" if section.name is None
+                else f"CODEOWNERS section [{section.name}]")
+        if not section.owners:
+            reasons.append(f"{what} give this file no owner anyone could be (GitLab would "
+                           "skip such a rule; the engine does not): fix CODEOWNERS")
+        else:
+            reasons.append(f"{what} need{'s' if section.name else ''} {section.approvals} "
                            f"approval(s) from {', '.join(section.owners)}")
     reasons.extend(f"not counted: {i}" for i in ignored if reasons)
     if not reasons:

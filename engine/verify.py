@@ -48,10 +48,12 @@ class Verifier:
             files = self.vcs.files_at(sha)
             policies, _ = load_policies(files)
             # The platform uses the first CODEOWNERS it finds: judge by that same file.
-            raw = next((found for found in map(files.read, self.vcs.codeowners_paths())
-                        if found is not None), None)
+            found = next((p for p in self.vcs.codeowners_paths() if files.read(p) is not None),
+                         None)
+            raw = files.read(found) if found is not None else None
             owners = (
-                CodeOwners.parse(raw.decode("utf-8", "replace"), gitlab=self.vcs.kind == "gitlab")
+                CodeOwners.parse(raw.decode("utf-8", "replace"), gitlab=self.vcs.kind == "gitlab",
+                                 file=found)
                 if raw is not None else None
             )
             self._bases[sha] = (policies, owners)
