@@ -42,6 +42,9 @@ class Verdict:
     "not-ratified" (the deadline passed without it: it backs nothing)."""
     deadline: datetime | None = None
     """When the code owners' ratification of a break-glass request is due."""
+    lacked_approvals: bool = False
+    """Denied for want of approvals (the reviews were counted and fell short), rather than for
+    a rule the pull request broke."""
 
     @property
     def how(self) -> str:
@@ -211,7 +214,7 @@ def judge_approval(
                        break_glass="ratified" if ratified else None,
                        deadline=due if ratified else None)
     return _stand_in(Verdict(path, False, approvers=tuple(counted), reasons=tuple(reasons),
-                             could_approve=could, pull=pull),
+                             could_approve=could, pull=pull, lacked_approvals=True),
                      request, base_policies, merged_at, due, now)
 
 
@@ -225,7 +228,8 @@ def _stand_in(denied: Verdict, request: Request, policies: Policies, merged_at: 
     if rule is not None:
         # The rule is judged here, at every apply, from the base commit's policies: a bot's
         # review on the pull request is only its visible trace and never counts by itself.
-        return dataclasses.replace(denied, approved=True, reasons=(), approved_by_rule=rule.name)
+        return dataclasses.replace(denied, approved=True, reasons=(), approved_by_rule=rule.name,
+                                   lacked_approvals=False)
     reasons = denied.reasons + tuple(
         f"auto-approval rule {r.rule.name} does not apply: {'; '.join(r.failed)}"
         for r in results)
@@ -234,6 +238,7 @@ def _stand_in(denied: Verdict, request: Request, policies: Policies, merged_at: 
         return dataclasses.replace(denied, reasons=reasons)
     if (now or merged_at) < due:
         return dataclasses.replace(denied, approved=True, break_glass="awaiting", deadline=due,
+                                   lacked_approvals=False,
                                    reasons=tuple(f"ratification pending: {r}" for r in reasons))
     return dataclasses.replace(denied, break_glass="not-ratified", deadline=due, reasons=(
         f"break-glass not ratified: no code owner approved within "

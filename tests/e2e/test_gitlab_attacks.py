@@ -410,3 +410,61 @@ def test_a_codeowners_line_the_engine_cannot_read_refuses_what_it_could_cover(
     error = denied(world, path, f"{CODEOWNERS} line {len(lines)} cannot be read")
     assert "fix" in error
 
+
+# -- membership at the time of the approval -----------------------------------------------------
+def test_joining_the_approver_group_after_a_denial_does_not_approve(world: World) -> None:
+    path, iid = world.ask("alice")
+    world.approve(iid, "mallory")
+    world.merge(iid)
+    denied(world, path, "mallory: not a code owner")
+    world.gitlab.add_member("acme/security", "mallory", 30, kind="groups")
+    error = denied(world, path, "denied at", "open a new merge request")
+    assert f"!{iid}" in error
+
+
+def test_a_new_merge_request_after_a_denial_is_judged_afresh(world: World) -> None:
+    path, iid = world.ask("alice")
+    world.approve(iid, "mallory")
+    world.merge(iid)
+    denied(world, path)
+    again = world.propose("alice", {path: request("alice", "prod-admin", stamp(hours(3.5)))})
+    world.approve(again, "carol")
+    world.merge(again)
+    result = world.apply()
+    assert result.code == 0, result.err
+    assert world.members() == {"alice"}
+
+
+def test_a_dry_run_remembers_nothing(world: World) -> None:
+    _path, iid = world.ask("alice")
+    world.approve(iid, "mallory")
+    world.merge(iid)
+    assert world.apply(confirm=False).code == 1
+    world.gitlab.add_member("acme/security", "mallory", 30, kind="groups")
+    result = world.apply()
+    assert result.code == 0, result.err  # judged once, with mallory an owner by then
+    assert world.members() == {"alice"}
+
+
+def test_a_corrupt_denial_memory_is_a_clear_error(world: World) -> None:
+    _path, iid = world.ask("alice")
+    world.approve(iid, "carol")
+    world.merge(iid)
+    memory = world.audit_file.with_suffix(".denials.json")
+    memory.write_text("{not json")
+    result = world.apply()
+    assert result.code == 2, result.err
+    assert str(memory) in result.err and "Traceback" not in result.err
+    assert world.members() == set()
+
+
+def test_static_teams_come_from_the_base_not_from_head(world: World) -> None:
+    identities = "policies/identities.yaml"
+    world.on_main({identities: text(world, identities).replace(
+        'admins: ["@acme/admins"]', STATIC_SECURITY.format(members="carol, dave"))})
+    path, iid = world.ask("alice")
+    world.approve(iid, "mallory")
+    world.merge(iid)
+    world.on_main({identities: text(world, identities).replace("[carol, dave]",
+                                                               "[carol, dave, mallory]")})
+    denied(world, path, "mallory: not a code owner")
