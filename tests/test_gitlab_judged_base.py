@@ -86,3 +86,21 @@ def test_the_adapter_asks_the_api_only_for_what_the_clone_lacks(
     assert vcs._commit_parents(on_gitlab) == tuple(parent)
     assert [e.path for e in emulator.log if "/repository/commits/" in e.path] == [
         f"/api/v4/projects/{emulator.project_id('acme/access')}/repository/commits/{on_gitlab}"]
+
+
+def test_an_approval_is_of_the_head_the_merge_request_had_when_it_was_given() -> None:
+    from datetime import UTC, datetime
+
+    from engine.vcs.gitlab import head_when
+
+    def at(minute: int) -> datetime:
+        return datetime(2026, 11, 23, 9, minute, tzinfo=UTC)
+
+    # H pushed at :00, X at :10, H again at :20 (a force push back), H reloaded at :30.
+    versions = [(at(0), "H"), (at(10), "X"), (at(20), "H"), (at(30), "H")]
+    assert head_when(versions, at(5)) == "H"
+    assert head_when(versions, at(15)) == "X"  # approved X: not the final H
+    assert head_when(versions, at(25)) == "H"
+    assert head_when(versions, at(35)) == "H"  # a new version of the same head changes nothing
+    assert head_when(versions, at(10)) == "H"  # the same instant as a push: the earlier head
+    assert head_when(versions, at(0)) is None  # before the first version

@@ -6,11 +6,12 @@ branch), not `diff_refs.base_sha`, which is only where the requester's branch le
 branch and may be as old as the requester likes (see `_judged_base`).
 
 GitLab's approvals do not say which commit they were given on, but they say when
-(`approved_by[].approved_at`), and each push makes a new diff version (`GET .../versions`). An
-approval counts for the final commit only when it was given after the latest version was made
-and that version is the final commit. The project's "reset approvals on push" setting is not
-read: it may have been switched on after an approval of an earlier commit was kept. A GitLab too
-old to date its approvals gets none counted, and the verdict says why.
+(`approved_by[].approved_at`), and each push makes a new diff version with its head commit and
+time (`GET .../versions`). An approval counts for the final commit only when the version current
+when it was given (the latest made before it) has the final commit as its head: given after the
+last push, or tied to the final head by a version of it. The project's "reset approvals on push"
+setting is not read: it may have been switched on after an approval of an earlier commit was
+kept. A GitLab too old to date its approvals gets none counted, and the verdict says why.
 
 Teams are groups: `@acme/security` is the group `acme/security`, and its members are its direct
 members, as GitLab's Code Owners take them. A subgroup's inherited members (everyone in `acme`)
@@ -57,6 +58,20 @@ def _time(text: str | None) -> datetime | None:
 
 def _iso(value: datetime) -> str:
     return value.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+Version = tuple[datetime, str]
+"""A merge request's diff version: when it was made, and its head commit."""
+
+
+def head_when(versions: Sequence[Version], moment: datetime) -> str | None:
+    """The merge request's head at `moment`: that of the latest version made before it (None:
+    before the first). `versions` in the order GitLab made them."""
+    head = None
+    for made, commit in versions:
+        if made < moment:
+            head = commit
+    return head
 
 
 class TreeFiles:
@@ -189,15 +204,11 @@ class GitLabVcs:
                 str(p) for p in self._project.commits.get(sha).parent_ids)
         return self._parents[sha]
 
-    def _last_push(self, mr: Any) -> tuple[datetime, str] | None:
-        """When the merge request's latest diff version was made, and its head commit."""
-        versions = mr.diffs.list(get_all=True, per_page=100)
-        dated = [(_time(v.created_at), str(v.head_commit_sha), int(v.id)) for v in versions]
-        known = [(at, head, ident) for at, head, ident in dated if at is not None]
-        if not known:
-            return None
-        at, head, _ = max(known, key=lambda v: (v[2], v[0]))
-        return at, head
+    def _versions(self, mr: Any) -> list[Version]:
+        """The merge request's diff versions (one per push), oldest first."""
+        listed = mr.diffs.list(get_all=True, per_page=100)
+        dated = sorted((int(v.id), _time(v.created_at), str(v.head_commit_sha)) for v in listed)
+        return [(made, head) for _, made, head in dated if made is not None]
 
     def _is_bot(self, user: Mapping[str, Any]) -> bool:
         """Bot users (project, group and service-account tokens) from the full user record."""
@@ -260,20 +271,20 @@ class GitLabVcs:
         (see the module docstring)."""
         mr = self._project.mergerequests.get(pull.number, lazy=True)
         approvals = mr.approvals.get().approved_by
-        pushed = self._last_push(mr) if approvals else None
+        versions = self._versions(mr) if approvals else []
         found = []
         for entry in approvals:
             given = _time(entry.get("approved_at"))
             commit, note = None, None
+            head = head_when(versions, given) if given is not None else None
             if given is None:
                 note = ("GitLab did not say when this approval was given (approved_at), so it "
                         "cannot be tied to the final commit: upgrade GitLab")
-            elif pushed is None or pushed[1] != pull.head_sha:
-                note = ("the merge request's latest diff version is not its final commit, so "
-                        "no approval can be tied to that commit")
-            elif given <= pushed[0]:
-                note = (f"approved at {_iso(given)}, before the last push at {_iso(pushed[0])}: "
-                        "an approval of an earlier commit")
+            elif head != pull.head_sha:
+                last = f" at {_iso(versions[-1][0])}" if versions else ""
+                was = f" of {head[:12]}" if head else ""
+                note = (f"approved at {_iso(given)}, before the last push{last}: an approval"
+                        f"{was}, an earlier commit than the final {pull.head_sha[:12]}")
             else:
                 commit = pull.head_sha
             found.append(Review(login=entry["user"]["username"], state=ReviewState.APPROVED,
