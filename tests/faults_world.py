@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from accessctl.core.model import principal_key
 from accessctl.emulators.github import GitHubEmulator
 from accessctl.emulators.gitlab import GitLabEmulator
 from accessctl.emulators.graph import GraphEmulator
 from accessctl.emulators.http import Emulator, Faults, LoggedRequest
 from accessctl.emulators.okta import OktaEmulator
-from accessctl.core.model import principal_key
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 """Requests run from T0 to T0 + 4h; apply runs at T0 + 1h, the sweep at T0 + 5h."""

@@ -8,7 +8,9 @@ to the default branch, as CI's checkout would be.
 
 from __future__ import annotations
 
+import itertools
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,6 +58,13 @@ def token(login: str) -> str:
     return f"glpat-{login}"
 
 
+def ticking(start: datetime) -> Callable[[], datetime]:
+    """A clock one second later at each reading: what happens later in a test happens later on
+    GitLab too (a push after an approval, an approval after the merge request was opened)."""
+    seconds = itertools.count()
+    return lambda: start + timedelta(seconds=next(seconds))
+
+
 @dataclass
 class World:
     gitlab: GitLabEmulator
@@ -68,7 +77,7 @@ class World:
 
     @classmethod
     def build(cls, emulator: GitLabEmulator, aws_endpoint: str, workspace: Path) -> World:
-        emulator.clock = lambda: T0
+        emulator.clock = ticking(T0)
         emulator.add_group("acme")
         for login in PEOPLE:
             emulator.add_user(login, token=token(login))
@@ -119,15 +128,34 @@ class World:
         """python-gitlab as `login` would use it."""
         return gitlab.Gitlab(self.gitlab.base_url, private_token=token(login))
 
-    def propose(self, author: str, files: dict[str, str | None]) -> int:
+    def head(self) -> str:
+        """The default branch's commit now."""
+        with self.gitlab.lock:
+            project = self.gitlab.projects[self.project_id]
+            return project.branches[project.default_branch]
+
+    def on_main(self, files: dict[str, str | None], author: str = "dave") -> str:
+        """An admin's change on the default branch (as a reviewed policy change would land);
+        the checkout follows."""
+        sha = self.gitlab.push_direct(PROJECT, files, author=author)
+        self.sync()
+        return sha
+
+    def propose(self, author: str, files: dict[str, str | None],
+                start: str | None = None) -> int:
+        """A merge request by `author` from a new branch, cut from `start` (a commit) or from
+        the default branch as it is now."""
         self.branches += 1
-        return self.gitlab.open_merge_request(PROJECT, f"change-{self.branches}", author, files)
+        branch = f"change-{self.branches}"
+        if start is not None:
+            self.gitlab.create_branch(PROJECT, branch, start)
+        return self.gitlab.open_merge_request(PROJECT, branch, author, files)
 
     def ask(self, requester: str, hours_from_t0: float = 3, entitlement: str = "prod-admin",
-            author: str | None = None) -> tuple[str, int]:
+            author: str | None = None, start: str | None = None) -> tuple[str, int]:
         path = f"access-requests/{entitlement}/{requester}-x.yaml"
         text = request(requester, entitlement, stamp(hours(hours_from_t0)))
-        return path, self.propose(author or requester, {path: text})
+        return path, self.propose(author or requester, {path: text}, start)
 
     def approve(self, iid: int, login: str) -> None:
         """`login` presses Approve (the emulator refuses it as GitLab would, e.g. the author)."""
@@ -140,9 +168,13 @@ class World:
         self.sync()
 
     # -- the engine ---------------------------------------------------------------------------
-    def apply(self, now: datetime | None = None) -> Result:
-        return invoke("apply", "--repo", str(self.workspace), "--confirm", "--vcs", "gitlab",
-                      "--audit-file", str(self.workspace.parent / "audit.jsonl"),
+    @property
+    def audit_file(self) -> Path:
+        return self.workspace.parent / "audit.jsonl"
+
+    def apply(self, now: datetime | None = None, *, confirm: bool = True) -> Result:
+        return invoke("apply", "--repo", str(self.workspace), *(["--confirm"] if confirm else []),
+                      "--vcs", "gitlab", "--audit-file", str(self.audit_file),
                       environ=self.env, now=now or hours(1))
 
     def members(self, group: str = "prod-admins") -> set[str]:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from accessctl.emulators.gitlab import GitLabEmulator
@@ -150,3 +152,91 @@ def test_a_ratify_note_that_does_not_count_lets_break_glass_end(world: World, wh
     assert ("break-glass", "not-ratified") in [(e["action"], e["outcome"])
                                               for e in swept.events()]
     assert world.members("break-glass") == set()
+
+
+def as_user(world: World, login: str, iid: int) -> Any:
+    return world.client(login).projects.get(world.project_id, lazy=True).mergerequests.get(
+        iid, lazy=True)
+
+
+def glass_granted(world: World) -> int:
+    _, iid = world.ask("alice", hours_from_t0=2.0, entitlement="break-glass")
+    world.merge(iid)  # at T0 + 0.5h: the deadline is T0 + 1.5h
+    assert world.apply(hours(0.6)).code == 0
+    assert world.members("break-glass") == {"alice"}
+    return iid
+
+
+def not_ratified(world: World) -> None:
+    swept = sweep(world, 1.6)
+    assert swept.code == 0, swept.err
+    assert ("break-glass", "not-ratified") in [(e["action"], e["outcome"])
+                                              for e in swept.events()]
+    assert world.members("break-glass") == set()
+
+
+@pytest.mark.parametrize("written", [0.2, 0.7], ids=["before-the-merge", "after-the-merge"])
+def test_a_maintainer_cannot_turn_a_code_owners_comment_into_a_ratification(
+        world: World, written: float) -> None:
+    """alice, a Maintainer of the project, edits carol's comment: GitLab lets her, and the
+    note still names carol as its author."""
+    world.gitlab.add_member(PROJECT, "alice", 40, kind="projects")
+    _, iid = world.ask("alice", hours_from_t0=2.0, entitlement="break-glass")
+    if written < 0.5:
+        note(world, iid, "carol", "Looking at the incident now.", at=written)
+    world.merge(iid)
+    assert world.apply(hours(0.6)).code == 0
+    if written >= 0.5:
+        note(world, iid, "carol", "Will check the logs tomorrow.", at=written)
+    world.gitlab.clock = lambda: hours(0.9)
+    [comment] = [n for n in as_user(world, "alice", iid).notes.list(get_all=True)
+                 if n.author["username"] == "carol"]
+    comment.body = "accessctl: ratified"
+    comment.save()
+    carol = world.gitlab.user_id("carol")
+    assert [n.body for n in world.gitlab.mr(PROJECT, iid).notes if n.author_id == carol] == [
+        "accessctl: ratified"]
+    not_ratified(world)
+
+
+def test_a_thread_resolved_after_the_merge_does_not_date_its_note_after_it(
+        world: World) -> None:
+    _, iid = world.ask("alice", hours_from_t0=2.0, entitlement="break-glass")
+    world.gitlab.clock = lambda: hours(0.2)
+    thread = as_user(world, "carol", iid).discussions.create({"body": "accessctl: ratified"})
+    world.merge(iid)
+    assert world.apply(hours(0.6)).code == 0
+    world.gitlab.clock = lambda: hours(0.9)
+    thread.resolved = True
+    thread.save()
+    [resolved] = [n for n in world.gitlab.mr(PROJECT, iid).notes if n.resolvable]
+    assert (resolved.created_at, resolved.updated_at) == (hours(0.2), hours(0.9))
+    not_ratified(world)
+
+
+def test_a_ratify_note_touched_within_a_second_of_its_writing_still_counts(
+        world: World) -> None:
+    iid = glass_granted(world)
+    note(world, iid, "carol", "accessctl: ratified", at=0.9)
+    world.gitlab.clock = lambda: hours(0.9) + timedelta(milliseconds=400)
+    [mine] = [n for n in as_user(world, "carol", iid).notes.list(get_all=True)
+              if n.author["username"] == "carol"]
+    mine.body = "accessctl: ratified\nChecked the incident."
+    mine.save()
+    swept = sweep(world, 1.6)
+    assert swept.code == 0, swept.err
+    assert not [e for e in swept.events() if e["action"] in ("revoke", "break-glass")]
+    assert world.members("break-glass") == {"alice"}
+
+
+def test_a_code_owner_editing_her_own_note_into_a_ratification_later_does_not_count(
+        world: World) -> None:
+    """An edit is an edit: the notes API does not say who made it, so none counts."""
+    iid = glass_granted(world)
+    note(world, iid, "carol", "Looking.", at=0.7)
+    world.gitlab.clock = lambda: hours(0.9)
+    [mine] = [n for n in as_user(world, "carol", iid).notes.list(get_all=True)
+              if n.author["username"] == "carol"]
+    mine.body = "accessctl: ratified"
+    mine.save()
+    not_ratified(world)

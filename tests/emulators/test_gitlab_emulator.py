@@ -116,7 +116,8 @@ APPROVALS = {
         "approvals_required": {"type": "integer", "minimum": 0},
         "approvals_left": {"type": "integer", "minimum": 0},
         "approved_by": {"type": "array", "items": {
-            "type": "object", "required": ["user"], "properties": {"user": USER_BASIC}}},
+            "type": "object", "required": ["user"],
+            "properties": {"user": USER_BASIC, "approved_at": TIME}}},
         "user_has_approved": {"type": "boolean"},
         "user_can_approve": {"type": "boolean"},
     },
@@ -145,6 +146,48 @@ APPROVAL_STATE = {
     },
 }
 
+VERSION = {
+    "type": "object",
+    "required": ["id", "head_commit_sha", "base_commit_sha", "start_commit_sha", "created_at",
+                 "merge_request_id", "state", "real_size"],
+    "properties": {
+        "id": {"type": "integer"},
+        "head_commit_sha": SHA,
+        "base_commit_sha": SHA,
+        "start_commit_sha": SHA,
+        "created_at": TIME,
+        "merge_request_id": {"type": "integer"},
+        "state": {"type": "string"},
+        "real_size": {"type": "string"},
+    },
+}
+NOTE = {
+    "type": "object",
+    "required": ["id", "type", "body", "author", "created_at", "updated_at", "system",
+                 "noteable_id", "noteable_type", "resolvable"],
+    "properties": {
+        "id": {"type": "integer"},
+        "type": {"enum": [None, "DiscussionNote", "DiffNote"]},
+        "body": {"type": "string"},
+        "author": USER_BASIC,
+        "created_at": TIME,
+        "updated_at": TIME,
+        "system": {"type": "boolean"},
+        "resolvable": {"type": "boolean"},
+        "resolved": {"type": "boolean"},
+        "resolved_by": {"oneOf": [USER_BASIC, {"type": "null"}]},
+    },
+}
+DISCUSSION = {
+    "type": "object",
+    "required": ["id", "individual_note", "notes"],
+    "properties": {
+        "id": {"type": "string"},
+        "individual_note": {"type": "boolean"},
+        "notes": {"type": "array", "items": NOTE},
+    },
+}
+
 _PREFIX = r"^/api/v4/(groups|projects)/[^/]+"
 SCHEMAS: list[tuple[re.Pattern[str], dict[str, Any]]] = [
     (re.compile(_PREFIX + r"/members(/all)?(/\d+)?$"), MEMBER),
@@ -154,6 +197,9 @@ SCHEMAS: list[tuple[re.Pattern[str], dict[str, Any]]] = [
     (re.compile(_PREFIX + r"/merge_requests/\d+/approve$"), APPROVALS),
     (re.compile(_PREFIX + r"/merge_requests/\d+/approval_state$"), APPROVAL_STATE),
     (re.compile(_PREFIX + r"/merge_requests/\d+/approval_rules$"), RULE),
+    (re.compile(_PREFIX + r"/merge_requests/\d+/versions(/\d+)?$"), VERSION),
+    (re.compile(_PREFIX + r"/merge_requests/\d+/notes(/\d+)?$"), NOTE),
+    (re.compile(_PREFIX + r"/merge_requests/\d+/discussions(/[0-9a-f]+)?$"), DISCUSSION),
 ]
 
 
@@ -325,6 +371,85 @@ def test_approve_through_the_api_checks_the_head_sha(gl: Any, repo: str, seen: l
     assert [a.user_id for a in emulator.mr(repo, iid).approvals] == [emulator.user_id("carol")]
     approvals = gl.projects.get(repo, lazy=True).mergerequests.get(iid).approvals.get()
     assert [a["user"]["username"] for a in approvals.approved_by] == ["carol"]
+
+
+def test_approvals_say_when_they_were_given_and_pushes_make_diff_versions(
+        gl: Any, repo: str, emulator: GitLabEmulator) -> None:
+    ticks = iter(datetime(2026, 11, 23, 9, 0, s, tzinfo=UTC) for s in range(60))
+    emulator.clock = lambda: next(ticks)
+    iid = emulator.open_merge_request(repo, "alice-inc", "alice", {REQUEST: "a: 1\n"})
+    first = emulator.mr(repo, iid).sha
+    emulator.set_approval_settings(repo, reset_approvals_on_push=False)
+    emulator.approve(repo, iid, "carol")
+    second = emulator.push_to_mr(repo, iid, {REQUEST: "a: 2\n"})
+    mr = gl.projects.get(repo, lazy=True).mergerequests.get(iid, lazy=True)
+    [approval] = mr.approvals.get().approved_by
+    assert (approval["user"]["username"], approval["approved_at"]) == (
+        "carol", "2026-11-23T09:00:02.000Z")
+    versions = mr.diffs.list()  # GET .../versions: the latest first
+    assert [(v.head_commit_sha, v.created_at) for v in versions] == [
+        (second, "2026-11-23T09:00:04.000Z"), (first, "2026-11-23T09:00:01.000Z")]
+    assert versions[0].base_commit_sha == versions[1].base_commit_sha
+    assert mr.diffs.get(versions[0].id).diffs[0]["new_path"] == REQUEST
+    emulator.approval_times = False  # an older GitLab
+    assert "approved_at" not in mr.approvals.get().approved_by[0]
+
+
+def test_a_maintainer_may_edit_anyones_note_and_a_developer_only_their_own(
+        gl: Any, repo: str, emulator: GitLabEmulator, seen: list[Seen]) -> None:
+    for login, level in (("dave", 40), ("alice", 30)):
+        emulator.add_member(repo, login, level, kind="projects")
+        emulator.add_token(f"{login}-token", login)
+    emulator.add_token("carol-token", "carol")
+    iid = emulator.open_merge_request(repo, "alice-inc", "alice", {REQUEST: "a: 1\n"})
+
+    def notes(token: str) -> Any:
+        client = gitlab.Gitlab(emulator.base_url, private_token=token)
+        client.session.hooks["response"].append(_record(seen))
+        return client.projects.get(repo, lazy=True).mergerequests.get(iid, lazy=True).notes
+
+    written = notes("carol-token").create({"body": "Looks fine."})
+    as_alice = notes("alice-token").get(written.id)
+    as_alice.body = "accessctl: ratified"
+    with pytest.raises(gitlab.GitlabUpdateError) as refused:
+        as_alice.save()
+    assert refused.value.response_code == 403
+    as_dave = notes("dave-token").get(written.id)
+    as_dave.body = "accessctl: ratified"
+    as_dave.save()
+    [note] = notes("carol-token").list()
+    assert (note.body, note.author["username"]) == ("accessctl: ratified", "carol")
+
+
+def test_resolving_a_thread_updates_its_note(gl: Any, repo: str, emulator: GitLabEmulator,
+                                             seen: list[Seen]) -> None:
+    emulator.clock = lambda: datetime(2026, 11, 23, 9, 0, 1, tzinfo=UTC)
+    emulator.add_token("carol-token", "carol")
+    emulator.add_token("erin-token", "erin")
+    iid = emulator.open_merge_request(repo, "alice-inc", "alice", {REQUEST: "a: 1\n"})
+    as_carol = gitlab.Gitlab(emulator.base_url, private_token="carol-token")
+    as_carol.session.hooks["response"].append(_record(seen))
+    thread = as_carol.projects.get(repo, lazy=True).mergerequests.get(
+        iid, lazy=True).discussions.create({"body": "Please check the ticket."})
+    [opened] = thread.attributes["notes"]
+    assert (opened["resolvable"], opened["resolved"], opened["type"]) == (
+        True, False, "DiscussionNote")
+    as_erin = gitlab.Gitlab(emulator.base_url, private_token="erin-token")
+    as_erin.session.hooks["response"].append(_record(seen))
+    foreign = as_erin.projects.get(repo, lazy=True).mergerequests.get(
+        iid, lazy=True).discussions.get(thread.id)
+    foreign.resolved = True
+    with pytest.raises(gitlab.GitlabUpdateError):
+        foreign.save()  # neither a Developer of the project nor the merge request's author
+    emulator.clock = lambda: datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    mine = gl.projects.get(repo, lazy=True).mergerequests.get(iid, lazy=True)
+    resolving = mine.discussions.get(thread.id)
+    resolving.resolved = True
+    resolving.save()
+    [note] = mine.notes.list()
+    assert (note.resolved, note.resolved_by["username"]) == (True, "root")
+    assert (note.created_at, note.updated_at) == ("2026-11-23T09:00:01.000Z",
+                                                  "2026-11-23T10:00:00.000Z")
 
 
 def test_approval_rules_list_includes_seeded_rules(gl: Any, repo: str,

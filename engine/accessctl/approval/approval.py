@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from accessctl.approval.codeowners import CodeOwners
+from accessctl.approval.codeowners import ROLE_PREFIX, CodeOwners
 from accessctl.approval.vcs.base import PullRequest, Review, ReviewState
 from accessctl.core.durations import format_duration
 from accessctl.core.model import Policies, Request, Severity, isoformat
@@ -42,6 +42,9 @@ class Verdict:
     "not-ratified" (the deadline passed without it: it backs nothing)."""
     deadline: datetime | None = None
     """When the code owners' ratification of a break-glass request is due."""
+    lacked_approvals: bool = False
+    """Denied for want of approvals (the reviews were counted and fell short), rather than for
+    a rule the pull request broke."""
 
     @property
     def how(self) -> str:
@@ -84,7 +87,10 @@ def latest_reviews(reviews: Sequence[Review]) -> dict[str, Review]:
 
 
 def _owns(login: str, owners: Iterable[str], teams: TeamLookup) -> bool:
-    names = [o[1:] if o.startswith("@") and "/" not in o else o for o in owners]
+    # `@login` is a person; `@org/team` a team; `@@role` (GitLab) the project's direct members
+    # with that role, which the VCS answers like a team.
+    names = [o[1:] if o.startswith("@") and "/" not in o and not o.startswith(ROLE_PREFIX)
+             else o for o in owners]
     return bool(is_member(login, names, teams))
 
 
@@ -143,6 +149,13 @@ def judge_approval(
     if codeowners is None:
         return Verdict(path, False, pull=pull, reasons=(
             "the base commit has no CODEOWNERS file: run 'accessctl codeowners --write'",))
+    unreadable = codeowners.unreadable_for(path)
+    if unreadable:
+        where = codeowners.file or "CODEOWNERS"
+        return Verdict(path, False, pull=pull, reasons=tuple(
+            f"{where} line {e.line} cannot be read ({e.message}) and could decide who owns "
+            f"this file, so nothing is granted until it is fixed on {default_branch}"
+            for e in unreadable))
     sections = codeowners.sections_for(path)
     owners = sorted({o for s in sections for o in s.owners})
     could = tuple(a for a in entitlement.approvers if _could_own(a, owners, teams))
@@ -178,11 +191,21 @@ def judge_approval(
             "its own approver, one person counts for one group only)"
         )
     for section in sections:
-        if section.optional or section.name is None:
+        # On GitLab every section is required unless optional, the lines before the first
+        # heading too. An unnamed section alone (GitHub's file, or a GitLab file without
+        # headings) is the code-owner check above: every counted approver is one of its owners.
+        if section.optional or (section.name is None and len(sections) == 1):
             continue
         in_section = [c for c in counted if _owns(c, section.owners, teams)]
-        if len(in_section) < section.approvals:
-            reasons.append(f"CODEOWNERS section [{section.name}] needs {section.approvals} "
+        if len(in_section) >= section.approvals:
+            continue
+        what = ("CODEOWNERS entries before the first section" if section.name is None
+                else f"CODEOWNERS section [{section.name}]")
+        if not section.owners:
+            reasons.append(f"{what} give this file no owner anyone could be (GitLab would "
+                           "skip such a rule; the engine does not): fix CODEOWNERS")
+        else:
+            reasons.append(f"{what} need{'s' if section.name else ''} {section.approvals} "
                            f"approval(s) from {', '.join(section.owners)}")
     reasons.extend(f"not counted: {i}" for i in ignored if reasons)
     if not reasons:
@@ -191,7 +214,7 @@ def judge_approval(
                        break_glass="ratified" if ratified else None,
                        deadline=due if ratified else None)
     return _stand_in(Verdict(path, False, approvers=tuple(counted), reasons=tuple(reasons),
-                             could_approve=could, pull=pull),
+                             could_approve=could, pull=pull, lacked_approvals=True),
                      request, base_policies, merged_at, due, now)
 
 
@@ -205,7 +228,8 @@ def _stand_in(denied: Verdict, request: Request, policies: Policies, merged_at: 
     if rule is not None:
         # The rule is judged here, at every apply, from the base commit's policies: a bot's
         # review on the pull request is only its visible trace and never counts by itself.
-        return dataclasses.replace(denied, approved=True, reasons=(), approved_by_rule=rule.name)
+        return dataclasses.replace(denied, approved=True, reasons=(), approved_by_rule=rule.name,
+                                   lacked_approvals=False)
     reasons = denied.reasons + tuple(
         f"auto-approval rule {r.rule.name} does not apply: {'; '.join(r.failed)}"
         for r in results)
@@ -214,6 +238,7 @@ def _stand_in(denied: Verdict, request: Request, policies: Policies, merged_at: 
         return dataclasses.replace(denied, reasons=reasons)
     if (now or merged_at) < due:
         return dataclasses.replace(denied, approved=True, break_glass="awaiting", deadline=due,
+                                   lacked_approvals=False,
                                    reasons=tuple(f"ratification pending: {r}" for r in reasons))
     return dataclasses.replace(denied, break_glass="not-ratified", deadline=due, reasons=(
         f"break-glass not ratified: no code owner approved within "

@@ -17,8 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from accessctl.change.audit import AuditLog, Event
-from accessctl.core.model import Change, Target
-from accessctl.core.model import principal_key
+from accessctl.core.model import Change, Target, principal_key
 
 STARTED = "started"
 """The outcome of the line written before a platform write."""

@@ -25,8 +25,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from accessctl.core.model import Action, Grant, Outcome, Status, Target, isoformat
-from accessctl.core.model import principal_key
+from accessctl.core.model import Action, Grant, Outcome, Status, Target, isoformat, principal_key
 
 
 class Origin(enum.StrEnum):

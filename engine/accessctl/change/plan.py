@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from accessctl.core.model import Action, Change, Grant, Target
-from accessctl.core.model import principal_key
+from accessctl.core.model import Action, Change, Grant, Target, principal_key
 
 DEFAULT_REMOVAL_CAP = 0.25
 

@@ -13,9 +13,8 @@ from accessctl.approval.vcs.base import RATIFY
 from accessctl.change import notify
 from accessctl.change.audit import Event
 from accessctl.core import markdown
-from accessctl.core.model import Action, Change, Outcome, Policies, Status, isoformat
+from accessctl.core.model import Action, Change, Outcome, Policies, Status, isoformat, principal_key
 from accessctl.judge.evaluate import Evaluation, target_of
-from accessctl.core.model import principal_key
 
 if TYPE_CHECKING:
     from accessctl.approval.approval import Verdict

@@ -96,14 +96,16 @@ class Options:
 def verify_approvals(
     loaded: Loaded, now: datetime, env: Environment,
     vcs_kind: str | None, ended: list[Request], only: frozenset[str],
+    denials: Path | None = None,
 ) -> tuple[Evaluation, dict[str, Verdict], Verifier]:
     """Judge with teams from the VCS and each live request's verified approval: only approved
-    requests are granted."""
+    requests are granted. `denials`: the file of earlier denials to keep (approval/verify.py)."""
     from accessctl.approval.vcs.select import from_environment
-    from accessctl.approval.verify import Verifier
+    from accessctl.approval.verify import DenialMemory, Verifier
 
     assert loaded.policies is not None
-    verifier = Verifier(from_environment(env.environ, vcs_kind))
+    verifier = Verifier(from_environment(env.environ, vcs_kind),
+                        denials=DenialMemory(denials) if denials is not None else None)
     teams = verifier.team_lookup(loaded.policies)
     evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
     live = (State.ACTIVE, State.PENDING)
@@ -225,9 +227,13 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         return _verifier(env, options.vcs_kind)
 
     sweep = Sweep([], [])
+    audit_file = options.audit_file or options.repo / DEFAULT_AUDIT_FILE
     if Action.GRANT in actions and not options.skip_approval:
+        from accessctl.approval.verify import denials_file
+
         evaluation, verdicts, verifier = verify_approvals(
-            loaded, now, env, options.vcs_kind, ended, frozenset(options.providers))
+            loaded, now, env, options.vcs_kind, ended, frozenset(options.providers),
+            denials=denials_file(audit_file))
     elif Action.GRANT not in actions:
         # Break-glass grants stand only until their review deadline unless ratified: the one
         # thing the sweep asks the VCS about (and only when a deadline may have passed).
@@ -278,8 +284,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         print_changes(env.stderr, changes, "Dry run: changes that --confirm would make")
         failed = bool(converged.observation.failures) or bool(denied) or bool(invalid)
         ctx.exit(1 if failed else 0)
-    audit = AuditLog(options.audit_file or options.repo / DEFAULT_AUDIT_FILE, env.stdout,
-                     approval_skipped=options.skip_approval)
+    audit = AuditLog(audit_file, env.stdout, approval_skipped=options.skip_approval)
     try:
         for path, verdict in denied.items():
             judgement = evaluation.judgements[path]
@@ -289,6 +294,8 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
                 provider=judgement.target.instance if judgement.target else None,
                 target=judgement.target.display if judgement.target else None,
                 commit=commit, error="; ".join(verdict.reasons)))
+        if verifier is not None and verifier.denials is not None:
+            verifier.denials.save()  # denials for want of approvals stay denied
         for path, judgement in sorted(evaluation.judgements.items()):
             if Action.GRANT not in actions or not invalid \
                     or judgement.state is not State.INVALID \

@@ -7,11 +7,13 @@ URL-encoded paths as ids (`acme%2Finfra`), GitLab's pagination headers and `Link
 (`add_user`, `add_project`, `open_merge_request`, `approve`, `merge`, ...) build scenarios for tests
 and for `accessctl demo`.
 
-Two GitLab behaviours are modelled on purpose because the engine's security depends on them:
+GitLab behaviours are modelled on purpose because the engine's security depends on them:
 approvals are reset when the merge request's source branch is pushed to (the project setting
-"Remove all approvals when commits are added to the source branch", on by default here), and a
-commit maps back to its merge request whether it was merged with a merge commit, squashed, or
-fast-forwarded.
+"Remove all approvals when commits are added to the source branch", on by default here); each
+approval says when it was given (`approved_at`) and each push makes a diff version (`.../versions`)
+with its time; a commit maps back to its merge request whether it was merged with a merge commit,
+squashed, or fast-forwarded; a Maintainer may edit anyone's note, and resolving a thread updates
+its notes, without the note saying who did either.
 """
 
 from __future__ import annotations
@@ -122,6 +124,23 @@ class Note:
     created_at: datetime
     updated_at: datetime
     system: bool = False
+    discussion_id: str = ""
+    resolvable: bool = False
+    """A thread's note (`POST .../discussions`): it can be resolved, which updates it."""
+    resolved_by: int | None = None
+    resolved_at: datetime | None = None
+
+
+@dataclass
+class DiffVersion:
+    """One diff version of a merge request (`GET .../versions`): GitLab makes one when the merge
+    request is opened and one at every push to its source branch."""
+
+    id: int
+    head_commit_sha: str
+    base_commit_sha: str
+    start_commit_sha: str
+    created_at: datetime
 
 
 @dataclass
@@ -161,6 +180,7 @@ class MergeRequest:
     approvals: list[Approval] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
+    versions: list[DiffVersion] = field(default_factory=list)
 
 
 @dataclass
@@ -210,6 +230,9 @@ class GitLabEmulator(Emulator):
         self.groups: dict[int, Group] = {}
         self.projects: dict[int, Project] = {}
         self.tokens: dict[str, int] = {}
+        self.approval_times = True
+        """Whether approvals say when they were given (`approved_by[].approved_at`, in recent
+        GitLab); False plays an older GitLab."""
         root = self.add_user("root", "Administrator", is_admin=True)
         self.tokens[token] = root
         self.token = token
@@ -250,6 +273,8 @@ class GitLabEmulator(Emulator):
         api("GET", mr + "/changes", self._mr_changes)
         api("GET", mr + "/diffs", self._mr_diffs)
         api("GET", mr + "/commits", self._mr_commits)
+        api("GET", mr + "/versions", self._mr_versions)
+        api("GET", mr + "/versions/{version_id}", self._mr_version)
         api("GET", mr + "/approvals", self._mr_approvals)
         api("POST", mr + "/approve", self._mr_approve)
         api("GET", mr + "/approval_state", self._mr_approval_state)
@@ -258,6 +283,10 @@ class GitLabEmulator(Emulator):
         api("POST", mr + "/notes", self._create_note)
         api("GET", mr + "/notes/{note_id}", self._get_note)
         api("PUT", mr + "/notes/{note_id}", self._update_note)
+        api("GET", mr + "/discussions", self._list_discussions)
+        api("POST", mr + "/discussions", self._create_discussion)
+        api("GET", mr + "/discussions/{discussion_id}", self._get_discussion)
+        api("PUT", mr + "/discussions/{discussion_id}", self._resolve_discussion)
 
     def _api(self, method: str, template: str,
              handler: Callable[[Request, User], Response | JSON]) -> None:
@@ -490,9 +519,9 @@ class GitLabEmulator(Emulator):
         return body
 
     def _note_json(self, mr: MergeRequest, note: Note) -> JSON:
-        return {
+        body: JSON = {
             "id": note.id,
-            "type": None,
+            "type": "DiscussionNote" if note.resolvable else None,
             "body": note.body,
             "attachment": None,
             "author": self._user_basic(note.author_id),
@@ -503,11 +532,30 @@ class GitLabEmulator(Emulator):
             "noteable_type": "MergeRequest",
             "project_id": mr.project_id,
             "noteable_iid": mr.iid,
-            "resolvable": False,
+            "resolvable": note.resolvable,
             "confidential": False,
             "internal": False,
             "imported": False,
             "imported_from": "none",
+        }
+        if note.resolvable:
+            body["resolved"] = note.resolved_by is not None
+            body["resolved_by"] = (self._user_basic(note.resolved_by)
+                                   if note.resolved_by is not None else None)
+        return body
+
+    def _version_json(self, mr: MergeRequest, version: DiffVersion) -> JSON:
+        return {
+            "id": version.id,
+            "head_commit_sha": version.head_commit_sha,
+            "base_commit_sha": version.base_commit_sha,
+            "start_commit_sha": version.start_commit_sha,
+            "created_at": _stamp(version.created_at),
+            "merge_request_id": mr.id,
+            "state": "collected",
+            "real_size": str(len(self._changes(self.projects[mr.project_id],
+                                               version.base_commit_sha,
+                                               version.head_commit_sha))),
         }
 
     # -- look-ups ---------------------------------------------------------------------------------
@@ -936,6 +984,23 @@ class GitLabEmulator(Emulator):
                 for sha in self._mr_commits_of(project, mr)]
         return self._paginate(request, rows)
 
+    def _mr_versions(self, request: Request, actor: User) -> Response:
+        """The merge request's diff versions, the latest first (as GitLab lists them)."""
+        _, mr = self._find_mr(request)
+        return self._paginate(request, [self._version_json(mr, v)
+                                        for v in sorted(mr.versions, key=lambda v: -v.id)])
+
+    def _mr_version(self, request: Request, actor: User) -> JSON:
+        project, mr = self._find_mr(request)
+        version_id = _int_param(request, "version_id")
+        for version in mr.versions:
+            if version.id == version_id:
+                body = self._version_json(mr, version)
+                body["diffs"] = self._changes(project, version.base_commit_sha,
+                                              version.head_commit_sha)
+                return body
+        raise _not_found()
+
     def _rules(self, project: Project, mr: MergeRequest) -> list[Rule]:
         return self._code_owner_rules(project, mr) + list(mr.rules)
 
@@ -982,7 +1047,7 @@ class GitLabEmulator(Emulator):
             "approvals_required": required,
             "approvals_left": left,
             "require_password_to_approve": project.require_password_to_approve,
-            "approved_by": [{"user": self._user_basic(a.user_id)} for a in mr.approvals],
+            "approved_by": [self._approved_by_json(a) for a in mr.approvals],
             "suggested_approvers": [],
             "approvers": [],
             "approver_groups": [],
@@ -996,6 +1061,12 @@ class GitLabEmulator(Emulator):
             "multiple_approval_rules_available": True,
             "invalid_approvers_rules": [],
         }
+
+    def _approved_by_json(self, approval: Approval) -> JSON:
+        entry: JSON = {"user": self._user_basic(approval.user_id)}
+        if self.approval_times:
+            entry["approved_at"] = _stamp(approval.at)
+        return entry
 
     def _mr_approve(self, request: Request, actor: User) -> JSON:
         project, mr = self._find_mr(request)
@@ -1093,15 +1164,80 @@ class GitLabEmulator(Emulator):
         mr, note = self._note(request)
         return self._note_json(mr, note)
 
+    def _role_on(self, project: Project, user: User) -> int:
+        """The user's effective access level on the project (0: none; admins count as Owner)."""
+        if user.is_admin:
+            return 50
+        held = self._effective(*self._source("projects", str(project.id))).get(user.id)
+        return held.access_level if held is not None else 0
+
     def _update_note(self, request: Request, actor: User) -> JSON:
+        project, _ = self._find_mr(request)
         mr, note = self._note(request)
-        if note.author_id != actor.id:
+        # GitLab lets the author edit a comment, and anyone with at least the Maintainer role
+        # edit someone else's; the note does not say who edited it.
+        if note.author_id != actor.id and self._role_on(project, actor) < 40:
             raise HttpError(403, {"message": "403 Forbidden"})
         body = _form(request).get("body")
         if not body:
             raise _bad_request("body is missing")
         note.body, note.updated_at = str(body), self.clock()
         return self._note_json(mr, note)
+
+    def _discussions_json(self, mr: MergeRequest) -> list[JSON]:
+        threads: dict[str, list[Note]] = {}
+        for note in sorted(mr.notes, key=lambda n: (n.created_at, n.id)):
+            threads.setdefault(note.discussion_id or f"note-{note.id}", []).append(note)
+        return [{"id": key, "individual_note": not notes[0].resolvable,
+                 "notes": [self._note_json(mr, n) for n in notes]}
+                for key, notes in threads.items()]
+
+    def _list_discussions(self, request: Request, actor: User) -> Response:
+        _, mr = self._find_mr(request)
+        return self._paginate(request, self._discussions_json(mr))
+
+    def _get_discussion(self, request: Request, actor: User) -> JSON:
+        _, mr = self._find_mr(request)
+        key = request.params["discussion_id"]
+        for thread in self._discussions_json(mr):
+            if thread["id"] == key:
+                return thread
+        raise _not_found("Discussion")
+
+    def _create_discussion(self, request: Request, actor: User) -> Response:
+        """A new thread on the merge request: its first note can be resolved."""
+        _, mr = self._find_mr(request)
+        body = _form(request).get("body")
+        if not body:
+            raise _bad_request("body is missing")
+        now = self.clock()
+        note_id = next(self._ids)
+        key = hashlib.sha1(f"discussion:{mr.id}:{note_id}".encode()).hexdigest()
+        mr.notes.append(Note(note_id, str(body), actor.id, now, now, discussion_id=key,
+                             resolvable=True))
+        thread = next(d for d in self._discussions_json(mr) if d["id"] == key)
+        return Response(201, thread)
+
+    def _resolve_discussion(self, request: Request, actor: User) -> JSON:
+        """Resolve or unresolve a thread (Developer and up, or the merge request's author).
+        Resolving updates the thread's notes, so their `updated_at` moves."""
+        project, mr = self._find_mr(request)
+        key = request.params["discussion_id"]
+        notes = [n for n in mr.notes if n.discussion_id == key and n.resolvable]
+        if not notes:
+            raise _not_found("Discussion")
+        if actor.id != mr.author_id and self._role_on(project, actor) < 30:
+            raise HttpError(403, {"message": "403 Forbidden"})
+        raw = _form(request).get("resolved")
+        if raw is None or str(raw).casefold() not in ("true", "false", "1", "0"):
+            raise _bad_request("resolved is missing")
+        resolved = str(raw).casefold() in ("true", "1")
+        now = self.clock()
+        for note in notes:
+            note.resolved_by = actor.id if resolved else None
+            note.resolved_at = now if resolved else None
+            note.updated_at = now
+        return next(d for d in self._discussions_json(mr) if d["id"] == key)
 
     # -- seeding helpers (tests and the demo) -----------------------------------------------------
     def add_user(self, username: str, name: str | None = None, *, bot: bool = False,
@@ -1226,8 +1362,17 @@ class GitLabEmulator(Emulator):
             mr = MergeRequest(next(self._ids), iid, proj.id, title or f"Merge {source_branch}",
                               description, self._find_user(author).id, source_branch, target,
                               head, base, proj.branches[target], now, now)
+            self._new_version(mr, now)
             proj.merge_requests[iid] = mr
             return iid
+
+    def create_branch(self, project: str | int, name: str, ref: str) -> None:
+        """A new branch at `ref` (a branch name or a commit SHA), as `git branch NAME REF`."""
+        with self.lock:
+            proj = self._find_project(str(project))
+            if name in proj.branches:
+                raise ValueError(f"branch {name} exists")
+            proj.branches[name] = self._resolve(proj, ref).sha
 
     def approve(self, project: str | int, iid: int, username: str) -> None:
         """Record an approval by `username` on the merge request's current head."""
@@ -1350,11 +1495,15 @@ class GitLabEmulator(Emulator):
             project.branches[branch] = sha
         return sha
 
+    def _new_version(self, mr: MergeRequest, at: datetime) -> None:
+        mr.versions.append(DiffVersion(next(self._ids), mr.sha, mr.base_sha, mr.start_sha, at))
+
     def _source_moved(self, project: Project, mr: MergeRequest) -> None:
         mr.sha = project.branches[mr.source_branch]
         mr.start_sha = project.branches[mr.target_branch]
         mr.base_sha = self._merge_base(project, mr.sha, mr.start_sha)
         mr.updated_at = self.clock()
+        self._new_version(mr, mr.updated_at)
         if project.reset_approvals_on_push:
             mr.approvals.clear()
 

@@ -24,9 +24,9 @@ from accessctl.core.model import (
     Request,
     Severity,
     Target,
+    principal_key,
 )
 from accessctl.judge.isolation import internal_error, is_internal
-from accessctl.core.model import principal_key
 
 TeamLookup = Callable[[str], frozenset[str] | None]
 """'@org/team' -> casefolded member logins, or None when the team is unknown."""

@@ -11,9 +11,8 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from accessctl.core.model import ProviderInstance, Target
+from accessctl.core.model import ProviderInstance, Target, principal_key
 from accessctl.providers import ad
-from accessctl.core.model import principal_key
 
 from tests import samba
 

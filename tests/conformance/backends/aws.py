@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from accessctl.core.model import ProviderInstance, Target
+from accessctl.core.model import ProviderInstance, Target, principal_key
 from accessctl.providers import aws
-from accessctl.core.model import principal_key
 
 from tests.servers import moto_server
 

@@ -12,11 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from accessctl.core.model import ProviderInstance, Target
+from accessctl.core.model import ProviderInstance, Target, principal_key
 from accessctl.emulators.graph import GraphEmulator, Schedule, iso
 from accessctl.emulators.http import Faults
 from accessctl.providers import entra
-from accessctl.core.model import principal_key
 
 _ids = itertools.count()
 TOKEN = "conformance-token"

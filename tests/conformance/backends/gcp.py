@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from accessctl.core.model import ProviderInstance, Target, isoformat
+from accessctl.core.model import ProviderInstance, Target, isoformat, principal_key
 from accessctl.emulators.gcp import GcpEmulator
 from accessctl.emulators.http import Faults
 from accessctl.providers import gcp
-from accessctl.core.model import principal_key
 
 _ids = itertools.count()
 ROLE = "roles/viewer"

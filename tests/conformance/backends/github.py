@@ -6,11 +6,10 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from accessctl.core.model import ProviderInstance, Target
+from accessctl.core.model import ProviderInstance, Target, principal_key
 from accessctl.emulators.github import GitHubEmulator
 from accessctl.emulators.http import Faults
 from accessctl.providers import github
-from accessctl.core.model import principal_key
 
 _ids = itertools.count()
 TOKEN_ENV = "GITHUB_CONFORMANCE_TOKEN"

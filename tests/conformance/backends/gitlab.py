@@ -6,11 +6,10 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from accessctl.core.model import ProviderInstance, Target
+from accessctl.core.model import ProviderInstance, Target, principal_key
 from accessctl.emulators.gitlab import GitLabEmulator
 from accessctl.emulators.http import Faults
 from accessctl.providers import gitlab
-from accessctl.core.model import principal_key
 
 _ids = itertools.count()
 TOKEN_ENV = "GITLAB_CONFORMANCE_TOKEN"

@@ -7,11 +7,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from accessctl.core.model import ProviderInstance, Target
+from accessctl.core.model import ProviderInstance, Target, principal_key
 from accessctl.emulators.http import Faults
 from accessctl.emulators.okta import OktaEmulator
 from accessctl.providers import okta
-from accessctl.core.model import principal_key
 
 _ids = itertools.count()
 TOKEN = "conformance-okta-token"

@@ -1,8 +1,17 @@
 """GitLab through python-gitlab (imported only when the VCS is GitLab).
 
-GitLab's approvals do not say which commit they were given on. They count for the final commit
-only when the project resets approvals on push (then any approval still present at merge was
-given after the last push); otherwise none count and the verdict says what to change.
+A merged merge request is judged by the default branch as the merge found it: the first parent
+of the merge commit (or of the squash commit, or of the first commit a fast-forward put on the
+branch), not `diff_refs.base_sha`, which is only where the requester's branch left the default
+branch and may be as old as the requester likes (see `_judged_base`).
+
+GitLab's approvals do not say which commit they were given on, but they say when
+(`approved_by[].approved_at`), and each push makes a new diff version with its head commit and
+time (`GET .../versions`). An approval counts for the final commit only when the version current
+when it was given (the latest made before it) has the final commit as its head: given after the
+last push, or tied to the final head by a version of it. The project's "reset approvals on push"
+setting is not read: it may have been switched on after an approval of an earlier commit was
+kept. A GitLab too old to date its approvals gets none counted, and the verdict says why.
 
 Teams are groups: `@acme/security` is the group `acme/security`, and its members are its direct
 members, as GitLab's Code Owners take them. A subgroup's inherited members (everyone in `acme`)
@@ -11,26 +20,58 @@ are not the team: counting them would let any member of the parent group approve
 The basic user records in merge requests and approvals carry no `bot` flag, so whether an author
 or approver is a bot is read from the user itself (`GET /users/:id`), once per user.
 
+A role owner in CODEOWNERS (`@@maintainer`) is a team too: the project's direct members with
+exactly that role, as GitLab's Code Owners take them.
+
 GitLab takes no approval on a merged merge request, so the code owners ratify a break-glass grant
 there with a note on it whose first line is `accessctl: ratified` (`ratifications`, read only
 for requests of break-glass entitlements). Such a note counts as an approval of the final commit
-only when it was written (or last edited) after the merge; before the merge only real approvals
-count. Its author is judged like any approver.
+only when it was written after the merge and never changed since: a Maintainer may edit anyone's
+note, the notes API does not say who edited one, and resolving a thread updates its notes, so
+an edited note could put words in a code owner's mouth, or date an old note after the merge. Its
+time is its creation; its author is judged like any approver.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from accessctl.approval.codeowners import LOCATIONS
+from accessctl.approval.codeowners import LOCATIONS, ROLE_PREFIX
+from accessctl.approval.vcs import local_git
 from accessctl.approval.vcs.base import RATIFY, PullRequest, Review, ReviewState
 from accessctl.core.errors import ConfigError
+
+ROLES = {"@@developer": 30, "@@maintainer": 40, "@@owner": 50}
+"""CODEOWNERS roles and the access level a direct project member holds them with."""
+
+UNEDITED = timedelta(seconds=1)
+"""A note whose `updated_at` is this close to its `created_at` was not edited (GitLab may touch
+a note just after writing it)."""
 
 
 def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+Version = tuple[datetime, str]
+"""A merge request's diff version: when it was made, and its head commit."""
+
+
+def head_when(versions: Sequence[Version], moment: datetime) -> str | None:
+    """The merge request's head at `moment`: that of the latest version made before it (None:
+    before the first). `versions` in the order GitLab made them."""
+    head = None
+    for made, commit in versions:
+        if made < moment:
+            head = commit
+    return head
 
 
 class TreeFiles:
@@ -70,7 +111,7 @@ class GitLabVcs:
     kind = "gitlab"
 
     def __init__(self, project: str, token: str, url: str = "https://gitlab.com",
-                 default_branch: str | None = None) -> None:
+                 default_branch: str | None = None, checkout: Path | None = None) -> None:
         import gitlab
         from gitlab.exceptions import GitlabGetError
 
@@ -84,8 +125,10 @@ class GitLabVcs:
             raise ConfigError(f"project {project} not found at {url} (or the token cannot "
                               "read it): check CI_PROJECT_ID") from None
         self.default_branch = default_branch or self._project.default_branch
-        self._resets: bool | None = None
         self._bots: dict[int, bool] = {}
+        self._checkout = checkout
+        """The local clone (CI's checkout), read first for commits' parents."""
+        self._parents: dict[str, tuple[str, ...]] = {}
 
     def codeowners_paths(self) -> tuple[str, ...]:
         return LOCATIONS["gitlab"]
@@ -126,6 +169,7 @@ class GitLabVcs:
             f"/projects/{self._project.encoded_id}/merge_requests/{mr.iid}/diffs",
             get_all=True, per_page=100)
         files = {d["new_path"] for d in diffs} | {d["old_path"] for d in diffs}
+        merged = mr.state == "merged"
         return PullRequest(
             number=mr.iid,
             url=mr.web_url,
@@ -133,30 +177,55 @@ class GitLabVcs:
             author_is_bot=self._is_bot(mr.author),
             head_sha=mr.sha,
             base_ref=mr.target_branch,
-            base_sha=mr.diff_refs["base_sha"],
-            merged=mr.state == "merged",
+            base_sha=self._judged_base(mr) if merged else mr.diff_refs["base_sha"],
+            merged=merged,
             merged_at=_time(mr.merged_at),
             merge_commit_sha=mr.merge_commit_sha or mr.squash_commit_sha,
             changed_files=tuple(sorted(files)),
             added_files=tuple(sorted(d["new_path"] for d in diffs if d.get("new_file"))),
         )
 
-    def _approvals_reset_on_push(self) -> bool:
-        """Whether approvals still present were given on the final commit.
+    def _judged_base(self, mr: Any) -> str:
+        """The default branch as the merge found it, the commit a merged request is judged by
+        (invariant 5): the first parent of the merge commit; with a squash and no merge commit,
+        the squash commit's parent; after a fast-forward (or a rebase and fast-forward), the
+        parent of the first of the merge request's own commits, which the branch took as they
+        are. Never `diff_refs.base_sha`: that is the merge base of the requester's branch, as
+        old as the requester chose to cut it, with that old commit's policies, CODEOWNERS and
+        teams. Parents are read from the local clone when it has the commit, else through the
+        API (the commit's `parent_ids`)."""
+        if mr.merge_commit_sha:
+            parents = self._commit_parents(mr.merge_commit_sha)
+            if len(parents) >= 2:
+                return parents[0]
+        if mr.squash_commit_sha:
+            parents = self._commit_parents(mr.squash_commit_sha)
+            if parents:
+                return parents[0]
+        own = {str(c.id) for c in mr.commits(per_page=100)}
+        sha = str(mr.sha)
+        for _ in range(len(own) + 1):
+            if sha not in own:
+                return sha
+            parents = self._commit_parents(sha)
+            if not parents:
+                break
+            sha = parents[0]
+        raise ConfigError(f"merge request !{mr.iid}: the commit its merge was made on cannot be "
+                          "found (its commits lead to no commit of the default branch)")
 
-        Unreadable settings (GitLab Free has no approval settings API: 404; a token that may not
-        read them: 403) mean approvals cannot be tied to a commit, so none count. Other errors
-        propagate, so that a passing outage is retried, not taken as "off"."""
-        from gitlab.exceptions import GitlabGetError
+    def _commit_parents(self, sha: str) -> tuple[str, ...]:
+        if sha not in self._parents:
+            local = local_git.parents(self._checkout, sha) if self._checkout else None
+            self._parents[sha] = local if local is not None else tuple(
+                str(p) for p in self._project.commits.get(sha).parent_ids)
+        return self._parents[sha]
 
-        if self._resets is None:
-            try:
-                self._resets = self._project.approvals.get().reset_approvals_on_push is True
-            except GitlabGetError as error:
-                if error.response_code not in (403, 404):
-                    raise
-                self._resets = False
-        return self._resets
+    def _versions(self, mr: Any) -> list[Version]:
+        """The merge request's diff versions (one per push), oldest first."""
+        listed = mr.diffs.list(get_all=True, per_page=100)
+        dated = sorted((int(v.id), _time(v.created_at), str(v.head_commit_sha)) for v in listed)
+        return [(made, head) for _, made, head in dated if made is not None]
 
     def _is_bot(self, user: Mapping[str, Any]) -> bool:
         """Bot users (project, group and service-account tokens) from the full user record."""
@@ -215,37 +284,51 @@ class GitLabVcs:
         return False
 
     def reviews(self, pull: PullRequest) -> list[Review]:
-        approvals = self._project.mergerequests.get(pull.number, lazy=True).approvals.get()
-        resets = self._approvals_reset_on_push()
-        commit = pull.head_sha if resets else None
-        note = None if resets else (
-            "this project keeps approvals across pushes, so an approval may be of an earlier "
-            "commit: enable 'Remove all approvals when commits are added to the source branch' "
-            "(reset_approvals_on_push)")
-        return [
-            Review(login=entry["user"]["username"], state=ReviewState.APPROVED, commit_id=commit,
-                   submitted_at=None, is_bot=self._is_bot(entry["user"]), note=note)
-            for entry in approvals.approved_by
-        ]
+        """Each approval, as one of the final commit only when it was given after the last push
+        (see the module docstring)."""
+        mr = self._project.mergerequests.get(pull.number, lazy=True)
+        approvals = mr.approvals.get().approved_by
+        versions = self._versions(mr) if approvals else []
+        found = []
+        for entry in approvals:
+            given = _time(entry.get("approved_at"))
+            commit, note = None, None
+            head = head_when(versions, given) if given is not None else None
+            if given is None:
+                note = ("GitLab did not say when this approval was given (approved_at), so it "
+                        "cannot be tied to the final commit: upgrade GitLab")
+            elif head != pull.head_sha:
+                last = f" at {_iso(versions[-1][0])}" if versions else ""
+                was = f" of {head[:12]}" if head else ""
+                note = (f"approved at {_iso(given)}, before the last push{last}: an approval"
+                        f"{was}, an earlier commit than the final {pull.head_sha[:12]}")
+            else:
+                commit = pull.head_sha
+            found.append(Review(login=entry["user"]["username"], state=ReviewState.APPROVED,
+                                commit_id=commit, submitted_at=given,
+                                is_bot=self._is_bot(entry["user"]), note=note))
+        return found
 
     def ratifications(self, pull: PullRequest) -> list[Review]:
-        """`accessctl: ratified` notes written after the merge, as approvals of the final
-        commit at the time each was written or last edited (whichever is later)."""
+        """`accessctl: ratified` notes written after the merge and never changed since, as
+        approvals of the final commit at the time each was written (see the module docstring).
+        """
         if not pull.merged or pull.merged_at is None:
             return []
         mr = self._project.mergerequests.get(pull.number, lazy=True)
         found = []
         for item in mr.notes.list(get_all=True, per_page=100, sort="asc"):
-            if item.attributes.get("system"):
+            if item.attributes.get("system") is not False:
                 continue
             first = str(item.body or "").strip().splitlines()[:1]
             if not first or first[0].strip().casefold() != RATIFY:
                 continue
-            times = [t for t in (_time(item.attributes.get("created_at")),
-                                 _time(item.attributes.get("updated_at"))) if t is not None]
-            written = max(times) if times else None
-            if written is None or written <= pull.merged_at:
+            written = _time(item.attributes.get("created_at"))
+            touched = _time(item.attributes.get("updated_at"))
+            if written is None or touched is None or written <= pull.merged_at:
                 continue
+            if abs(touched - written) > UNEDITED:
+                continue  # edited (by whom, GitLab does not say) or its thread resolved
             found.append(Review(login=item.author["username"], state=ReviewState.APPROVED,
                                 commit_id=pull.head_sha, submitted_at=written,
                                 is_bot=self._is_bot(item.author)))
@@ -254,6 +337,8 @@ class GitLabVcs:
     def team_members(self, team: str) -> frozenset[str] | None:
         from gitlab.exceptions import GitlabGetError
 
+        if team.startswith(ROLE_PREFIX):
+            return self._role_members(team)
         try:
             group = self._client.groups.get(team.lstrip("@"))
         except GitlabGetError as error:
@@ -265,6 +350,17 @@ class GitLabVcs:
         return frozenset(
             m.username.casefold() for m in group.members.list(get_all=True, per_page=100)
             if m.attributes.get("membership_state", "active") == "active")
+
+    def _role_members(self, role: str) -> frozenset[str] | None:
+        """A CODEOWNERS role: the project's direct members with exactly that role (GitLab:
+        roles are not inclusive of higher ones; inherited and invited members are not)."""
+        level = ROLES.get(role.casefold())
+        if level is None:
+            return None
+        return frozenset(
+            m.username.casefold() for m in self._project.members.list(get_all=True, per_page=100)
+            if m.access_level == level
+            and m.attributes.get("membership_state", "active") == "active")
 
     def files_at(self, sha: str) -> TreeFiles:
         return TreeFiles(self._project, sha)
@@ -278,4 +374,7 @@ def from_environment(environ: Mapping[str, str]) -> GitLabVcs:
         raise ConfigError("GitLab needs CI_PROJECT_ID and ACCESSCTL_VCS_TOKEN (a project "
                           "access token with read_api) in the environment to verify approvals")
     url = environ.get("CI_SERVER_URL", "https://gitlab.com")
-    return GitLabVcs(project, token, url, environ.get("ACCESSCTL_DEFAULT_BRANCH"))
+    # GitLab CI clones the repository into CI_PROJECT_DIR: commits found there need no API call.
+    checkout = environ.get("CI_PROJECT_DIR")
+    return GitLabVcs(project, token, url, environ.get("ACCESSCTL_DEFAULT_BRANCH"),
+                     Path(checkout) if checkout else None)
