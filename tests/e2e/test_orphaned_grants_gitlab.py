@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from accessctl.emulators.gitlab import GitLabEmulator
+
 from tests.cli_runner import Result, invoke
 from tests.e2e.gitlab_world import World, hours, stamp
 from tests.repo_fixture import request
