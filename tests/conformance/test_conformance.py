@@ -144,3 +144,35 @@ def test_native_expiry_is_set_where_claimed(backend: Any) -> None:
     else:
         assert not outcome.native_expiry_set
         assert held is None
+
+
+def test_a_renamed_holder_is_removed_by_id_and_the_old_name_s_new_holder_stays(
+        backend: Any) -> None:
+    """People are known by immutable ids. A grant reports the id it went to; after the person
+    renames themselves and someone else takes the old name (and holds the target their own
+    way), the next run's observe names the id under its new name, and a revoke given the id
+    removes that person, never the new holder of the old name."""
+    rename = getattr(backend, "rename_out_of_band", None)
+    if rename is None:
+        pytest.skip(f"{backend.platform}'s test server cannot rename a principal")
+    provider = backend.provider()
+    target, principal = backend.new_target(), backend.new_principal()
+    provider.observe([target])  # the engine plans from an observation first
+    granted = provider.grant(change(Action.GRANT, target, principal))
+    assert granted.status is Status.DONE
+    assert granted.principal_id
+
+    renamed = rename(principal)
+    other = rename(backend.new_principal(), principal)  # the old name, someone else's now
+    backend.add_member_out_of_band(target, other)
+
+    later = backend.provider()  # the next run
+    assert later.observe([target])[target] == frozenset(
+        {principal_key(renamed), principal_key(other)})
+    ids = later.member_ids(target)
+    assert ids[principal_key(renamed)] == granted.principal_id
+    assert ids[principal_key(other)] != granted.principal_id
+    outcome = later.revoke(Change(Action.REVOKE, target, principal, "conformance",
+                                  "conformance test", principal_id=granted.principal_id))
+    assert outcome.status is Status.DONE
+    assert backend.members_out_of_band(target) == {principal_key(other)}

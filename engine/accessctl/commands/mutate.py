@@ -179,7 +179,7 @@ def record_outcomes(store: LedgerStore | None, ledgers: dict[str, Ledger] | None
         if name in converged.observation.failures:
             continue
         after = settle(ledger, observed=converged.observation.observed, wanted=wanted,
-                       outcomes=outcomes, now=now)
+                       outcomes=outcomes, now=now, holders=converged.holders)
         if after.entries != ledger.entries or (not ledger.exists and after.entries):
             store.write(after, commit)
 

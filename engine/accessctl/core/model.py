@@ -244,6 +244,10 @@ class Change:
     expires_at: datetime | None = None
     requests: tuple[str, ...] = ()
     native_expiry: bool = False
+    principal_id: str | None = None
+    """The platform's immutable id of the person (GitHub/GitLab user id, Okta user id, Entra
+    object id, AD objectGUID, IAM UserId, Identity Center UserId), where the change acts on one
+    the engine observed: a revoke removes that id, whatever name it goes by now."""
 
     @property
     def pair(self) -> tuple[Target, str]:
@@ -263,6 +267,9 @@ class Outcome:
     status: Status
     detail: str = ""
     native_expiry_set: bool = False
+    principal_id: str | None = None
+    """The immutable id the platform gave for the principal the change acted on (a grant
+    resolves it from the name at the moment it is made)."""
 
 
 def utc(value: datetime) -> datetime:
