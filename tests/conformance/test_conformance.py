@@ -176,3 +176,26 @@ def test_a_renamed_holder_is_removed_by_id_and_the_old_name_s_new_holder_stays(
                                   "conformance test", principal_id=granted.principal_id))
     assert outcome.status is Status.DONE
     assert backend.members_out_of_band(target) == {principal_key(other)}
+
+
+def test_a_grant_resolves_the_name_to_whoever_has_it_when_the_grant_is_made(
+        backend: Any) -> None:
+    """Between the request and the apply, the person who had the name renamed themselves and
+    another account took it: the grant goes to the name as the platform knows it at that moment,
+    and reports that account's id (the one the engine will revoke)."""
+    rename = getattr(backend, "rename_out_of_band", None)
+    if rename is None:
+        pytest.skip(f"{backend.platform}'s test server cannot rename a principal")
+    target, name = backend.new_target(), backend.new_principal()
+    before = backend.provider()
+    before.observe([target])
+    moved = rename(name)
+    rename(backend.new_principal(), name)
+    provider = backend.provider()
+    provider.observe([target])
+    granted = provider.grant(change(Action.GRANT, target, name))
+    assert granted.status is Status.DONE and granted.principal_id
+    later = backend.provider()
+    assert later.observe([target])[target] == frozenset({principal_key(name)})
+    assert later.member_ids(target) == {principal_key(name): granted.principal_id}
+    assert principal_key(moved) not in backend.members_out_of_band(target)
