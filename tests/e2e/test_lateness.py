@@ -104,7 +104,7 @@ def receiver() -> Iterator[tuple[str, list[dict[str, object]]]]:
     got: list[dict[str, object]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             got.append(json.loads(self.rfile.read(length)))
             self.send_response(200)
