@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from accessctl.emulators.gitlab import GitLabEmulator
+
 from tests.cli_runner import Result, invoke
 from tests.git_checkout import commit_tree
 
