@@ -126,9 +126,24 @@ class GitHubVcs:
             # Exit 2: the event names a pull request this repository does not have.
             raise ConfigError(f"pull request {number} not found in {self.repository}") from None
 
-    def _record(self, pull: Any) -> PullRequest:
-        listed = list(pull.get_files())
-        files = tuple(f.filename for f in listed)
+    def pulls_for_commit(self, commit_sha: str) -> list[PullRequest]:
+        # One call (per 100 pull requests): the listed records carry everything but the files.
+        return [self._record(pull, files=False)
+                for pull in self._repo.get_commit(commit_sha).get_pulls()]
+
+    def with_files(self, pull: PullRequest) -> PullRequest:
+        import dataclasses
+
+        # The lazy client asks for the files only (one call per 100), not the pull request.
+        listed = list(self._repo.get_pull(pull.number).get_files())
+        return dataclasses.replace(
+            pull, changed_files=tuple(f.filename for f in listed),
+            added_files=tuple(f.filename for f in listed if f.status == "added"),
+            head_blobs=tuple((f.filename, f.sha) for f in listed
+                             if f.status != "removed" and f.sha))
+
+    def _record(self, pull: Any, files: bool = True) -> PullRequest:
+        listed = list(pull.get_files()) if files else []
         return PullRequest(
             number=pull.number,
             url=pull.html_url,
@@ -140,8 +155,11 @@ class GitHubVcs:
             merged=bool(pull.merged_at),
             merged_at=_aware(pull.merged_at),
             merge_commit_sha=pull.merge_commit_sha,
-            changed_files=files,
-            added_files=tuple(f.filename for f in listed if f.status == "added"),
+            changed_files=tuple(f.filename for f in listed),
+            added_files=tuple(f.filename for f in listed if f.status == "added")
+            if files else None,
+            head_blobs=tuple((f.filename, f.sha) for f in listed
+                             if f.status != "removed" and f.sha) if files else None,
         )
 
     def current_login(self) -> str:

@@ -152,6 +152,13 @@ class GitLabVcs:
         data = max(merged, key=lambda mr: mr.get("merged_at") or "")
         return self.pull_request(data["iid"])
 
+    def pulls_for_commit(self, commit_sha: str) -> list[PullRequest]:
+        commit = self._project.commits.get(commit_sha, lazy=True)
+        return [self.pull_request(mr["iid"]) for mr in commit.merge_requests(get_all=True)]
+
+    def with_files(self, pull: PullRequest) -> PullRequest:
+        return pull  # pull_request reads the diffs already
+
     def pull_request(self, number: int) -> PullRequest:
         from gitlab.exceptions import GitlabGetError
 
