@@ -18,9 +18,9 @@ from tests.cli_runner import invoke
 from tests.e2e.github_world import REPO, World, hours, stamp
 from tests.repo_fixture import request
 
-STEADY = 3
-"""A steady-state apply (nothing to grant): the repository's default branch, and the eligible
-team @acme/sre (looked up and listed) for every request's eligibility."""
+STEADY = 2
+"""A steady-state apply (nothing to grant): the repository (its default branch), and the members
+of the eligible team @acme/sre for every request's eligibility."""
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_one_newly_merged_request_costs_at_most_four_calls(crowd: World) -> None
     approved(crowd, ["p003"])
     one = applied(crowd, 1.2)
     assert crowd.members() == {"p000", "p001", "p002", "p003"}
-    assert len(one) - len(steady) <= 4, one
+    assert len(one) - len(steady) <= 4, one  # recent merges, files, reviews, @acme/security
 
 
 def test_a_request_denied_for_good_costs_no_call_on_later_runs(world: World) -> None:
@@ -83,7 +83,7 @@ def test_a_request_denied_for_good_costs_no_call_on_later_runs(world: World) -> 
     calls(world)
     first = world.apply()
     assert first.code == 1 and "not a code owner" in first.err
-    assert any("/commits/" in c and c.endswith("/pulls") for c in calls(world))
+    assert any("/pulls" in c for c in calls(world))  # judged once, through the API
     again = world.apply(hours(1.5))
     assert again.code == 1 and "denied at" in again.err, again.err
     later = calls(world)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -179,6 +180,12 @@ class Verifier:
     notes: list[str] = field(default_factory=list)
     _pulls: dict[str, PullRequest | None] = field(default_factory=dict)
     _commit_pulls: dict[str, list[PullRequest]] = field(default_factory=dict)
+    _merged: dict[str, PullRequest] = field(default_factory=dict)
+    _recent: Iterator[PullRequest] | None = None
+    _scanned: int = 0
+    expected: int = 1
+    """How many requests this run will verify: how far the list of recent merges is read
+    before each remaining commit is asked about on its own."""
     _with_files: dict[int, PullRequest] = field(default_factory=dict)
     _reviews: dict[int, list[Review]] = field(default_factory=dict)
     _ratifications: dict[int, list[Review]] = field(default_factory=dict)
@@ -207,25 +214,35 @@ class Verifier:
         return self._pulls[path]
 
     def base(self, sha: str) -> tuple[Policies | None, CodeOwners | None]:
+        if sha not in self._bases and self.local is not None:
+            same = self.local.fingerprint(sha)
+            if same is not None and same in self._bases:
+                self._bases[sha] = self._bases[same]
+                return self._bases[sha]
+            if same is not None:
+                self._bases[same] = self._bases[sha] = self._read_base(sha)
         if sha not in self._bases:
-            local = self.local.files_at(sha) if self.local is not None else None
-            if self.local is not None and local is None:
-                self.notes.append(f"commit {sha[:12]} is not in the checkout: its policies and "
-                                  "CODEOWNERS are read through the API (check out with full "
-                                  "history: fetch-depth: 0)")
-            files: FileSource = local if local is not None else self.vcs.files_at(sha)
-            policies, _ = load_policies(files)
-            # The platform uses the first CODEOWNERS it finds: judge by that same file.
-            found = next((p for p in self.vcs.codeowners_paths() if files.read(p) is not None),
-                         None)
-            raw = files.read(found) if found is not None else None
-            owners = (
-                CodeOwners.parse(raw.decode("utf-8", "replace"), gitlab=self.vcs.kind == "gitlab",
-                                 file=found)
-                if raw is not None else None
-            )
-            self._bases[sha] = (policies, owners)
+            self._bases[sha] = self._read_base(sha)
         return self._bases[sha]
+
+    def _read_base(self, sha: str) -> tuple[Policies | None, CodeOwners | None]:
+        local = self.local.files_at(sha) if self.local is not None else None
+        if self.local is not None and local is None:
+            self.notes.append(f"commit {sha[:12]} is not in the checkout: its policies and "
+                              "CODEOWNERS are read through the API (check out with full "
+                              "history: fetch-depth: 0)")
+        files: FileSource = local if local is not None else self.vcs.files_at(sha)
+        policies, _ = load_policies(files)
+        # The platform uses the first CODEOWNERS it finds: judge by that same file.
+        found = next((p for p in self.vcs.codeowners_paths() if files.read(p) is not None),
+                     None)
+        raw = files.read(found) if found is not None else None
+        owners = (
+            CodeOwners.parse(raw.decode("utf-8", "replace"), gitlab=self.vcs.kind == "gitlab",
+                             file=found)
+            if raw is not None else None
+        )
+        return policies, owners
 
     def landing(self, path: str) -> Landing | None:
         """How the request file's current version reached the default branch, from git."""
@@ -310,6 +327,12 @@ class Verifier:
         platform names the candidates; git says whether each one's merge really is that commit
         or (a rebase of several commits) a first-parent descendant of it, the nearest wins."""
         assert self.local is not None
+        exact = self._recently_merged(landing.commit)
+        if exact is not None:
+            if exact.number not in self._with_files:
+                self._with_files[exact.number] = self.vcs.with_files(exact)
+            return dataclasses.replace(self._with_files[exact.number],
+                                       base_sha=landing.parent or "")
         if landing.commit not in self._commit_pulls:
             self._commit_pulls[landing.commit] = self.vcs.pulls_for_commit(landing.commit)
         here = self.local.first_parent_position(landing.commit)
@@ -329,6 +352,28 @@ class Verifier:
         if pull.number not in self._with_files:
             self._with_files[pull.number] = self.vcs.with_files(pull)
         return dataclasses.replace(self._with_files[pull.number], base_sha=landing.parent or "")
+
+    def _recently_merged(self, commit: str) -> PullRequest | None:
+        """The pull request whose merge made exactly `commit` (its `merge_commit_sha`: a merge
+        commit, a squash, the last commit of a rebase), from the list of recent merges: one call
+        per 100 pull requests instead of one per commit. Read up to the number of requests this
+        run verifies, plus a page; a commit not found there is asked about on its own."""
+        if commit in self._merged:
+            return self._merged[commit]
+        if self._recent is None:
+            self._recent = self.vcs.recently_merged()
+        limit = self.expected + 100
+        while self._scanned < limit:
+            pull = next(self._recent, None)
+            if pull is None:
+                self._scanned = limit
+                break
+            self._scanned += 1
+            if pull.merge_commit_sha and pull.base_ref == self.vcs.default_branch:
+                self._merged.setdefault(pull.merge_commit_sha, pull)
+            if commit in self._merged:
+                return self._merged[commit]
+        return None
 
     def _judge(self, request: Request, pull: PullRequest, base: str,
                now: datetime | None) -> tuple[Verdict, list[str]]:

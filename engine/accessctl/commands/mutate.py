@@ -144,6 +144,7 @@ def verify_changes(
     selection = select(unjudged, observed, ledgers, blob_of, only=only, targets=targets,
                        present_only=present_only)
     by_path = {r.path: r for r in loaded.requests}
+    verifier.expected = len(selection.verify)
     verdicts, unverified = judge_each(
         (by_path[p] for p in selection.verify), "verifying its approval",
         lambda request: verifier.verify(request, now))

@@ -1201,8 +1201,15 @@ class GitHubEmulator(Emulator):
             if state not in ("open", "closed", "all"):
                 raise invalid("state must be open, closed or all", "PullRequest", "state")
             head, base = request.arg("head"), request.arg("base")
+            sort = request.arg("sort", "created")
+            if sort not in ("created", "updated", "popularity", "long-running"):
+                raise invalid("sort is not valid", "PullRequest", "sort")
+            ascending = request.arg("direction", "desc") == "asc"
             pulls = []
-            for pull in sorted(repo.pulls.values(), key=lambda p: p.number, reverse=True):
+            ordered = sorted(repo.pulls.values(), reverse=not ascending,
+                             key=lambda p: (p.updated_at, p.number) if sort == "updated"
+                             else (p.created_at, p.number))
+            for pull in ordered:
                 if state != "all" and pull.state != state:
                     continue
                 if base and pull.base_ref != base:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -81,6 +81,11 @@ class Vcs(Protocol):
 
     def pull_request(self, number: int) -> PullRequest:
         """An open or closed pull request by number, with its changed files."""
+        ...
+
+    def recently_merged(self) -> Iterator[PullRequest]:
+        """Merged pull requests into the default branch, the most recently updated first, read
+        lazily (100 a call), without their files: one call finds many merges' pull requests."""
         ...
 
     def pulls_for_commit(self, commit_sha: str) -> list[PullRequest]:

@@ -144,6 +144,14 @@ class LocalHistory:
             self._order = {s: n for n, s in enumerate((listed or "").split())}
         return self._order.get(sha)
 
+    def fingerprint(self, sha: str) -> str | None:
+        """The IDs of the trees and files that policies and CODEOWNERS are read from at `sha`
+        (one `ls-tree`): commits with the same fingerprint are judged alike, so a run that
+        verifies a hundred merges reads the policies once per distinct state, not per merge."""
+        if not _SHA.match(sha):
+            return None
+        return _git(self.repo, "ls-tree", sha, "--", *(p.rstrip("/") for p in GitFiles.PRELOAD))
+
     def files_at(self, sha: str) -> GitFiles | None:
         """The repository's files at commit `sha` (None when the clone lacks it)."""
         if not _SHA.match(sha):
