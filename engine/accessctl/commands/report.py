@@ -97,6 +97,9 @@ def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, log
     except ValueError as error:
         raise ConfigError(f"--soon: {error}") from None
     loaded = load(repo)
+    from accessctl.change.heartbeat import warn_if_stale
+
+    warn_if_stale(repo, now, env.stderr)
     evaluation = judge(loaded, now)
     shown = 0
     noted: set[str] = set()
