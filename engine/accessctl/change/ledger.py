@@ -54,6 +54,10 @@ class Entry:
     """When the engine recorded it (RFC 3339)."""
     requests: tuple[str, ...] = ()
     expires_at: str | None = None
+    blobs: tuple[str, ...] = ()
+    """The git blob of each of `requests` when the engine verified and granted it ("" where
+    unknown): a later run trusts the grant without asking the VCS again only while the file
+    is still these bytes (change/backing.py)."""
     found: tuple[tuple[str, str], ...] = ()
     """What the person held before the engine's grant raised it (a role level): what the
     revoke puts back. Empty: the engine found nothing and removes what it added."""
@@ -62,6 +66,8 @@ class Entry:
         data: dict[str, object] = {
             "target": self.target, "principal": self.principal, "origin": self.origin.value,
             "at": self.at, "requests": list(self.requests), "expires_at": self.expires_at}
+        if any(self.blobs):
+            data["blobs"] = list(self.blobs)
         if self.found:
             data["found"] = dict(self.found)
         return data
@@ -130,22 +136,26 @@ def standing(grants: Iterable[Grant], observed: Mapping[Target, frozenset[str]],
 
 
 def _entry(target: Target, principal: str, origin: Origin, now: datetime,
-           requests: Sequence[str], expires_at: datetime | None) -> Entry:
+           requests: Sequence[str], expires_at: datetime | None,
+           blobs: Mapping[str, str] | None = None) -> Entry:
+    found = tuple((blobs or {}).get(p, "") for p in requests)
     return Entry(target.display, principal_key(principal), origin, isoformat(now),
-                 tuple(requests), isoformat(expires_at) if expires_at else None)
+                 tuple(requests), isoformat(expires_at) if expires_at else None,
+                 found if any(found) else ())
 
 
 def with_intents(ledger: Ledger, grants: Iterable[tuple[Target, str, Sequence[str],
                                                        datetime | None]],
-                 now: datetime) -> Ledger:
+                 now: datetime, blobs: Mapping[str, str] | None = None) -> Ledger:
     """The ledger as it must stand before the platform writes: each grant about to be made
-    recorded as the engine's (target, principal, requests, expires_at)."""
+    recorded as the engine's (target, principal, requests, expires_at), with the blob of each
+    request it verified (`blobs`: path -> blob)."""
     entries = dict(ledger.entries)
     for target, principal, requests, expires_at in grants:
         if target.instance != ledger.instance:
             continue
         entries[(target.display, principal_key(principal))] = _entry(
-            target, principal, Origin.GRANTED, now, requests, expires_at)
+            target, principal, Origin.GRANTED, now, requests, expires_at, blobs)
     return replace(ledger, entries=entries)
 
 
