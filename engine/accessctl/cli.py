@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "Export the JSON Schemas for editors, or check them."),
     "codeowners": ("accessctl.commands.codeowners",
                    "Generate .github/CODEOWNERS from the policies, or check it."),
+    "workflows": ("accessctl.commands.workflows",
+                  "Generate the CI workflows from policies/providers.yaml, or check them."),
 }
 
 

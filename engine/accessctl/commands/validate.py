@@ -18,6 +18,7 @@ from accessctl.commands.common import (
     repo_option,
     resolve_now,
 )
+from accessctl.core.model import Finding
 from accessctl.read.load import Loaded
 
 
@@ -51,7 +52,7 @@ def command(ctx: click.Context, repo: Path, fmt: str, changed: tuple[str, ...],
         return
     loaded = _load(repo, changed)
     evaluation = judge(loaded, now, fresh=changed)
-    findings = [*loaded.findings, *evaluation.findings]
+    findings = [*loaded.findings, *evaluation.findings, *_repository(repo, loaded, changed)]
     states = Counter(j.state.value for j in evaluation.judgements.values())
     unreadable = len({f.location.path for f in loaded.findings
                       if f.location.path.startswith("access-requests/")})
@@ -62,6 +63,16 @@ def command(ctx: click.Context, repo: Path, fmt: str, changed: tuple[str, ...],
     }
     print_findings(findings, fmt, env, summary)
     ctx.exit(1 if has_errors(findings) else 0)
+
+
+def _repository(repo: Path, loaded: Loaded, changed: tuple[str, ...]) -> list[Finding]:
+    """Generated files the policies have outrun (a whole-repository check: not with
+    --changed, which loads only part of the policies)."""
+    if changed or loaded.policies is None:
+        return []
+    from accessctl.commands.workflows import findings_for
+
+    return findings_for(repo, loaded.policies)
 
 
 def _load(repo: Path, changed: tuple[str, ...]) -> Loaded:
