@@ -17,6 +17,7 @@ from accessctl.core.errors import AccessctlError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("accessctl.commands.test", "Run the policy test cases in policies/tests/."),
+    "init": ("accessctl.commands.init", "Write a new access repository, ready to commit."),
     "validate": ("accessctl.commands.validate",
                  "Check request and policy files; exit 1 on findings."),
     "demo": ("accessctl.commands.demo", "The whole lifecycle on local servers, narrated."),
