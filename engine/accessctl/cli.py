@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("accessctl.commands.status", "Active, pending and soon-expiring access."),
     "schemas": ("accessctl.commands.schemas",
                 "Export the JSON Schemas for editors, or check them."),
+    "completion": ("accessctl.commands.completion",
+                   "Print the shell completion script for bash, zsh or fish."),
     "codeowners": ("accessctl.commands.codeowners",
                    "Generate .github/CODEOWNERS from the policies, or check it."),
     "workflows": ("accessctl.commands.workflows",
