@@ -23,8 +23,10 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def commit_tree(dest: Path, tree: Mapping[str, bytes], message: str = "sync") -> str:
-    """Make `dest` hold exactly `tree` and commit it (git history kept across calls)."""
+def commit_tree(dest: Path, tree: Mapping[str, bytes], message: str = "sync",
+                commit: bool = True) -> str:
+    """Make `dest` hold exactly `tree` and commit it (git history kept across calls); with
+    `commit=False` only the working tree changes (a pull request's head checked out)."""
     if not (dest / ".git").is_dir():
         dest.mkdir(parents=True, exist_ok=True)
         git(dest, "init", "-q", "-b", "main")
@@ -39,6 +41,7 @@ def commit_tree(dest: Path, tree: Mapping[str, bytes], message: str = "sync") ->
         target = dest / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
-    git(dest, "add", "-A")
-    git(dest, "commit", "-q", "--allow-empty", "-m", message)
-    return git(dest, "rev-parse", "HEAD")
+    if commit:
+        git(dest, "add", "-A")
+        git(dest, "commit", "-q", "--allow-empty", "-m", message)
+    return git(dest, "rev-parse", "HEAD") if commit else ""

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from accessctl.core.model import Change, Outcome, isoformat
+from accessctl.core.model import Action, Change, Outcome, Status, isoformat
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,10 @@ class Event:
     approval_skipped: bool = False
     """The run was started with --skip-approval (approval not verified): set by AuditLog on
     every event of such a run."""
+    expires_at: datetime | None = None
+    """Revokes: when the access was due to end (the expiry written in its file)."""
+    lag_seconds: int | None = None
+    """Revokes: how long after `expires_at` the access really ended (0 when on time)."""
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"time": isoformat(self.time)}
@@ -51,11 +55,19 @@ class Event:
             data["deadline"] = isoformat(self.deadline)
         if self.approval_skipped:
             data["approval_skipped"] = True
+        if self.expires_at is not None:
+            data["expires_at"] = isoformat(self.expires_at)
+        if self.lag_seconds is not None:
+            data["lag_seconds"] = self.lag_seconds
         return data
 
 
 def change_event(time: datetime, outcome: Outcome, commit: str | None) -> Event:
     change: Change = outcome.change
+    revoke_due = change.expires_at if change.action is Action.REVOKE else None
+    late = None
+    if revoke_due is not None and outcome.status is Status.DONE:
+        late = max(int((time - revoke_due).total_seconds()), 0)
     return Event(
         time=time,
         action=change.action.value,
@@ -68,6 +80,8 @@ def change_event(time: datetime, outcome: Outcome, commit: str | None) -> Event:
         commit=commit,
         error=outcome.detail if outcome.status.value == "failed" else None,
         detail=outcome.detail if outcome.status.value != "failed" else None,
+        expires_at=revoke_due,
+        lag_seconds=late,
     )
 
 

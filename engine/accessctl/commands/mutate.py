@@ -17,6 +17,7 @@ from accessctl.approval.vcs.select import detect
 from accessctl.change import journal
 from accessctl.change.audit import AuditLog, Event
 from accessctl.change.converge import Converged, converge
+from accessctl.change.lateness import due_times, lags, too_late, with_due
 from accessctl.change.ledger import Ledger, settle, with_intents
 from accessctl.change.ledger_store import LedgerStore, store_for
 from accessctl.change.notify import Notice
@@ -24,6 +25,7 @@ from accessctl.change.runner import DEFAULT_CONCURRENCY, execute
 from accessctl.commands import approval_steps as steps
 from accessctl.commands.common import environment, judge, load, now_option, repo_option, resolve_now
 from accessctl.core.console import escape
+from accessctl.core.durations import format_duration
 from accessctl.core.environment import Environment
 from accessctl.core.errors import ConfigError, FindingsError
 from accessctl.core.model import Action, Change, Grant, Outcome, Request, Status
@@ -62,6 +64,9 @@ def options(function: Callable[..., None]) -> click.Command:
                      "its own credentials)."),
         click.option("--summary", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="Append a markdown summary here (e.g. $GITHUB_STEP_SUMMARY)."),
+        click.option("--max-lag", metavar="DURATION", default=None,
+                     help="Exit 1 when any revocation came later than this after its expiry "
+                     "(e.g. 30m): a late sweep turns red even when every change succeeded."),
         click.option("--ledger-remote", metavar="REMOTE", default=None,
                      help="Fetch and push the engine's ledger (refs/accessctl/ledger/*) "
                      "there, before any platform write [default: $ACCESSCTL_LEDGER_REMOTE; "
@@ -89,6 +94,7 @@ class Options:
     since: str | None
     providers: tuple[str, ...]
     summary: Path | None
+    max_lag: str | None
     ledger_remote: str | None
     skip_approval: bool
 
@@ -210,9 +216,12 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
 
         skip_approval.check(env, Action.GRANT in actions)  # before anything is read or changed
     now = resolve_now(options.now_text, env)
+    max_lag = _duration("--max-lag", options.max_lag)
     loaded = load(options.repo)
     if loaded.policies is None:
         raise FindingsError("policies cannot be read: run 'accessctl validate'")
+    if Action.GRANT in actions:
+        warn_if_sweep_is_stale(options.repo, now, env)
     if options.since:
         check_revision(options.repo, options.since)
     ended = history_requests(options.repo, env)
@@ -267,7 +276,8 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
                                     sweep_only=Action.GRANT not in actions,
                                     ledgers=ledgers)
     report_standing(env, converged.standing)
-    changes = [c for c in converged.plan.changes if c.action in actions]
+    changes = with_due([c for c in converged.plan.changes if c.action in actions],
+                       due_times(evaluation.managed, loaded.requests, now))
     denied = {p: v for p, v in sorted(verdicts.items()) if not v.approved}
     for path, verdict in denied.items():
         env.stderr.write(f"denied: {escape(path)}: {escape('; '.join(verdict.reasons))}\n")
@@ -339,7 +349,49 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
                       options.providers)
     failed = any(o.status is Status.FAILED for o in outcomes) or bool(
         converged.observation.failures)
-    ctx.exit(1 if failed or invalid or denied else 0)
+    late = too_late(lags(outcomes, env.clock()), max_lag)
+    if late:
+        env.stderr.write(f"late: {len(late)} revocation(s) came more than {options.max_lag} "
+                         f"after their expiry (worst {format_duration(late[-1])})\n")
+    if Action.GRANT not in actions and not failed:
+        keep_heartbeat(options, outcomes, now, env)
+    ctx.exit(1 if failed or invalid or denied or late else 0)
+
+
+def _duration(option: str, text: str | None) -> timedelta | None:
+    from accessctl.core.durations import parse_duration
+
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise ConfigError(f"{option}: {error}") from None
+
+
+def warn_if_sweep_is_stale(repo: Path, now: datetime, env: Environment) -> None:
+    from accessctl.change import heartbeat
+
+    heartbeat.warn_if_stale(repo, now, env.stderr)
+
+
+def keep_heartbeat(options: Options, outcomes: list[Outcome], now: datetime,
+                   env: Environment) -> None:
+    """A sweep that succeeded says so: the ref (read back by apply, validate and status) and
+    the optional ping to an external monitor. Dry runs and runs outside git say nothing."""
+    from accessctl.change import heartbeat
+    from accessctl.change.ledger_store import REMOTE_ENV
+    from accessctl.read.history import is_git_checkout
+
+    if not options.confirm or not is_git_checkout(options.repo):
+        return
+    revoked = sum(1 for o in outcomes
+                  if o.change.action is Action.REVOKE and o.status is Status.DONE)
+    remote = options.ledger_remote or env.environ.get(REMOTE_ENV) or None
+    for warning in (heartbeat.record(options.repo, now, f"{revoked} revoked", remote),
+                    heartbeat.ping(env.environ, now, revoked)):
+        if warning:
+            env.stderr.write(f"warning: {warning}\n")
 
 
 def write_summary(path: Path, actions: frozenset[Action], outcomes: list[Outcome],
@@ -357,7 +409,7 @@ def write_summary(path: Path, actions: frozenset[Action], outcomes: list[Outcome
         stream.write(text)
 
 
-REVOKE_SCHEDULE = timedelta(minutes=15)
+REVOKE_SCHEDULE = timedelta(minutes=15)  # = heartbeat.SCHEDULE
 """How often revoke.yml runs: each grant is warned about once, by the run before it expires."""
 
 

@@ -108,6 +108,9 @@ def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, log
     except ValueError as error:
         raise ConfigError(f"--soon: {error}") from None
     loaded = load(repo)
+    from accessctl.change.heartbeat import warn_if_stale
+
+    warn_if_stale(repo, now, env.stderr)
     evaluation = judge(loaded, now)
     entries = []
     for path, judgement in sorted(evaluation.judgements.items(),

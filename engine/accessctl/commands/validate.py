@@ -48,6 +48,9 @@ def command(ctx: click.Context, repo: Path, fmt: str, changed: tuple[str, ...],
     """Check request and policy files; exit 1 when any has an error."""
     env = environment(ctx)
     now = resolve_now(now_text, env)
+    from accessctl.change.heartbeat import warn_if_stale
+
+    warn_if_stale(repo, now, env.stderr)
     if event_path is not None:
         review_pull_request(ctx, repo, fmt, event_path, comment, vcs_kind, now)
         return
