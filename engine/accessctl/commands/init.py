@@ -106,7 +106,7 @@ def command(ctx: click.Context, directory: Path, vcs_kind: str,
     text = "".join(github_workflows.render(list(policies.providers.values()),
                                            github_workflows.Install(False)).values())
     variables = sorted(set(re.findall(r"vars\.(\w+)", text)))
-    optional = ("ACCESSCTL_VCS_TOKEN", "ACCESSCTL_WEBHOOK_URL")
+    optional = ("ACCESSCTL_HEARTBEAT_URL", "ACCESSCTL_VCS_TOKEN", "ACCESSCTL_WEBHOOK_URL")
     secrets = sorted(set(re.findall(r"secrets\.(\w+)", text)) - set(optional))
     where = ("Settings > Environments > production" if vcs_kind == "github"
              else "Settings > CI/CD > Variables")

@@ -199,9 +199,16 @@ def _audit_step(verb: str) -> str:
 """
 
 
+_HEARTBEAT_ENV = """\
+          # Optional: a dead man's switch pinged after every successful sweep (docs/ci.md).
+          ACCESSCTL_HEARTBEAT_URL: ${{ secrets.ACCESSCTL_HEARTBEAT_URL }}
+"""
+
+
 def _sweep_job(verb: str, step_name: str, job: JobCredentials, install: Install,
                pull_requests: str) -> str:
     """An apply or revoke job: catch up from the applied ref, run with --confirm."""
+    heartbeat = _HEARTBEAT_ENV if verb == "revoke" else ""
     return (
         _job_head(verb, job, pull_requests) + _CHECKOUT_STEP + _FIND_APPLIED
         + _install_and_credentials(job, install, vcs=True)
@@ -210,7 +217,8 @@ def _sweep_job(verb: str, step_name: str, job: JobCredentials, install: Install,
         env:
           GITHUB_TOKEN: ${{{{ github.token }}}}
           SINCE: ${{{{ steps.applied.outputs.since }}}}
-""" + _platform_env(job) + _LEDGER_ENV + _VCS_ENV + "        run: |\n" + _LEDGER_AUTH + f"""\
+""" + _platform_env(job) + _LEDGER_ENV + _VCS_ENV + heartbeat + "        run: |\n"
+        + _LEDGER_AUTH + f"""\
           args=(--confirm --provider "$INSTANCE" --commit "$GITHUB_SHA"
                 --audit-file "$RUNNER_TEMP/audit.jsonl" --summary "$GITHUB_STEP_SUMMARY")
           if [ -n "$SINCE" ]; then args+=(--since "$SINCE"); fi
