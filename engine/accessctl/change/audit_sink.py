@@ -71,7 +71,7 @@ def parse_url(text: str) -> Location:
 
 def new_run_id(started: datetime) -> str:
     """Sorts by start time; the random part keeps two runs started the same second apart."""
-    return f"{started.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+    return f"{started.astimezone(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
 
 
 @dataclass(frozen=True)
