@@ -45,6 +45,8 @@ class Event:
     """Revokes: when the access was due to end (the expiry written in its file)."""
     lag_seconds: int | None = None
     """Revokes: how long after `expires_at` the access really ended (0 when on time)."""
+    on_call: tuple[str, ...] | None = None
+    """Approvals by a PagerDuty on-call rule: who PagerDuty had on call at the merge."""
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"time": isoformat(self.time)}
@@ -62,6 +64,8 @@ class Event:
             data["expires_at"] = isoformat(self.expires_at)
         if self.lag_seconds is not None:
             data["lag_seconds"] = self.lag_seconds
+        if self.on_call is not None:
+            data["on_call"] = list(self.on_call)
         return data
 
 

@@ -116,8 +116,11 @@ def verify_approvals(
     from accessctl.approval.verify import DenialMemory, Verifier
 
     assert loaded.policies is not None
+    from accessctl.approval.pagerduty import PagerDuty
+
     verifier = Verifier(from_environment(env.environ, vcs_kind),
-                        denials=DenialMemory(denials) if denials is not None else None)
+                        denials=DenialMemory(denials) if denials is not None else None,
+                        on_call=PagerDuty(env.environ).on_call)
     teams = verifier.team_lookup(loaded.policies)
     evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
     live = (State.ACTIVE, State.PENDING)
