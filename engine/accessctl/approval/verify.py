@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +16,8 @@ from accessctl.approval.codeowners import CodeOwners
 from accessctl.approval.vcs.base import PullRequest, Review, Vcs
 from accessctl.approval.vcs.local_git import Landing, LocalHistory
 from accessctl.core.errors import ConfigError
-from accessctl.core.model import Policies, Request, isoformat
+from accessctl.core.model import PagerDutyOnCall, Policies, Request, isoformat
+from accessctl.judge.auto_approve import OnCallAnswer, pagerduty_sources
 from accessctl.judge.evaluate import TeamLookup
 from accessctl.read.load import FileSource, load_policies
 
@@ -191,6 +192,8 @@ class Verifier:
     _ratifications: dict[int, list[Review]] = field(default_factory=dict)
     _bases: dict[str, tuple[Policies | None, CodeOwners | None]] = field(default_factory=dict)
     _teams: dict[str, frozenset[str] | None] = field(default_factory=dict)
+    on_call: Callable[[PagerDutyOnCall, datetime], OnCallAnswer] | None = None
+    """Who PagerDuty had on call at a time (approval/pagerduty.py): given to apply only."""
 
     def team_lookup(self, policies: Policies | None) -> TeamLookup:
         """Teams from the base commit's identities.yaml first, else from the VCS (cached)."""
@@ -401,4 +404,13 @@ class Verifier:
 
         verdict = judge_approval(request, pull, reviews, policies, owners, teams,
                                  self.vcs.default_branch, now=now)
+        if verdict.pending_rule is not None and self.on_call is not None \
+                and entitlement is not None and pull.merged_at is not None:
+            # A rule approves if PagerDuty had the requester on call at the merge: ask, only
+            # now that nothing else approved it, and judge again with the answer.
+            merged_at = pull.merged_at
+            facts = {where: self.on_call(where, merged_at)
+                     for where in pagerduty_sources(entitlement)}
+            verdict = judge_approval(request, pull, reviews, policies, owners, teams,
+                                     self.vcs.default_branch, now=now, pagerduty=facts)
         return verdict, unknown

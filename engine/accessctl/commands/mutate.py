@@ -14,7 +14,7 @@ import click
 from accessctl.approval import ratification
 from accessctl.approval.ratification import Overdue, Sweep
 from accessctl.approval.vcs.select import detect
-from accessctl.change import journal
+from accessctl.change import audit_sink, journal
 from accessctl.change.audit import AuditLog, Event
 from accessctl.change.converge import Converged, converge
 from accessctl.change.lateness import due_times, lags, too_late, with_due
@@ -60,6 +60,11 @@ def options(function: Callable[..., None]) -> click.Command:
         click.option("--audit-file", type=click.Path(dir_okay=False, path_type=Path),
                      default=None,
                      help=f"Append-only audit log [default: <repo>/{DEFAULT_AUDIT_FILE}]."),
+        click.option("--audit-sink", metavar="s3://BUCKET/PREFIX", default=None,
+                     envvar="ACCESSCTL_AUDIT_SINK", callback=audit_sink.check_url,
+                     help="Also keep the audit lines in S3, as objects never overwritten, and "
+                     "read earlier runs' unfinished changes from there [default: "
+                     "$ACCESSCTL_AUDIT_SINK]."),
         click.option("--commit", default=None, help="The commit being applied, for the audit."),
         click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY,
                      show_default=True, help="Changes made in parallel."),
@@ -98,6 +103,7 @@ class Options:
     now_text: str | None
     confirm: bool
     audit_file: Path | None
+    audit_sink: str | None
     commit: str | None
     concurrency: int
     vcs_kind: str | None
@@ -124,7 +130,10 @@ def make_verifier(env: Environment, vcs_kind: str | None, repo: Path,
     memory = None
     if denials is not None:
         memory = DenialMemory(denials, DenialRef(store) if store is not None else None)
-    return Verifier(vcs, denials=memory, local=local)
+    from accessctl.approval.pagerduty import PagerDuty
+
+    # PagerDuty (PAGERDUTY_TOKEN, the apply job's secret) answers only for rules that ask it.
+    return Verifier(vcs, denials=memory, local=local, on_call=PagerDuty(env.environ).on_call)
 
 
 def verify_changes(
@@ -379,7 +388,8 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         print_changes(env.stderr, changes, "Dry run: changes that --confirm would make")
         failed = bool(converged.observation.failures) or bool(denied) or bool(invalid)
         ctx.exit(1 if failed else 0)
-    audit = AuditLog(audit_file, env.stdout, approval_skipped=options.skip_approval)
+    audit = AuditLog(audit_file, env.stdout, approval_skipped=options.skip_approval,
+                     sink=audit_sink.open_sink(options.audit_sink, env.environ, env.clock()))
     try:
         for path, verdict in denied.items():
             judgement = evaluation.judgements[path]
@@ -410,7 +420,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         overdue = steps.sweep_reported(sweep, changes, loaded.policies)
         for item in overdue:
             audit.record(steps.sweep_event(item, env.clock(), commit))
-        journal.settle(audit, converged.observation.observed, changes, env.clock(), commit)
+        settle_earlier_runs(audit, converged, changes, env, commit)
         ledgers = record_intents(store, ledgers, changes, now, commit, blobs, confirmed)
         outcomes = execute(changes, providers, audit, env.clock, commit=commit,
                            concurrency=options.concurrency)
@@ -435,7 +445,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         write_summary(options.summary, actions, outcomes, denied, evaluation, now,
                       options.providers)
     failed = any(o.status is Status.FAILED for o in outcomes) or bool(
-        converged.observation.failures)
+        converged.observation.failures) or sink_failed(env, audit)
     late = too_late(lags(outcomes, env.clock()), max_lag)
     if late:
         env.stderr.write(f"late: {len(late)} revocation(s) came more than {options.max_lag} "
@@ -443,6 +453,22 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     if Action.GRANT not in actions and not failed:
         keep_heartbeat(options, outcomes, now, env)
     ctx.exit(1 if failed or invalid or denied or late else 0)
+
+
+def settle_earlier_runs(audit: AuditLog, converged: Converged, changes: list[Change],
+                        env: Environment, commit: str | None) -> None:
+    """How earlier runs' unfinished changes ended (change/journal.py); with a sink that cannot
+    be read, nothing is changed: those changes must be settled first."""
+    try:
+        journal.settle(audit, converged.observation.observed, changes, env.clock(), commit)
+    except audit_sink.SinkError as error:
+        raise FindingsError(f"audit sink: {error}: no change made") from None
+
+
+def sink_failed(env: Environment, audit: AuditLog) -> bool:
+    for failure in audit.sink_failures:
+        env.stderr.write(f"audit sink: {escape(failure)}\n")
+    return bool(audit.sink_failures)
 
 
 def _duration(option: str, text: str | None) -> timedelta | None:

@@ -8,7 +8,7 @@ import click
 
 from accessctl.approval.vcs.select import detect
 from accessctl.approval.verify import denials_file
-from accessctl.change import journal
+from accessctl.change import audit_sink as sinks
 from accessctl.change.audit import AuditLog, Event
 from accessctl.change.converge import converge, exclusive_targets
 from accessctl.change.ledger_store import store_for
@@ -21,6 +21,8 @@ from accessctl.commands.mutate import (
     make_verifier,
     read_ledgers,
     record_outcomes,
+    settle_earlier_runs,
+    sink_failed,
     verify_changes,
 )
 from accessctl.core.console import escape
@@ -39,11 +41,15 @@ from accessctl.report.render import print_changes, print_outcomes
               show_default=True,
               help="Largest fraction of a target's members one run may remove.")
 @click.option("--audit-file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--audit-sink", metavar="s3://BUCKET/PREFIX", default=None,
+              envvar="ACCESSCTL_AUDIT_SINK", callback=sinks.check_url,
+              help="Also keep the audit lines in S3 (see `apply --help`).")
 @click.option("--provider", "only", multiple=True, metavar="INSTANCE",
               help="Only these provider instances (one CI job per instance).")
 @click.pass_context
 def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
-            removal_cap: float, audit_file: Path | None, only: tuple[str, ...]) -> None:
+            removal_cap: float, audit_file: Path | None, audit_sink: str | None,
+            only: tuple[str, ...]) -> None:
     """Report every member of a managed target that no request backs.
 
     On entitlements marked exclusive those members are removed with --confirm, unless the
@@ -106,7 +112,8 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
     if not confirm:
         print_changes(env.stderr, removals, "Dry run: removals that --confirm would make")
         ctx.exit(1 if trouble else 0)
-    audit = AuditLog(audit_path, None)
+    audit = AuditLog(audit_path, None,
+                     sink=sinks.open_sink(audit_sink, env.environ, env.clock()))
     try:
         if verifier is not None and verifier.denials is not None:
             verifier.denials.save()
@@ -114,11 +121,12 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
             audit.record(Event(time=env.clock(), action="reconcile", outcome="refused",
                                provider=refusal.target.instance, target=refusal.target.display,
                                error=refusal.message))
-        journal.settle(audit, converged.observation.observed, removals, env.clock(), None)
+        settle_earlier_runs(audit, converged, removals, env, None)
         outcomes = execute(removals, providers, audit, env.clock)
         record_outcomes(store, ledgers, converged, outcomes, [], now, None)
     finally:
         audit.close()
         providers.close()
     print_outcomes(env.stderr, outcomes)
-    ctx.exit(1 if trouble or any(o.status is Status.FAILED for o in outcomes) else 0)
+    failed = any(o.status is Status.FAILED for o in outcomes) or sink_failed(env, audit)
+    ctx.exit(1 if trouble or failed else 0)

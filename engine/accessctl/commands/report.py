@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import click
 
+from accessctl.change.audit_sink import check_url
 from accessctl.commands.common import environment, judge, load, now_option, repo_option, resolve_now
-from accessctl.core.errors import ConfigError
+from accessctl.core.console import escape
+from accessctl.core.environment import Environment
+from accessctl.core.errors import ConfigError, FindingsError
 from accessctl.core.model import Policies, Request, isoformat
 from accessctl.core.timestamps import parse_timestamp
 from accessctl.judge.evaluate import State
@@ -32,16 +35,22 @@ if TYPE_CHECKING:
               help="Also list requests deleted since this revision (as revoked).")
 @click.option("--offline", is_flag=True, help="Do not ask the VCS for approvers and PRs.")
 @click.option("--vcs", "vcs_kind", type=click.Choice(["github", "gitlab"]), default=None)
+@click.option("--from", "source", metavar="s3://BUCKET/PREFIX", default=None,
+              callback=check_url,
+              help="Export the audit sink instead: every line every run wrote, and whether "
+              "each started change has an outcome (exit 1 when one has not).")
 @click.pass_context
 def command(ctx: click.Context, repo: Path, now_text: str | None, fmt: str,
             since_text: str | None, history_since: str | None, offline: bool,
-            vcs_kind: str | None) -> None:
+            vcs_kind: str | None, source: str | None) -> None:
     """Every request as pending, approved, rejected, active, expired or revoked."""
     from accessctl.report.report import render, rows
 
     env = environment(ctx)
-    now = resolve_now(now_text, env)
     since = _since(since_text)
+    if source is not None:
+        ctx.exit(export_sink(env, source, fmt, since))
+    now = resolve_now(now_text, env)
     loaded = load(repo)
     ended: list[Request] = []
     if history_since:
@@ -74,6 +83,34 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, fmt: str,
     env.stdout.write(render(rows(evaluation, verdicts, ended, since), fmt))
     if write_internal_errors(env.stderr, evaluation.findings):
         ctx.exit(1)
+
+
+def export_sink(env: Environment, source: str, fmt: str, since: datetime | None) -> int:
+    """The auditor's export of the audit sink; 1 when it is not complete."""
+    from accessctl.change import audit_sink
+    from accessctl.report import audit_export
+
+    location = audit_sink.parse_url(source)
+    try:
+        client = audit_sink.make_client(env.environ)
+    except ImportError:
+        raise ConfigError("--from s3://... needs boto3: pip install 'accessctl[aws]'") from None
+
+    def lines() -> Iterator[audit_export.SinkLine]:
+        for run in audit_sink.list_runs(client, location, None):
+            for key in run.lines:
+                for number, text in enumerate(
+                        audit_sink.read_object(client, location, key), start=1):
+                    yield audit_export.SinkLine(run.run_id, key, number, text)
+
+    try:
+        export = audit_export.build(lines(), since)
+    except audit_sink.SinkError as error:
+        raise FindingsError(f"--from: {error}") from None
+    env.stdout.write(audit_export.render(export, fmt))
+    for line in audit_export.summary(export, location.url):
+        env.stderr.write(escape(line) + "\n")
+    return 0 if export.complete else 1
 
 
 def _since(text: str | None) -> datetime | None:

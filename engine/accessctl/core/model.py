@@ -99,6 +99,23 @@ class BusinessHours:
 
 
 @dataclass(frozen=True)
+class PagerDutyOnCall:
+    """Where in PagerDuty the requester must be on call: any of these schedules or escalation
+    policies (their IDs)."""
+
+    schedule_ids: tuple[str, ...] = ()
+    escalation_policy_ids: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        parts = []
+        if self.schedule_ids:
+            parts.append("schedule " + ", ".join(self.schedule_ids))
+        if self.escalation_policy_ids:
+            parts.append("escalation policy " + ", ".join(self.escalation_policy_ids))
+        return "PagerDuty " + " or ".join(parts)
+
+
+@dataclass(frozen=True)
 class AutoApproveRule:
     """One condition set under which the engine itself approves a request (all must hold)."""
 
@@ -108,6 +125,9 @@ class AutoApproveRule:
     requester_on_call: str | None = None
     """The schedule (policies/schedules/<name>.yaml) the requester must be on call in."""
     business_hours: BusinessHours | None = None
+    on_call_pagerduty: PagerDutyOnCall | None = None
+    """requester_on_call: {pagerduty: ...}: on call in PagerDuty at the merge time (asked by
+    apply, passed to the judge as facts)."""
 
 
 @dataclass(frozen=True)
