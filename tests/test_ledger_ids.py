@@ -37,7 +37,7 @@ ALICE, MALLORY, BOB = "7", "9", "5"
 def entry(principal: str, origin: Origin = Origin.GRANTED, principal_id: str | None = ALICE
           ) -> Entry:
     return Entry(T.display, principal, origin, "2026-11-23T09:00:00Z", ("alice.yaml",), None,
-                 principal_id)
+                 principal_id=principal_id)
 
 
 def ledger(*entries: Entry, lost: bool = False) -> Ledger:

@@ -124,6 +124,9 @@ def test_a_github_user_who_renames_after_the_grant_is_still_removed(world: World
     assert result.code == 0, result.err
     assert changes(result) == [("revoke", "done", "alice-renamed", alice)]
     assert team(world) == set()
+    # Due when her request expired, under whatever name: the lag is measured from there.
+    (event,) = [e for e in result.events() if e["action"] == "revoke"]
+    assert (event["expires_at"], event["lag_seconds"]) == ("2026-11-23T12:00:00Z", 3600)
 
 
 def test_the_old_github_login_taken_by_someone_else_is_left_alone(world: World) -> None:

@@ -21,6 +21,8 @@ class Converged:
     """Wanted grants the person already holds without the engine: left as they are."""
     holders: dict[Target, Holders] = field(default_factory=dict)
     """Who holds each observed target, by name and by immutable id (for the ledger)."""
+    renamed: dict[tuple[Target, str], str] = field(default_factory=dict)
+    """(target, principal key the ledger recorded) -> the key its person holds it by now."""
 
 
 def managed_targets(policies: Policies) -> dict[Target, str]:
@@ -51,6 +53,7 @@ def converge(
     only: frozenset[str] = frozenset(),
     sweep_only: bool = False,
     ledgers: Mapping[str, Ledger] | None = None,
+    observation: Observation | None = None,
 ) -> tuple[Converged, Providers]:
     """Observe every managed target (or those of the `only` instances) and plan.
 
@@ -58,16 +61,20 @@ def converge(
     With `ledgers` (the engine's record per instance), what the engine found standing is never
     revoked, and what it recorded as its own is, whatever the requests say now; and the ids it
     recorded find each person under the name they go by now (change/holders.py).
+    With `observation` (and the `providers` that made it), the platforms are not read again:
+    apply observes first, verifies what must change, then plans from the same observation.
     """
     made = providers or Providers(policies, environ)
     targets = {t: name for t, name in managed_targets(policies).items()
                if not only or t.instance in only}
-    observation = observe(made, targets)
+    if observation is None:
+        observation = observe(made, targets)
     seen = holders(observation.observed, observation.ids)
     managed: Mapping[tuple[Target, str], Sequence[str]] = evaluation.managed
     grants: list[Grant] = list(evaluation.grants)
     keep: Collection[tuple[Target, str]] = evaluation.unexpired if sweep_only else ()
     held: list[Grant] = []
+    moved: dict[tuple[Target, str], str] = {}
     if ledgers is not None:
         managed = effective_managed(evaluation.managed, ledgers,
                                     {t.display: t for t in targets}, seen)
@@ -85,4 +92,4 @@ def converge(
         removal_cap=removal_cap, native_expiry=observation.native, entitlement_of=targets,
         keep=keep, ids=observation.ids,
     )
-    return Converged(plan, observation, held, seen), made
+    return Converged(plan, observation, held, seen, moved), made

@@ -37,7 +37,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from accessctl.change.holders import Holders
-from accessctl.core.model import Action, Grant, Outcome, Status, Target, isoformat, principal_key
+from accessctl.core.model import (
+    Action,
+    Change,
+    Grant,
+    Outcome,
+    Status,
+    Target,
+    isoformat,
+    principal_key,
+)
 
 
 class Origin(enum.StrEnum):
@@ -58,13 +67,27 @@ class Entry:
     """When the engine recorded it (RFC 3339)."""
     requests: tuple[str, ...] = ()
     expires_at: str | None = None
+    blobs: tuple[str, ...] = ()
+    """The git blob of each of `requests` when the engine verified and granted it ("" where
+    unknown): a later run trusts the grant without asking the VCS again only while the file
+    is still these bytes (change/backing.py)."""
+    found: tuple[tuple[str, str], ...] = ()
+    """What the person held before the engine's grant raised it (a role level): what the
+    revoke puts back. Empty: the engine found nothing and removes what it added."""
     principal_id: str | None = None
     """The platform's immutable id of the person (None: not known yet, or an older record)."""
 
     def as_dict(self) -> dict[str, object]:
-        return {"target": self.target, "principal": self.principal, "origin": self.origin.value,
-                "at": self.at, "requests": list(self.requests), "expires_at": self.expires_at,
-                "principal_id": self.principal_id}
+        data: dict[str, object] = {
+            "target": self.target, "principal": self.principal, "origin": self.origin.value,
+            "at": self.at, "requests": list(self.requests), "expires_at": self.expires_at}
+        if any(self.blobs):
+            data["blobs"] = list(self.blobs)
+        if self.found:
+            data["found"] = dict(self.found)
+        if self.principal_id is not None:
+            data["principal_id"] = self.principal_id
+        return data
 
 
 PairKey = tuple[str, str]
@@ -209,22 +232,25 @@ def standing(grants: Iterable[Grant], observed: Mapping[Target, frozenset[str]],
 
 def _entry(target: Target, principal: str, origin: Origin, now: datetime,
            requests: Sequence[str], expires_at: datetime | None,
-           principal_id: str | None = None) -> Entry:
+           blobs: Mapping[str, str] | None = None, principal_id: str | None = None) -> Entry:
+    found = tuple((blobs or {}).get(p, "") for p in requests)
     return Entry(target.display, principal_key(principal), origin, isoformat(now),
-                 tuple(requests), isoformat(expires_at) if expires_at else None, principal_id)
+                 tuple(requests), isoformat(expires_at) if expires_at else None,
+                 found if any(found) else (), principal_id=principal_id)
 
 
 def with_intents(ledger: Ledger, grants: Iterable[tuple[Target, str, Sequence[str],
                                                        datetime | None]],
-                 now: datetime) -> Ledger:
+                 now: datetime, blobs: Mapping[str, str] | None = None) -> Ledger:
     """The ledger as it must stand before the platform writes: each grant about to be made
-    recorded as the engine's (target, principal, requests, expires_at)."""
+    recorded as the engine's (target, principal, requests, expires_at), with the blob of each
+    request it verified (`blobs`: path -> blob)."""
     entries = dict(ledger.entries)
     for target, principal, requests, expires_at in grants:
         if target.instance != ledger.instance:
             continue
         entries[(target.display, principal_key(principal))] = _entry(
-            target, principal, Origin.GRANTED, now, requests, expires_at)
+            target, principal, Origin.GRANTED, now, requests, expires_at, blobs)
     return replace(ledger, entries=entries)
 
 
@@ -260,8 +286,12 @@ def settle(ledger: Ledger, *, observed: Mapping[Target, frozenset[str]],
             for pair in gone:
                 if pair in entries:
                     _end(entries, pair, seen_on.get(change.target), now)
-        elif outcome.principal_id is not None and key in entries:
-            entries[key] = replace(entries[key], principal_id=outcome.principal_id)
+        elif key in entries:
+            if outcome.principal_id is not None:
+                entries[key] = replace(entries[key], principal_id=outcome.principal_id)
+            if outcome.previous:
+                # The grant raised a membership the person already held: what to restore.
+                entries[key] = replace(entries[key], found=outcome.previous)
     recorded = {(e.target, e.principal_id) for e in entries.values() if e.principal_id}
     wanted_keys = set()
     for grant in wanted:
@@ -281,7 +311,7 @@ def settle(ledger: Ledger, *, observed: Mapping[Target, frozenset[str]],
             continue  # a person the ledger records already, by another name
         origin = Origin.UNKNOWN if ledger.lost else Origin.STANDING
         entries[key] = _entry(grant.target, grant.principal, origin, now, grant.requests,
-                              grant.expires_at, holder)
+                              grant.expires_at, principal_id=holder)
         if holder is not None:
             recorded.add((key[0], holder))
     by_display = {t.display: t for t in observed}
@@ -313,3 +343,26 @@ def _end(entries: dict[PairKey, Entry], key: PairKey, seen: Holders | None,
     now_named = seen.key_of(entry.principal_id)
     if (now_named is not None and now_named != key[1]) or seen.reused(key[1], entry.principal_id):
         entries[key] = replace(entry, origin=Origin.ENDED, at=isoformat(now))
+
+
+def restoring(changes: Iterable[Change], ledgers: Mapping[str, Ledger]) -> list[Change]:
+    """Revokes of grants that raised a membership the person already held carry what to put
+    back (the earlier role), so that the revoke never removes access the engine found there."""
+    result = []
+    indexes = {name: ledger.by_id() for name, ledger in ledgers.items()}
+    for change in changes:
+        ledger = ledgers.get(change.target.instance)
+        entry = None
+        if ledger is not None and change.principal_id is not None:
+            # The grant recorded under the name its person had then (they may have renamed).
+            entry = indexes[change.target.instance].get(
+                (change.target.display, change.principal_id))
+        if ledger is not None and entry is None:
+            entry = ledger.entries.get((change.target.display, principal_key(change.principal)))
+            if entry is not None and change.principal_id is not None \
+                    and entry.principal_id not in (None, change.principal_id):
+                entry = None  # that name's record is someone else's
+        if change.action is Action.REVOKE and entry is not None and entry.found:
+            change = replace(change, restore=entry.found)
+        result.append(change)
+    return result
