@@ -22,6 +22,7 @@ from accessctl.change.ledger import (
     Origin,
     effective_managed,
     renamed,
+    restoring,
     settle,
     standing,
 )
@@ -184,6 +185,17 @@ def test_a_revoke_carries_the_id_observe_read_and_the_audit_event_shows_it() -> 
     assert event["principal_id"] == ALICE
     # Events without an id keep their shape.
     assert "principal_id" not in Event(NOW, "deny", "denied", principal="alice").as_dict()
+
+
+def test_a_revoke_restores_the_role_recorded_for_its_id_not_for_its_name() -> None:
+    from dataclasses import replace
+
+    raised = replace(entry("alice"), found=(("access_level", "30"),))
+    records = {"gitlab-acme": ledger(raised)}
+    renamed_alice = Change(Action.REVOKE, T, "alice-new", "platform", "why", principal_id=ALICE)
+    name_taken = Change(Action.REVOKE, T, "alice", "platform", "why", principal_id=MALLORY)
+    done = restoring([renamed_alice, name_taken], records)
+    assert [c.restore for c in done] == [(("access_level", "30"),), ()]
 
 
 # -- the record on disk ---------------------------------------------------------------------------
