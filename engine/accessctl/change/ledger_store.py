@@ -109,10 +109,12 @@ class LedgerStore:
                 raise ValueError(f"its signature does not match {KEY_ENV}")
             entries = {}
             for item in data["entries"]:
+                found = item.get("found") or {}
                 entry = Entry(str(item["target"]), str(item["principal"]),
                               Origin(item["origin"]), str(item["at"]),
                               tuple(str(p) for p in item.get("requests", ())),
                               item.get("expires_at"),
+                              tuple(sorted((str(k), str(v)) for k, v in found.items())),
                               tuple(str(b) for b in item.get("blobs", ())))
                 entries[(entry.target, entry.principal)] = entry
         except (ValueError, KeyError, TypeError) as error:

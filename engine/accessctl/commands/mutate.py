@@ -18,7 +18,7 @@ from accessctl.change import journal
 from accessctl.change.audit import AuditLog, Event
 from accessctl.change.converge import Converged, converge
 from accessctl.change.lateness import due_times, lags, too_late, with_due
-from accessctl.change.ledger import Ledger, settle, with_intents
+from accessctl.change.ledger import Ledger, restoring, settle, with_intents
 from accessctl.change.ledger_store import LedgerStore, store_for
 from accessctl.change.notify import Notice
 from accessctl.change.runner import DEFAULT_CONCURRENCY, execute
@@ -361,6 +361,8 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     report_standing(env, converged.standing)
     changes = with_due([c for c in converged.plan.changes if c.action in actions],
                        due_times(evaluation.managed, loaded.requests, now))
+    if ledgers is not None:
+        changes = restoring(changes, ledgers)
     denied = {p: v for p, v in sorted(verdicts.items()) if not v.approved}
     for path, verdict in denied.items():
         env.stderr.write(f"denied: {escape(path)}: {escape('; '.join(verdict.reasons))}\n")
