@@ -24,6 +24,8 @@ system-deps:
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/accessctl schemas --check
+	$(BIN)/accessctl workflows --check
+	$(BIN)/accessctl workflows --check --vcs gitlab
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy --strict engine

@@ -57,6 +57,15 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, fmt: str,
         ended, _ = ended_requests(repo, history_since)
     evaluation = judge(loaded, now)
     verdicts: dict[str, Verdict] = {}
+    if not offline and vcs_kind is None:
+        from accessctl.approval.vcs.select import detect
+
+        if detect(env.environ) is None:
+            # Nothing to ask: the files alone, said so, rather than a usage error.
+            env.stderr.write("note: no VCS configured (GITHUB_REPOSITORY or CI_PROJECT_ID, or "
+                             "--vcs): approvers and pull requests are not read, states come "
+                             "from the files alone (as with --offline)\n")
+            offline = True
     if not offline and loaded.policies is not None:
         from accessctl.approval.vcs.select import from_environment
         from accessctl.approval.verify import Verifier
@@ -119,9 +128,11 @@ def _since(text: str | None) -> datetime | None:
 @click.option("--mine", is_flag=True, help="Only your requests ($ACCESSCTL_LOGIN or --as).")
 @click.option("--as", "login", default=None, envvar="ACCESSCTL_LOGIN")
 @click.option("--soon", default="1h", show_default=True, help="What counts as expiring soon.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
 @click.pass_context
 def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, login: str | None,
-           soon: str) -> None:
+           soon: str, fmt: str) -> None:
     """Active, pending and soon-expiring access, from the files (no platform contacted)."""
     from accessctl.core.durations import parse_duration
 
@@ -138,8 +149,7 @@ def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, log
 
     warn_if_stale(repo, now, env.stderr)
     evaluation = judge(loaded, now)
-    shown = 0
-    noted: set[str] = set()
+    entries = []
     for path, judgement in sorted(evaluation.judgements.items(),
                                   key=lambda kv: kv[1].request.expires_at):
         request = judgement.request
@@ -147,21 +157,53 @@ def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, log
             continue
         if judgement.state not in (State.ACTIVE, State.PENDING):
             continue
-        label = judgement.state.value
-        if judgement.state is State.ACTIVE and request.expires_at - now <= window:
-            label = "expiring soon"
-        left = _left(request.expires_at - now)
-        starts = f" from {isoformat(request.starts_at)}" if judgement.state is State.PENDING \
-            and request.starts_at else ""
-        env.stdout.write(f"{label:14} {request.entitlement:28} {request.requester:12} "
-                         f"until {isoformat(request.expires_at)} ({left} left){starts}  {path}\n")
-        noted.add(request.entitlement)
-        shown += 1
-    if not shown:
-        env.stdout.write("no active or pending access\n")
-    _print_controls(env.stdout, loaded.policies, noted)
+        entries.append({
+            "request": path, "requester": request.requester,
+            "entitlement": request.entitlement, "state": judgement.state.value,
+            "expiring_soon": judgement.state is State.ACTIVE
+            and request.expires_at - now <= window,
+            "starts_at": isoformat(request.starts_at) if request.starts_at else None,
+            "expires_at": isoformat(request.expires_at),
+            "left": _left(request.expires_at - now),
+        })
+    noted = {str(e["entitlement"]) for e in entries}
+    if fmt == "json":
+        _print_status_json(env.stdout, entries, loaded.policies, noted)
+    else:
+        for entry in entries:
+            label = "expiring soon" if entry["expiring_soon"] else entry["state"]
+            starts = f" from {entry['starts_at']}" if entry["state"] == "pending" \
+                and entry["starts_at"] else ""
+            env.stdout.write(f"{label:14} {entry['entitlement']:28} {entry['requester']:12} "
+                             f"until {entry['expires_at']} ({entry['left']} left){starts}  "
+                             f"{entry['request']}\n")
+        if not entries:
+            env.stdout.write("no active or pending access\n")
+        _print_controls(env.stdout, loaded.policies, noted)
     if write_internal_errors(env.stderr, evaluation.findings):
         ctx.exit(1)
+
+
+def _print_status_json(stream: TextIO, entries: list[dict[str, object]],
+                       policies: Policies | None, names: Iterable[str]) -> None:
+    """{"requests": [...], "controls": {entitlement: [terms]}, "summary": {...}}: the same
+    request keys as `report --format json` where they mean the same."""
+    import json
+
+    from accessctl.judge.controls import describe
+
+    controls = {}
+    for name in sorted(names):
+        entitlement = policies.entitlements.get(name) if policies else None
+        if entitlement is not None and (lines := describe(entitlement)):
+            controls[name] = list(lines)
+    summary = {
+        "active": sum(1 for e in entries if e["state"] == "active"),
+        "pending": sum(1 for e in entries if e["state"] == "pending"),
+        "expiring_soon": sum(1 for e in entries if e["expiring_soon"]),
+    }
+    stream.write(json.dumps({"requests": entries, "controls": controls, "summary": summary},
+                            indent=2) + "\n")
 
 
 def _print_controls(stream: TextIO, policies: Policies | None, names: Iterable[str]) -> None:

@@ -264,6 +264,9 @@ class Change:
     expires_at: datetime | None = None
     requests: tuple[str, ...] = ()
     native_expiry: bool = False
+    restore: tuple[tuple[str, str], ...] = ()
+    """Revokes only: the platform state the engine found before its grant raised an existing
+    membership (e.g. (("access_level", "30"),)): put it back instead of removing the member."""
 
     @property
     def pair(self) -> tuple[Target, str]:
@@ -283,6 +286,9 @@ class Outcome:
     status: Status
     detail: str = ""
     native_expiry_set: bool = False
+    previous: tuple[tuple[str, str], ...] = ()
+    """Grants only: the state of a membership the person already held and the grant raised
+    (kept in the ledger, so that the revoke restores it rather than removing the member)."""
 
 
 def utc(value: datetime) -> datetime:
