@@ -23,7 +23,7 @@ def evaluation(state: State = State.ACTIVE) -> Evaluation:
 
 def ledger(origin: Origin, blob: str = "b" * 40) -> dict[str, Ledger]:
     entry = Entry(T.display, "alice", origin, "2026-11-23T09:00:00Z", (PATH,), None,
-                  (blob,) if blob else ())
+                  blobs=(blob,) if blob else ())
     return {"aws": Ledger("aws", {(T.display, "alice"): entry}, exists=True)}
 
 

@@ -20,7 +20,7 @@ from accessctl.emulators.github import GitHubEmulator
 
 from tests.cli_runner import Result, invoke
 from tests.e2e.github_world import T0, hours, stamp
-from tests.git_checkout import commit_tree
+from tests.git_checkout import has_object, mirror
 from tests.servers import moto_server
 
 REPO = "acme/access"
@@ -80,10 +80,12 @@ def test_a_new_repository_grants_by_its_generated_job(github: GitHubEmulator, tm
     checkout = tmp_path / "checkout"
 
     def sync() -> str:
-        with github.lock:
-            store = github.repo(REPO)
-            tree = dict(store.commits[store.refs["refs/heads/main"]].tree)
-        return commit_tree(checkout, tree)
+        # The default branch as actions/checkout with fetch-depth: 0 gives it: the emulator's
+        # own commits under their own IDs, so local history and the API name the same commits.
+        head = github.ref(REPO, "refs/heads/main")
+        assert head is not None
+        mirror(checkout, github.git_objects(REPO, "refs/heads/main", has_object(checkout)), head)
+        return head
 
     def run(workflow: Path, job: str, repo: Path, **variables: str) -> Result:
         runner = tmp_path / "runner"

@@ -54,22 +54,22 @@ class Entry:
     """When the engine recorded it (RFC 3339)."""
     requests: tuple[str, ...] = ()
     expires_at: str | None = None
+    found: tuple[tuple[str, str], ...] = ()
+    """What the person held before the engine's grant raised it (a role level): what the
+    revoke puts back. Empty: the engine found nothing and removes what it added."""
     blobs: tuple[str, ...] = ()
     """The git blob of each of `requests` when the engine verified and granted it ("" where
     unknown): a later run trusts the grant without asking the VCS again only while the file
     is still these bytes (change/backing.py)."""
-    found: tuple[tuple[str, str], ...] = ()
-    """What the person held before the engine's grant raised it (a role level): what the
-    revoke puts back. Empty: the engine found nothing and removes what it added."""
 
     def as_dict(self) -> dict[str, object]:
         data: dict[str, object] = {
             "target": self.target, "principal": self.principal, "origin": self.origin.value,
             "at": self.at, "requests": list(self.requests), "expires_at": self.expires_at}
-        if any(self.blobs):
-            data["blobs"] = list(self.blobs)
         if self.found:
             data["found"] = dict(self.found)
+        if any(self.blobs):
+            data["blobs"] = list(self.blobs)
         return data
 
 
@@ -141,7 +141,7 @@ def _entry(target: Target, principal: str, origin: Origin, now: datetime,
     found = tuple((blobs or {}).get(p, "") for p in requests)
     return Entry(target.display, principal_key(principal), origin, isoformat(now),
                  tuple(requests), isoformat(expires_at) if expires_at else None,
-                 found if any(found) else ())
+                 blobs=found if any(found) else ())
 
 
 def with_intents(ledger: Ledger, grants: Iterable[tuple[Target, str, Sequence[str],
@@ -154,8 +154,12 @@ def with_intents(ledger: Ledger, grants: Iterable[tuple[Target, str, Sequence[st
     for target, principal, requests, expires_at in grants:
         if target.instance != ledger.instance:
             continue
-        entries[(target.display, principal_key(principal))] = _entry(
-            target, principal, Origin.GRANTED, now, requests, expires_at, blobs)
+        key = (target.display, principal_key(principal))
+        fresh = _entry(target, principal, Origin.GRANTED, now, requests, expires_at, blobs)
+        earlier = entries.get(key)
+        # What the person held before the engine raised it stays known (a record brought up to
+        # date after a request was verified again must not forget what to put back).
+        entries[key] = replace(fresh, found=earlier.found) if earlier is not None else fresh
     return replace(ledger, entries=entries)
 
 

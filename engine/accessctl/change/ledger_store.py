@@ -114,8 +114,8 @@ class LedgerStore:
                               Origin(item["origin"]), str(item["at"]),
                               tuple(str(p) for p in item.get("requests", ())),
                               item.get("expires_at"),
-                              tuple(str(b) for b in item.get("blobs", ())),
-                              tuple(sorted((str(k), str(v)) for k, v in found.items())))
+                              tuple(sorted((str(k), str(v)) for k, v in found.items())),
+                              tuple(str(b) for b in item.get("blobs", ())))
                 entries[(entry.target, entry.principal)] = entry
         except (ValueError, KeyError, TypeError) as error:
             self.warnings.append(
