@@ -106,12 +106,15 @@ def verify_approvals(
 ) -> tuple[Evaluation, dict[str, Verdict], Verifier]:
     """Judge with teams from the VCS and each live request's verified approval: only approved
     requests are granted. `denials`: the file of earlier denials to keep (approval/verify.py)."""
+    from accessctl.approval.vcs import access
     from accessctl.approval.vcs.select import from_environment
     from accessctl.approval.verify import DenialMemory, Verifier
 
     assert loaded.policies is not None
-    verifier = Verifier(from_environment(env.environ, vcs_kind),
-                        denials=DenialMemory(denials) if denials is not None else None)
+    vcs = from_environment(env.environ, vcs_kind)
+    # Apply may comment and ask for reviews (break-glass): every permission, checked up front.
+    access.require(vcs, loaded.policies, writes=True)
+    verifier = Verifier(vcs, denials=DenialMemory(denials) if denials is not None else None)
     teams = verifier.team_lookup(loaded.policies)
     evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
     live = (State.ACTIVE, State.PENDING)
@@ -232,8 +235,14 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
 
     @functools.cache
     def sweep_verifier() -> Verifier:
-        # One VCS client per run (built on first need): its look-ups are cached in it.
-        return _verifier(env, options.vcs_kind)
+        # One VCS client per run (built on first need): its look-ups are cached in it. The
+        # sweep only takes access away, so a token short of a permission is a warning here.
+        from accessctl.approval.vcs import access
+
+        built = _verifier(env, options.vcs_kind)
+        for line in access.warn(built.vcs, loaded.policies, writes=False):
+            env.stderr.write(f"warning: {line}\n")
+        return built
 
     sweep = Sweep([], [])
     audit_file = options.audit_file or options.repo / DEFAULT_AUDIT_FILE

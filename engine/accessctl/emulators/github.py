@@ -106,6 +106,30 @@ def role_of(permission: str) -> str:
     return name
 
 
+def required_permission(method: str, route: str) -> tuple[str, str] | None:
+    """The GitHub App permission (name, read|write) a route needs, for the routes this emulator
+    serves; None where only Metadata (always granted) is needed."""
+    level = "read" if method == "GET" else "write"
+    if route.startswith(("/orgs/{org}/teams", "/organizations/{org_id}/team")):
+        return "members", level
+    if not route.startswith("/repos/{owner}/{repo}/"):
+        return None
+    rest = route[len("/repos/{owner}/{repo}/"):]
+    section = rest.split("/", 1)[0]
+    if section in ("commits", "contents", "git", "compare", "branches"):
+        return "contents", level
+    if section == "pulls":
+        return "pull_requests", level
+    if section == "issues":
+        # Pull request comments go through the issues API; GitHub takes either permission.
+        return "pull_requests", level
+    if section in ("collaborators", "invitations"):
+        return "administration", level
+    if section in ("statuses", "check-runs"):
+        return ("statuses" if section == "statuses" else "checks"), level
+    return None
+
+
 # -- state ----------------------------------------------------------------------------------------
 @dataclass
 class Account:
@@ -256,6 +280,11 @@ class GitHubEmulator(Emulator):
         self.teams: dict[tuple[str, str], Team] = {}
         self.repos: dict[tuple[str, str], Repo] = {}
         self.tokens: dict[str, str] = {}
+        self.token_permissions: dict[str, dict[str, str]] = {}
+        """Tokens that carry GitHub App / fine-grained permissions ({"contents": "read", ...});
+        a call needing a permission the token lacks answers 403 "Resource not accessible by
+        integration" with `X-Accepted-GitHub-Permissions`, as GitHub does. Tokens not listed
+        here may do anything (a classic token of an owner)."""
         self.responses: list[LoggedResponse] = []
         self.accept_invitations = False
         """When True, repository invitations are accepted as soon as they are sent."""
@@ -368,6 +397,8 @@ class GitHubEmulator(Emulator):
             message = ("Requires authentication" if not request.headers.get("authorization")
                        else "Bad credentials")
             response = Response(401, self.error_body(401, message))
+        elif (refused := self._lacks_permission(request, route)) is not None:
+            response = refused
         else:
             response = super().dispatch(request)
         response.headers = {**self._rate_headers(), **response.headers}
@@ -383,6 +414,21 @@ class GitHubEmulator(Emulator):
             if re.fullmatch(pattern, path):
                 return template
         return None
+
+    def _lacks_permission(self, request: Request, route: str | None) -> Response | None:
+        """The 403 GitHub gives a token without the permission a call needs, or None."""
+        _, _, token = request.headers.get("authorization", "").partition(" ")
+        granted = self.token_permissions.get(token.strip())
+        needed = required_permission(request.method, route) if route else None
+        if granted is None or needed is None:
+            return None
+        name, level = needed
+        if level == "read" and granted.get(name) in ("read", "write"):
+            return None
+        if level == "write" and granted.get(name) == "write":
+            return None
+        return Response(403, self.error_body(403, "Resource not accessible by integration"),
+                        {"X-Accepted-GitHub-Permissions": f"{name}={level}"})
 
     def _authenticate(self, header: str) -> str | None:
         scheme, _, token = header.partition(" ")
@@ -1621,9 +1667,14 @@ class GitHubEmulator(Emulator):
         repo.invitations.pop(invitation.id, None)
 
     # -- seeding helpers (tests and the demo) ------------------------------------------------------
-    def add_token(self, token: str, login: str) -> None:
+    def add_token(self, token: str, login: str,
+                  permissions: Mapping[str, str] | None = None) -> None:
+        """A token for `login`; with `permissions`, only those (a GitHub App installation token
+        or a fine-grained token: {"contents": "read", "pull_requests": "write", ...})."""
         with self.lock:
             self.tokens[token] = self.accounts[_key(login)].login
+            if permissions is not None:
+                self.token_permissions[token] = dict(permissions)
 
     def add_user(self, login: str, name: str | None = None, email: str | None = None) -> int:
         return self._add_account(login, "User", name, email)

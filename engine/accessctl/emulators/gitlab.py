@@ -230,6 +230,9 @@ class GitLabEmulator(Emulator):
         self.groups: dict[int, Group] = {}
         self.projects: dict[int, Project] = {}
         self.tokens: dict[str, int] = {}
+        self.token_scopes: dict[str, list[str]] = {}
+        """Scopes of tokens given them (`add_token(..., scopes=[...])`); a token not listed has
+        `api`. A `read_api` token may only GET, as on GitLab (403 `insufficient_scope`)."""
         self.approval_times = True
         """Whether approvals say when they were given (`approved_by[].approved_at`, in recent
         GitLab); False plays an older GitLab."""
@@ -242,6 +245,7 @@ class GitLabEmulator(Emulator):
         api = self._api
         api("GET", "/version", self._version)
         api("GET", "/user", self._current_user)
+        api("GET", "/personal_access_tokens/self", self._token_self)
         api("GET", "/users", self._list_users)
         api("GET", "/users/{user_id}", self._get_user)
         api("GET", "/groups/{id}", self._get_group)
@@ -306,7 +310,24 @@ class GitLabEmulator(Emulator):
             user_id = self.tokens.get(token or "")
             if user_id is None or self.users[user_id].state != "active":
                 raise HttpError(401, {"message": "401 Unauthorized"})
+            scopes = self.token_scopes.get(token or "", ["api"])
+            if request.method != "GET" and "api" not in scopes:
+                raise HttpError(403, {
+                    "error": "insufficient_scope",
+                    "error_description": "The request requires higher privileges than provided "
+                                         "by the access token.",
+                    "scope": "api"})
             return self.users[user_id]
+
+    def _token_self(self, request: Request, actor: User) -> JSON:
+        """`GET /personal_access_tokens/self`: the token describing itself (GitLab 15.5+)."""
+        token = request.headers.get("private-token") or \
+            request.headers.get("authorization", "")[7:].strip()
+        return {"id": int(hashlib.sha1(token.encode()).hexdigest()[:6], 16), "name": "accessctl",
+                "revoked": False,
+                "created_at": _stamp(actor.created_at), "description": None,
+                "scopes": list(self.token_scopes.get(token, ["api"])), "user_id": actor.id,
+                "last_used_at": _stamp(self.clock()), "active": True, "expires_at": None}
 
     # -- wire format ------------------------------------------------------------------------------
     def error_body(self, status: int, message: str) -> JSON:
@@ -1256,10 +1277,11 @@ class GitLabEmulator(Emulator):
         with self.lock:
             self._apply_approval_settings(self._find_project(str(project)), settings)
 
-    def add_token(self, token: str, username: str) -> None:
-        """Let `token` act as `username` (for calls made as a reviewer, say)."""
+    def add_token(self, token: str, username: str, scopes: Iterable[str] = ("api",)) -> None:
+        """Let `token` act as `username` (for calls made as a reviewer, say), with `scopes`."""
         with self.lock:
             self.tokens[token] = self._find_user(username).id
+            self.token_scopes[token] = list(scopes)
 
     def user_id(self, username: str) -> int:
         with self.lock:
