@@ -304,18 +304,27 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
 
     @functools.cache
     def sweep_verifier() -> Verifier:
-        # One VCS client per run (built on first need): its look-ups are cached in it.
-        return _verifier(env, options.vcs_kind, options.repo)
+        # One VCS client per run (built on first need): its look-ups are cached in it. The
+        # sweep only takes access away, so a token short of a permission is a warning here.
+        from accessctl.approval.vcs import access
+
+        built = _verifier(env, options.vcs_kind, options.repo)
+        for line in access.warn(built.vcs, loaded.policies, writes=False):
+            env.stderr.write(f"warning: {line}\n")
+        return built
 
     sweep = Sweep([], [])
     audit_file = options.audit_file or options.repo / DEFAULT_AUDIT_FILE
     store = store_for(options.repo, env.environ, options.ledger_remote)
     if Action.GRANT in actions and not options.skip_approval:
+        from accessctl.approval.vcs import access
         from accessctl.approval.verify import denials_file
 
         # Approvals are verified after the platforms are observed, for what changes only.
         verifier = make_verifier(env, options.vcs_kind, options.repo, denials_file(audit_file),
                                  store)
+        # Apply may comment and ask for reviews (break-glass): every permission, checked first.
+        access.require(verifier.vcs, loaded.policies, writes=True)
         evaluation = evaluate(loaded.policies, loaded.requests, now,
                               teams=verifier.team_lookup(loaded.policies), ended=ended)
     elif Action.GRANT not in actions:
