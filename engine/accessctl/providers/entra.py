@@ -18,11 +18,11 @@ import re
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from accessctl.core.model import Action, Change, Outcome, ProviderInstance, Status, Target
+from accessctl.core.retry_after import retry_after
 from accessctl.core.timestamps import saturating_add
 from accessctl.providers.background_loop import BackgroundLoop
 from accessctl.providers.base import NotFound, ProviderError, principal_key
@@ -247,17 +247,7 @@ def make_credential(settings: Mapping[str, Any], environ: Mapping[str, str]) -> 
 
 def _retry_after(headers: Any) -> float | None:
     value = headers.get("retry-after") if headers is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return retry_after(value, datetime.now(UTC))
 
 
 def odata_code(error: BaseException) -> tuple[str, str]:

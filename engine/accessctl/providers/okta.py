@@ -27,10 +27,12 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from accessctl.core.model import Change, Outcome, ProviderInstance, Status, Target
+from accessctl.core.retry_after import retry_after, until_reset
 from accessctl.providers.background_loop import BackgroundLoop
 from accessctl.providers.base import NotFound, ProviderError, principal_key
 from accessctl.providers.observed import ObservedMembers
@@ -646,24 +648,17 @@ def _seconds_to_reset(headers: Mapping[str, str]) -> float | None:
     reset = _header(headers, "X-Rate-Limit-Reset")
     if reset is None:
         return _retry_after(headers)
-    try:
-        reset_at = float(reset)
-    except ValueError:
-        return None
     date = _header(headers, "Date")
-    now = time.time()
+    now = datetime.now(UTC)
     if date:
         with contextlib.suppress(TypeError, ValueError):
-            now = parsedate_to_datetime(date).timestamp()
-    return max(reset_at - now, 0.0) + 1.0  # the reset has one-second granularity
+            now = parsedate_to_datetime(date)
+    wait = until_reset(reset, now)
+    return None if wait is None else wait + 1.0  # the reset has one-second granularity
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = _header(headers, "Retry-After")
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:
-        return None
+    return retry_after(_header(headers, "Retry-After"), datetime.now(UTC))
 
 
 def _group_of(found: Any) -> _Group:
