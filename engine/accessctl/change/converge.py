@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from accessctl.change.ledger import Ledger, effective_managed, standing
@@ -48,12 +48,15 @@ def converge(
     only: frozenset[str] = frozenset(),
     sweep_only: bool = False,
     ledgers: Mapping[str, Ledger] | None = None,
+    hold: Collection[tuple[Target, str]] = (),
 ) -> tuple[Converged, Providers]:
     """Observe every managed target (or those of the `only` instances) and plan.
 
     With `sweep_only` (the scheduled revoke) nothing an unexpired request names is revoked.
     With `ledgers` (the engine's record per instance), what the engine found standing is never
     revoked, and what it recorded as its own is, whatever the requests say now.
+    Pairs in `hold` (named by requests whose approval could not be verified this run) are
+    never revoked.
     """
     made = providers or Providers(policies, environ)
     targets = {t: name for t, name in managed_targets(policies).items()
@@ -69,6 +72,6 @@ def converge(
         evaluation.grants, observation.observed, managed,
         exclusive=exclusive_targets(policies), remove_unbacked=remove_unbacked,
         removal_cap=removal_cap, native_expiry=observation.native, entitlement_of=targets,
-        keep=evaluation.unexpired if sweep_only else (),
+        keep={*(evaluation.unexpired if sweep_only else ()), *hold},
     )
     return Converged(plan, observation, held), made

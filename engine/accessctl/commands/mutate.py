@@ -26,9 +26,9 @@ from accessctl.commands.common import environment, judge, load, now_option, repo
 from accessctl.core.console import escape
 from accessctl.core.environment import Environment
 from accessctl.core.errors import ConfigError, FindingsError
-from accessctl.core.model import Action, Change, Grant, Outcome, Request, Status
+from accessctl.core.model import Action, Change, Grant, Outcome, Request, Status, Target
 from accessctl.judge.evaluate import Evaluation, State, evaluate
-from accessctl.judge.isolation import is_internal, judge_each
+from accessctl.judge.isolation import is_internal
 from accessctl.read.history import check_revision, distinct_pairs, head_commit, request_history
 from accessctl.read.load import Loaded
 from accessctl.report.render import print_changes, print_outcomes
@@ -97,29 +97,72 @@ def verify_approvals(
     loaded: Loaded, now: datetime, env: Environment,
     vcs_kind: str | None, ended: list[Request], only: frozenset[str],
     denials: Path | None = None,
-) -> tuple[Evaluation, dict[str, Verdict], Verifier]:
+) -> tuple[Evaluation, dict[str, Verdict], Verifier | None, dict[str, str]]:
     """Judge with teams from the VCS and each live request's verified approval: only approved
-    requests are granted. `denials`: the file of earlier denials to keep (approval/verify.py)."""
+    requests are granted. `denials`: the file of earlier denials to keep (approval/verify.py).
+    Requests the VCS could not be asked about now (unreachable, out of budget) come back
+    deferred, by path with why: neither granted nor revoked (approval/deferral.py)."""
+    from accessctl.approval import deferral
     from accessctl.approval.vcs.select import from_environment
+    from accessctl.approval.vcs.transport import VcsDeferral
     from accessctl.approval.verify import DenialMemory, Verifier
 
     assert loaded.policies is not None
-    verifier = Verifier(from_environment(env.environ, vcs_kind),
-                        denials=DenialMemory(denials) if denials is not None else None)
-    teams = verifier.team_lookup(loaded.policies)
+    verifier: Verifier | None = None
+    down: str | None = None
+    try:
+        verifier = Verifier(from_environment(env.environ, vcs_kind),
+                            denials=DenialMemory(denials) if denials is not None else None)
+    except VcsDeferral as error:  # no answer at all: every live request waits
+        down = str(error)
+    teams = deferral.DeferringTeams(
+        verifier.team_lookup(loaded.policies) if verifier else None, loaded.policies, down)
     evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
     live = (State.ACTIVE, State.PENDING)
     # Each CI job verifies only its own instances' requests: the VCS API budget is shared.
-    verdicts, unverified = judge_each(
+    verdicts, unverified, deferred = deferral.verify_each(
         (j.request for j in evaluation.judgements.values()
          if j.state in live and (not only or (j.target is not None and j.target.instance in only))),
-        "verifying its approval", lambda request: verifier.verify(request, now))
+        (lambda request: verifier.verify(request, now)) if verifier else None, down)
+    deferred |= deferral.deferred_by_teams(evaluation, loaded.policies, teams.unanswered,
+                                           now)
     approved = {path: v.approved for path, v in verdicts.items()}
     # A request that could not be judged or verified stays INVALID when judged again.
-    failed = {f.location.path: f for f in [*evaluation.findings, *unverified] if is_internal(f)}
+    failed = {f.location.path: f for f in [*evaluation.findings, *unverified]
+              if is_internal(f) and f.location.path not in deferred}
     rejudged = evaluate(loaded.policies, loaded.requests, now, approved=approved,
                         teams=teams, ended=ended, failed=failed)
-    return rejudged, verdicts, verifier
+    return rejudged, verdicts, verifier, deferred
+
+
+def held(evaluation: Evaluation, deferred: dict[str, str]) -> set[tuple[Target, str]]:
+    from accessctl.approval.deferral import held_pairs
+
+    return held_pairs(evaluation, deferred) if deferred else set()
+
+
+def report_deferred(env: Environment, deferred: dict[str, str]) -> None:
+    from accessctl.approval.deferral import describe
+
+    for path, why in sorted(deferred.items()):
+        env.stderr.write(f"deferred: {escape(describe(path, why))}\n")
+
+
+def deferred_events(evaluation: Evaluation, deferred: dict[str, str], time: datetime,
+                    commit: str | None) -> list[Event]:
+    """One `verify` event per deferred request, outcome `deferred`: on record that it was
+    neither granted nor revoked, and why."""
+    events = []
+    for path, why in sorted(deferred.items()):
+        judgement = evaluation.judgements.get(path)
+        events.append(Event(
+            time=time, action="verify", outcome="deferred", request=path,
+            entitlement=judgement.request.entitlement if judgement else None,
+            principal=judgement.principal if judgement else None,
+            provider=judgement.target.instance if judgement and judgement.target else None,
+            target=judgement.target.display if judgement and judgement.target else None,
+            commit=commit, error=why))
+    return events
 
 
 def history_requests(repo: Path, env: Environment) -> list[Request]:
@@ -220,6 +263,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     evaluation = judge(loaded, now, ended=ended)
     verdicts: dict[str, Verdict] = {}
     verifier: Verifier | None = None
+    deferred: dict[str, str] = {}
 
     @functools.cache
     def sweep_verifier() -> Verifier:
@@ -231,7 +275,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     if Action.GRANT in actions and not options.skip_approval:
         from accessctl.approval.verify import denials_file
 
-        evaluation, verdicts, verifier = verify_approvals(
+        evaluation, verdicts, verifier, deferred = verify_approvals(
             loaded, now, env, options.vcs_kind, ended, frozenset(options.providers),
             denials=denials_file(audit_file))
     elif Action.GRANT not in actions:
@@ -255,8 +299,13 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     if Action.GRANT not in actions and (options.vcs_kind or detect(env.environ)):
         # The sweep removes only what expired whatever the teams say; with the VCS at hand its
         # view of live grants (for expiry notices and the summary) uses the real teams too.
-        teams = sweep_verifier().team_lookup(loaded.policies)
+        from accessctl.approval.deferral import teams_for_sweep
+
+        teams = teams_for_sweep(sweep_verifier, loaded.policies)
         evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
+        for why in sorted(set(teams.unanswered.values())):
+            env.stderr.write(f"warning: teams not read ({escape(why)}): the requests they "
+                             "decide are kept as they are until the next run\n")
     unknown = sorted(set(options.providers) - set(loaded.policies.providers))
     if unknown:
         raise ConfigError(f"--provider {', '.join(unknown)}: not in policies/providers.yaml")
@@ -265,7 +314,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     converged, providers = converge(loaded.policies, evaluation, env.environ,
                                     only=frozenset(options.providers),
                                     sweep_only=Action.GRANT not in actions,
-                                    ledgers=ledgers)
+                                    ledgers=ledgers, hold=held(evaluation, deferred))
     report_standing(env, converged.standing)
     changes = [c for c in converged.plan.changes if c.action in actions]
     denied = {p: v for p, v in sorted(verdicts.items()) if not v.approved}
@@ -277,13 +326,15 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     # not read or judge at all is reported by both, and fails the run (invariant 13).
     judged = evaluation.findings if Action.GRANT in actions else [
         f for f in evaluation.findings if is_internal(f)]
-    invalid = [f for f in loaded.findings + judged if f.severity.value == "error"]
+    invalid = [f for f in loaded.findings + judged if f.severity.value == "error"
+               and f.location.path not in deferred]
     for finding in invalid:
         env.stderr.write(f"skipped: {escape(str(finding.location))}: {escape(finding.message)}\n")
+    report_deferred(env, deferred)
     if not options.confirm:
         print_changes(env.stderr, changes, "Dry run: changes that --confirm would make")
         failed = bool(converged.observation.failures) or bool(denied) or bool(invalid)
-        ctx.exit(1 if failed else 0)
+        ctx.exit(1 if failed or deferred else 0)
     audit = AuditLog(audit_file, env.stdout, approval_skipped=options.skip_approval)
     try:
         for path, verdict in denied.items():
@@ -297,7 +348,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         if verifier is not None and verifier.denials is not None:
             verifier.denials.save()  # denials for want of approvals stay denied
         for path, judgement in sorted(evaluation.judgements.items()):
-            if Action.GRANT not in actions or not invalid \
+            if Action.GRANT not in actions or not invalid or path in deferred \
                     or judgement.state is not State.INVALID \
                     or judgement.request.expires_at <= now:
                 continue
@@ -305,6 +356,8 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
                 time=env.clock(), action="deny", outcome="invalid", request=path,
                 entitlement=judgement.request.entitlement, principal=judgement.principal,
                 commit=commit, error="; ".join(f.message for f in judgement.findings)))
+        for event in deferred_events(evaluation, deferred, env.clock(), commit):
+            audit.record(event)
         for name, why in sorted(converged.observation.failures.items()):
             audit.record(Event(time=env.clock(), action="observe", outcome="failed",
                                provider=name, commit=commit, error=why))
@@ -339,7 +392,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
                       options.providers)
     failed = any(o.status is Status.FAILED for o in outcomes) or bool(
         converged.observation.failures)
-    ctx.exit(1 if failed or invalid or denied else 0)
+    ctx.exit(1 if failed or invalid or denied or deferred else 0)
 
 
 def write_summary(path: Path, actions: frozenset[Action], outcomes: list[Outcome],
