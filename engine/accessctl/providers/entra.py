@@ -329,7 +329,6 @@ class EntraProvider:
             AzureIdentityAuthenticationProvider,
         )
         from kiota_http.middleware.options import RetryHandlerOption
-        from msgraph.graph_request_adapter import GraphRequestAdapter
         from msgraph.graph_request_adapter import options as graph_options
         from msgraph.graph_service_client import GraphServiceClient
         from msgraph_core import GraphClientFactory
@@ -354,7 +353,7 @@ class EntraProvider:
             options=options,
         )
         self._owned.extend([http, transport])
-        adapter = GraphRequestAdapter(auth, client=http)
+        adapter = _adapter_class()(auth, client=http)
         adapter.base_url = self.graph_url
         return GraphServiceClient(request_adapter=adapter)
 
@@ -757,6 +756,21 @@ class EntraProvider:
         if refused == "RoleAssignmentDoesNotExist":
             return Outcome(change, Status.UNCHANGED, "no active assignment")
         return Outcome(change, Status.DONE, "assignment removed")
+
+
+def _adapter_class() -> Any:
+    """Graph's request adapter, expanding each request's URL template once: kiota reads the
+    URL three times per request (authentication, the request, tracing) and expands the RFC
+    6570 template each time, about a millisecond of CPU on the loop thread every one of them.
+    """
+    from msgraph.graph_request_adapter import GraphRequestAdapter
+
+    class PinnedUrls(GraphRequestAdapter):
+        def set_base_url_for_request_information(self, request_info: Any) -> None:
+            super().set_base_url_for_request_information(request_info)
+            request_info.url = request_info.url  # expanded once, kept as the raw URL
+
+    return PinnedUrls
 
 
 def _end_of(schedule: Mapping[str, Any]) -> datetime | None:
