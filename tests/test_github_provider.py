@@ -170,8 +170,25 @@ def test_repository_grant_raises_a_lower_role_and_observe_filters_by_role(
     assert provider.observe([repository("push")])[repository("push")] == frozenset()
     assert provider.observe([repository("pull")])[repository("pull")] == frozenset({"alice"})
     outcome = provider.grant(change(Action.GRANT, repository("push"), "alice"))
-    assert (outcome.status, outcome.detail) == (Status.DONE, "added as push")
+    assert outcome.status is Status.DONE and outcome.detail.startswith("raised from pull to push")
+    assert outcome.previous == (("permission", "pull"),)
     assert emulator.collaborators(REPO) == {"Alice": "write"}
+
+
+def test_repository_revoke_of_a_raise_puts_the_earlier_role_back(
+        emulator: GitHubEmulator) -> None:
+    """The engine raised a role alice already held (read -> write): ending the grant gives her
+    read again; it never removes access the engine did not give (invariant 8)."""
+    from dataclasses import replace
+
+    emulator.add_collaborator(REPO, "alice", "read")
+    provider = make(emulator)
+    granted = provider.grant(change(Action.GRANT, repository("push"), "alice"))
+    revoke = replace(change(Action.REVOKE, repository("push"), "alice"),
+                     restore=granted.previous)
+    outcome = provider.revoke(revoke)
+    assert (outcome.status, outcome.detail) == (Status.DONE, "put back to pull")
+    assert emulator.collaborators(REPO) == {"Alice": "read"}
 
 
 def test_repository_invitation_is_counted_raised_and_cancelled(emulator: GitHubEmulator) -> None:

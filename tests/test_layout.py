@@ -26,7 +26,7 @@ LAYERS = [
     {"judge"},
     {"approval"},
     {"change"},
-    {"report"},
+    {"report", "scaffold"},
     {"commands", "demo", "cli", "__main__"},
 ]
 RANK = {name: index for index, names in enumerate(LAYERS) for name in names}
@@ -149,3 +149,24 @@ def test_judge_never_reads_the_clock() -> None:
         text = path.read_text()
         for call in ("datetime.now(", "datetime.utcnow(", "time.time(", "date.today("):
             assert call not in text, f"{name} reads the clock ({call}): take `now` instead"
+
+
+def test_the_built_distribution_holds_one_top_level_package(tmp_path: Path) -> None:
+    """What `pip install .` puts into site-packages: accessctl and nothing else (no `engine`,
+    no `emulators`), with the schemas and py.typed inside it."""
+    import zipfile
+
+    root = PACKAGE.parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--wheel-dir", str(tmp_path), str(root)],
+                   check=True, capture_output=True, timeout=300, cwd=tmp_path)
+    wheel = next(tmp_path.glob("accessctl-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(
+        (".dist-info", ".data"))}
+    assert tops == {"accessctl"}
+    assert "accessctl/schemas/access-request.schema.json" in names
+    assert "accessctl/py.typed" in names
+    assert "accessctl/emulators/github.py" in names
+    top_level = next(n for n in names if n.endswith(".dist-info/top_level.txt"))
+    assert zipfile.ZipFile(wheel).read(top_level).decode().split() == ["accessctl"]

@@ -107,3 +107,13 @@ def test_notifications_with_hostile_values(value: str) -> None:
     text = payload(notice)["text"]
     assert "<" not in text and ">" not in text and "\n" not in text
     assert payload(notice)["accessctl"]["detail"] == value, "the fields keep the data as is"
+
+
+def test_a_plain_vcs_address_stays_a_working_link_and_anything_else_is_text() -> None:
+    assert markdown.link("https://github.com/acme/access/pull/3") == \
+        "<https://github.com/acme/access/pull/3>"
+    assert markdown.link("http://127.0.0.1:8080/acme/access/pull/3") == \
+        "<http://127.0.0.1:8080/acme/access/pull/3>"
+    for hostile in ("https://x.test/a> [click](https://evil.test)", "javascript:alert(1)",
+                    "https://x.test/\n# heading", "https://x.test/a|b"):
+        assert "<http" not in markdown.link(hostile) and "\n" not in markdown.link(hostile)

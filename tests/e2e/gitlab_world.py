@@ -22,6 +22,7 @@ from accessctl.emulators.gitlab import GitLabEmulator
 from accessctl.read.load import TreeSource, load_policies
 
 from tests.cli_runner import Result, invoke
+from tests.git_checkout import commit_tree
 from tests.repo_fixture import request, write_repo
 from tests.servers import moto_server
 
@@ -112,16 +113,14 @@ class World:
 
     # -- the repository -----------------------------------------------------------------------
     def sync(self, branch: str | None = None) -> Path:
-        """Make the working tree equal to a branch (the default one), as CI's checkout does."""
+        """Make the working tree equal to a branch (the default one), as CI's checkout does.
+        The default branch's states are also committed to the checkout's local git history
+        (GIT_DEPTH: 0); another branch's files are only written into the working tree."""
         with self.gitlab.lock:
             project = self.gitlab.projects[self.project_id]
+            default = branch is None or branch == project.default_branch
             tree = dict(project.commits[project.branches[branch or project.default_branch]].files)
-        if self.workspace.exists():
-            shutil.rmtree(self.workspace)
-        for path, content in tree.items():
-            target = self.workspace / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+        commit_tree(self.workspace, tree, commit=default)
         return self.workspace
 
     def client(self, login: str) -> Any:

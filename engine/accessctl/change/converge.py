@@ -48,6 +48,7 @@ def converge(
     only: frozenset[str] = frozenset(),
     sweep_only: bool = False,
     ledgers: Mapping[str, Ledger] | None = None,
+    observation: Observation | None = None,
     hold: Collection[tuple[Target, str]] = (),
 ) -> tuple[Converged, Providers]:
     """Observe every managed target (or those of the `only` instances) and plan.
@@ -55,13 +56,16 @@ def converge(
     With `sweep_only` (the scheduled revoke) nothing an unexpired request names is revoked.
     With `ledgers` (the engine's record per instance), what the engine found standing is never
     revoked, and what it recorded as its own is, whatever the requests say now.
+    With `observation` (and the `providers` that made it), the platforms are not read again:
+    apply observes first, verifies what must change, then plans from the same observation.
     Pairs in `hold` (named by requests whose approval could not be verified this run) are
     never revoked.
     """
     made = providers or Providers(policies, environ)
     targets = {t: name for t, name in managed_targets(policies).items()
                if not only or t.instance in only}
-    observation = observe(made, targets)
+    if observation is None:
+        observation = observe(made, targets)
     managed: Mapping[tuple[Target, str], Sequence[str]] = evaluation.managed
     held: list[Grant] = []
     if ledgers is not None:

@@ -25,7 +25,16 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from accessctl.core.model import Action, Grant, Outcome, Status, Target, isoformat, principal_key
+from accessctl.core.model import (
+    Action,
+    Change,
+    Grant,
+    Outcome,
+    Status,
+    Target,
+    isoformat,
+    principal_key,
+)
 
 
 class Origin(enum.StrEnum):
@@ -45,10 +54,23 @@ class Entry:
     """When the engine recorded it (RFC 3339)."""
     requests: tuple[str, ...] = ()
     expires_at: str | None = None
+    found: tuple[tuple[str, str], ...] = ()
+    """What the person held before the engine's grant raised it (a role level): what the
+    revoke puts back. Empty: the engine found nothing and removes what it added."""
+    blobs: tuple[str, ...] = ()
+    """The git blob of each of `requests` when the engine verified and granted it ("" where
+    unknown): a later run trusts the grant without asking the VCS again only while the file
+    is still these bytes (change/backing.py)."""
 
     def as_dict(self) -> dict[str, object]:
-        return {"target": self.target, "principal": self.principal, "origin": self.origin.value,
-                "at": self.at, "requests": list(self.requests), "expires_at": self.expires_at}
+        data: dict[str, object] = {
+            "target": self.target, "principal": self.principal, "origin": self.origin.value,
+            "at": self.at, "requests": list(self.requests), "expires_at": self.expires_at}
+        if self.found:
+            data["found"] = dict(self.found)
+        if any(self.blobs):
+            data["blobs"] = list(self.blobs)
+        return data
 
 
 PairKey = tuple[str, str]
@@ -114,22 +136,30 @@ def standing(grants: Iterable[Grant], observed: Mapping[Target, frozenset[str]],
 
 
 def _entry(target: Target, principal: str, origin: Origin, now: datetime,
-           requests: Sequence[str], expires_at: datetime | None) -> Entry:
+           requests: Sequence[str], expires_at: datetime | None,
+           blobs: Mapping[str, str] | None = None) -> Entry:
+    found = tuple((blobs or {}).get(p, "") for p in requests)
     return Entry(target.display, principal_key(principal), origin, isoformat(now),
-                 tuple(requests), isoformat(expires_at) if expires_at else None)
+                 tuple(requests), isoformat(expires_at) if expires_at else None,
+                 blobs=found if any(found) else ())
 
 
 def with_intents(ledger: Ledger, grants: Iterable[tuple[Target, str, Sequence[str],
                                                        datetime | None]],
-                 now: datetime) -> Ledger:
+                 now: datetime, blobs: Mapping[str, str] | None = None) -> Ledger:
     """The ledger as it must stand before the platform writes: each grant about to be made
-    recorded as the engine's (target, principal, requests, expires_at)."""
+    recorded as the engine's (target, principal, requests, expires_at), with the blob of each
+    request it verified (`blobs`: path -> blob)."""
     entries = dict(ledger.entries)
     for target, principal, requests, expires_at in grants:
         if target.instance != ledger.instance:
             continue
-        entries[(target.display, principal_key(principal))] = _entry(
-            target, principal, Origin.GRANTED, now, requests, expires_at)
+        key = (target.display, principal_key(principal))
+        fresh = _entry(target, principal, Origin.GRANTED, now, requests, expires_at, blobs)
+        earlier = entries.get(key)
+        # What the person held before the engine raised it stays known (a record brought up to
+        # date after a request was verified again must not forget what to put back).
+        entries[key] = replace(fresh, found=earlier.found) if earlier is not None else fresh
     return replace(ledger, entries=entries)
 
 
@@ -149,6 +179,9 @@ def settle(ledger: Ledger, *, observed: Mapping[Target, frozenset[str]],
                                                                   Status.UNCHANGED):
             revoked.add(key)
             entries.pop(key, None)
+        elif change.action is Action.GRANT and outcome.previous and key in entries:
+            # The grant raised a membership the person already held: remember what to restore.
+            entries[key] = replace(entries[key], found=outcome.previous)
     wanted_keys = set()
     for grant in wanted:
         if grant.target.instance != ledger.instance:
@@ -169,3 +202,17 @@ def settle(ledger: Ledger, *, observed: Mapping[Target, frozenset[str]],
         if key[1] not in observed[target]:
             del entries[key]  # gone from the platform and not wanted: nothing left to end
     return replace(ledger, entries=entries)
+
+
+def restoring(changes: Iterable[Change], ledgers: Mapping[str, Ledger]) -> list[Change]:
+    """Revokes of grants that raised a membership the person already held carry what to put
+    back (the earlier role), so that the revoke never removes access the engine found there."""
+    result = []
+    for change in changes:
+        ledger = ledgers.get(change.target.instance)
+        entry = None if ledger is None else ledger.entries.get(
+            (change.target.display, principal_key(change.principal)))
+        if change.action is Action.REVOKE and entry is not None and entry.found:
+            change = replace(change, restore=entry.found)
+        result.append(change)
+    return result

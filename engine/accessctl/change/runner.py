@@ -18,6 +18,7 @@ from datetime import datetime
 from functools import partial
 
 from accessctl.change.audit import AuditLog, change_event, started_event
+from accessctl.change.audit_sink import SinkError
 from accessctl.change.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
 from accessctl.core.model import Action, Change, Outcome, Policies, ProviderInstance, Status, Target
 from accessctl.providers import load_module
@@ -183,8 +184,14 @@ def execute(
         except ImportError as error:
             outcome = Outcome(change, Status.FAILED, f"SDK not installed: {error.name}")
         else:
-            audit.record(started_event(clock(), change, commit), stream=False)
-            outcome = _run_one(provider, change, retry)
+            try:
+                audit.record(started_event(clock(), change, commit), stream=False)
+            except SinkError as error:
+                # The `started` line must be kept outside the runner before the write.
+                outcome = Outcome(change, Status.FAILED, f"not made: the audit sink did not "
+                                  f"take its started line ({error})")
+            else:
+                outcome = _run_one(provider, change, retry)
         audit.record(change_event(clock(), outcome, commit))
         return outcome
 

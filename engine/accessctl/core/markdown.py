@@ -44,6 +44,17 @@ def code(value: str) -> str:
     return f"<code>{text(value)}</code>"
 
 
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9._~/%+-]*)?")
+
+
+def link(url: str) -> str:
+    """A URL the engine got from the VCS (a pull request's address) as a working link, when it
+    is a plain http(s) address; anything else is shown as inert text."""
+    if _PLAIN_URL.fullmatch(url):
+        return f"<{url}>"
+    return text(url)
+
+
 _CHAT = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 

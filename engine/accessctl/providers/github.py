@@ -427,10 +427,18 @@ class GitHubProvider:
         if pending is not None and _rank(pending.permissions) >= wanted:
             return Outcome(change, Status.UNCHANGED,
                            f"invitation for {pending.permissions} already pending")
+        # A direct collaborator with a lower role: the PUT overwrites it. That role is not the
+        # engine's: the ledger keeps it, and the revoke puts it back instead of removing them.
+        previous: tuple[tuple[str, str], ...] = ()
+        if _rank(role) >= 0 and self._call(subject, lambda: repo.has_in_collaborators(login)):
+            previous = (("permission", str(_ROLE_NAMES.get(role.casefold(), role))),)
         invitation = self._call(subject, lambda: repo.add_to_collaborators(login, permission))
         if invitation is not None:
             return Outcome(change, Status.DONE, f"invited as {permission}: access starts when "
                                                 "they accept the invitation")
+        if previous:
+            return Outcome(change, Status.DONE, f"raised from {previous[0][1]} to {permission}; "
+                           f"the revoke puts {previous[0][1]} back", previous=previous)
         return Outcome(change, Status.DONE, f"added as {permission}")
 
     def _revoke_repository(self, change: Change) -> Outcome:
@@ -440,6 +448,11 @@ class GitHubProvider:
         direct = bool(self._call(subject, lambda: repo.has_in_collaborators(login)))
         if not direct and self._pending(subject, repo, login) is None:
             return Outcome(change, Status.UNCHANGED, "not a collaborator")
+        earlier = dict(change.restore).get("permission")
+        if direct and earlier:
+            # The engine raised a role the person already held: put that role back.
+            self._call(subject, lambda: repo.add_to_collaborators(login, earlier))
+            return Outcome(change, Status.DONE, f"put back to {earlier}")
         # Removing a collaborator also cancels their pending invitation.
         self._call(subject, lambda: repo.remove_from_collaborators(login))
         return Outcome(change, Status.DONE, "removed as collaborator" if direct

@@ -309,8 +309,11 @@ class GitLabProvider:
 
     def _update_existing(self, change: Change, members: Any, subject: str, user_id: int,
                          level: int, expires: str | None) -> Outcome:
-        """The user is already a direct member: raise the role or extend the expiry, never lower
-        either (another grant may rely on the higher role or the later date)."""
+        """The user is already a direct member, with a membership the engine did not create
+        (its own grants are seen by observe and never re-sent). Never lower its role, never
+        write an expiry onto it (that would end access the engine does not manage): raise the
+        role when it is lower, and tell the ledger what was there, so that the revoke puts it
+        back instead of removing the member."""
         try:
             current = self._call(subject, lambda: members.get(user_id, obey_rate_limit=False))
         except _GitLabNotFound as error:
@@ -319,26 +322,25 @@ class GitLabProvider:
                                 retryable=True) from error
         held_level = int(current.access_level)
         held_expiry: str | None = current.expires_at
-        if held_expiry is None and held_level >= level:
+        held_role = _ROLE_NAMES.get(held_level, str(held_level))
+        until = f" until {held_expiry}" if held_expiry else " without expiry"
+        if held_level >= level:
             return Outcome(change, Status.UNCHANGED,
-                           f"already {_ROLE_NAMES.get(held_level, held_level)} without expiry "
-                           "(membership not managed here)")
-        new_level = max(held_level, level)
-        new_expiry = _later(held_expiry, expires)
-        if new_level == held_level and new_expiry == held_expiry:
-            return Outcome(change, Status.UNCHANGED, f"already a member until {held_expiry}",
-                           native_expiry_set=held_expiry is not None)
-        update: dict[str, Any] = {"access_level": new_level}
-        if new_expiry:
-            update["expires_at"] = new_expiry
-        self._call(subject, lambda: members.update(user_id, update, obey_rate_limit=False))
-        role = _ROLE_NAMES.get(new_level, str(new_level))
-        return Outcome(change, Status.DONE, f"updated to {role} until {new_expiry}",
-                       native_expiry_set=new_expiry is not None)
+                           f"already {held_role}{until} (membership not managed by accessctl)")
+        self._call(subject, lambda: members.update(user_id, {"access_level": level},
+                                                   obey_rate_limit=False))
+        role = _ROLE_NAMES.get(level, str(level))
+        return Outcome(change, Status.DONE,
+                       f"raised from {held_role} to {role}; the membership{until} is not the "
+                       f"engine's, so its expiry is left alone and the revoke puts {held_role} "
+                       "back", previous=(("access_level", str(held_level)),))
 
     def revoke(self, change: Change) -> Outcome:
         user_id = self._user_id(change.principal)
         subject, members = self._source(change.target)
+        found = dict(change.restore)
+        if "access_level" in found:
+            return self._restore(change, members, subject, user_id, int(found["access_level"]))
         try:
             self._call(f"{change.principal} in {subject}",
                        lambda: members.delete(user_id, obey_rate_limit=False))
@@ -348,6 +350,18 @@ class GitLabProvider:
                 raise NotFound(str(error)) from None
             return Outcome(change, Status.UNCHANGED, "not a direct member")
         return Outcome(change, Status.DONE, f"removed from {subject}")
+
+
+    def _restore(self, change: Change, members: Any, subject: str, user_id: int,
+                 level: int) -> Outcome:
+        """End a raise: the role the person held before the engine's grant, not removal."""
+        role = _ROLE_NAMES.get(level, str(level))
+        try:
+            self._call(f"{change.principal} in {subject}", lambda: members.update(
+                user_id, {"access_level": level}, obey_rate_limit=False))
+        except _GitLabNotFound:
+            return Outcome(change, Status.UNCHANGED, "not a direct member any more")
+        return Outcome(change, Status.DONE, f"put back to {role} in {subject}")
 
 
 class _GitLabConflict(ProviderError):
@@ -375,12 +389,6 @@ def access_level(target: Target) -> int:
 
 def _ref(ref: str) -> int | str:
     return int(ref) if ref.isdigit() else ref
-
-
-def _later(one: str | None, other: str | None) -> str | None:
-    """The later of two `expires_at` dates; None (no expiry) only when both are None."""
-    dates = [date.fromisoformat(d) for d in (one, other) if d]
-    return max(dates).isoformat() if dates else None
 
 
 def create(instance: ProviderInstance, environ: Mapping[str, str]) -> GitLabProvider:

@@ -91,7 +91,9 @@ def render(found: Sequence[Row], fmt: str) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
     for row in found:
         # Every cell is a requester's text or derived from it: inert markdown, one cell each.
-        cells = [markdown.text(str(v)) for v in asdict(row).values()]
+        # The pull request's address comes from the VCS, not from the file: a working link.
+        cells = [markdown.link(v) if k == "pull_request" and v else markdown.text(str(v))
+                 for k, v in asdict(row).items()]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

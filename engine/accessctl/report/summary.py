@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from accessctl.change.lateness import lags, percentile
 from accessctl.core import markdown
+from accessctl.core.durations import format_duration
 from accessctl.core.model import Action, Grant, Outcome, Status, isoformat, utc
 
 # GitHub caps a step summary at 1 MiB; a run that touches more than this many rows says so
@@ -33,6 +35,11 @@ def render_summary(title: str, outcomes: Sequence[Outcome], denied: Sequence[tup
                    grants: Sequence[Grant], now: datetime) -> str:
     """Heading, counts, a table of what changed or did not, and a chart of active grants."""
     lines = [f"## {markdown.text(title)}", "", _counts(outcomes, denied, now), ""]
+    late = lags(outcomes, now)
+    if late:
+        lines += [f"Revocations ended access {format_duration(late[-1])} after expiry at "
+                  f"worst, {format_duration(percentile(late, 0.95))} at the 95th percentile "
+                  f"({len(late)} measured).", ""]
     rows = _rows(outcomes, denied)
     if rows:
         lines += ["| Status | Entitlement | Principal | Target | Detail |",
