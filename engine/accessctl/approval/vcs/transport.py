@@ -281,11 +281,13 @@ def _says_secondary(response: requests.Response) -> bool:
 
 
 def _header(headers: Mapping[str, str], *names: str) -> str | None:
+    """The first of `names` (lower case) the headers hold, in any case."""
     for name in names:
-        value = headers.get(name)
+        value = headers.get(name)  # requests' headers ignore case already
         if value is not None:
             return str(value)
-    return None
+    lowered = {str(key).lower(): value for key, value in headers.items()}
+    return next((str(lowered[name]) for name in names if name in lowered), None)
 
 
 def _short(error: BaseException) -> str:
