@@ -82,7 +82,7 @@ def test_gitlab_headers_count_too() -> None:
 def test_once_unreachable_every_later_request_fails_at_once() -> None:
     made, _ = budget()
     made.mark_down("GitHub unreachable at https://api.example: ConnectionError")
-    with pytest.raises(VcsUnreachable, match="GitHub unreachable at https://api.example"):
+    with pytest.raises(VcsUnreachable, match=r"GitHub unreachable at https://api\.example"):
         made.check()
 
 
