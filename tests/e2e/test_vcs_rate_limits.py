@@ -229,3 +229,22 @@ def test_gitlab_token_refused_is_a_configuration_error_naming_the_variable(
     result = gitlab.apply()
     assert result.code == 2, result.err
     assert "refused the token (401): check ACCESSCTL_VCS_TOKEN" in result.err
+
+
+def test_github_reads_are_retried_after_a_5xx_and_writes_are_not(world: World) -> None:
+    """A 502 to a GET is retried; a 502 to a POST (a comment) is not sent again, since GitHub
+    may have made it: the run says so instead of writing the comment twice."""
+    from accessctl.approval.vcs.github import GitHubVcs
+    from accessctl.approval.vcs.transport import VcsUnreachable
+
+    _path, number = world.ask("alice")
+    vcs = GitHubVcs("acme/access", world.github.token, f"{world.github.base_url}/api/v3",
+                    "main")
+    world.github.faults.script = ["502", "503"]
+    assert vcs.pull_request(number).number == number  # two 5xx, then the answer
+    world.github.reset_log()
+    world.github.faults.script = ["", "502"]  # the comment listing passes, the POST fails
+    with pytest.raises(VcsUnreachable, match="not sent again"):
+        vcs.upsert_comment(number, "<!-- marker -->", "<!-- marker -->\nhello")
+    posts = [e for e in world.github.log if e.method == "POST"]
+    assert len(posts) == 1

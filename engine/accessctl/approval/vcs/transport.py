@@ -38,6 +38,7 @@ from accessctl.core.retry_after import retry_after, until_reset
 
 DEFAULT_RESERVE = 50
 DEFAULT_MAX_WAIT = 60.0
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 SECONDARY_WAIT = 60.0
 """GitHub: without Retry-After, wait at least a minute after a secondary limit."""
 SECONDARY_MESSAGE = "secondary rate limit"
@@ -206,13 +207,16 @@ class BudgetAdapter(HTTPAdapter):
     def send(self, request: requests.PreparedRequest, *args: Any,
              **kwargs: Any) -> requests.Response:
         settings = self.budget.settings
+        # A write that failed on the way may still have been made: it is sent again only after
+        # an answer that says it was not (a rate limit), never after a 5xx or a lost answer.
+        idempotent = (request.method or "GET").upper() in IDEMPOTENT
         attempt = 1
         while True:
             self.budget.check()
             try:
                 response = super().send(request, *args, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as error:
-                if attempt >= settings.attempts:
+                if attempt >= settings.attempts or not idempotent:
                     raise self.budget.mark_down(
                         f"{settings.platform} unreachable at {settings.url}: "
                         f"{type(error).__name__}: {_short(error)}") from None
@@ -230,6 +234,10 @@ class BudgetAdapter(HTTPAdapter):
                 return response
             kind, seconds = retry
             response.close()
+            if kind == "failing" and not idempotent:
+                raise VcsUnreachable(
+                    f"{settings.platform} at {settings.url} answered HTTP {response.status_code} "
+                    f"to a {request.method}: not sent again, since it may have been made")
             if kind == "limited" and seconds > settings.max_wait:
                 raise VcsBudgetSpent(
                     f"{settings.platform} API rate limit at {settings.url}: the budget is spent "
