@@ -187,6 +187,8 @@ def test_every_platform_gets_its_own_credentials_only(tmp_path: Path) -> None:
                 shared |= {"ACCESSCTL_VCS_TOKEN", "ACCESSCTL_WEBHOOK_URL"}
             if name == "revoke.yml":
                 shared |= {"ACCESSCTL_HEARTBEAT_URL"}
+            if name == "apply.yml":
+                shared |= {"PAGERDUTY_TOKEN"}
             assert secrets_of(job) == platform_secret.get(instance, set()) | shared, instance
             assert (job["permissions"].get("id-token") == "write") == (instance in oidc)
     apply = load(workflows / "apply.yml")["jobs"]

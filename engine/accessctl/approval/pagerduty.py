@@ -32,6 +32,9 @@ class PagerDuty:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.token = environ.get(TOKEN_ENV) or None
         self.base_url = environ.get(URL_ENV) or None
+        self.ca_file = environ.get("SSL_CERT_FILE") or None
+        """Certificates to trust instead of the system's (a TLS-inspecting proxy, a test
+        server), as the standard variable says, read from the run's environment."""
         self._client: Any = None
         self._answers: dict[tuple[PagerDutyOnCall, datetime], OnCallAnswer] = {}
 
@@ -73,7 +76,12 @@ class PagerDuty:
         if self._client is None:
             import pagerduty
 
-            client = pagerduty.RestApiV2Client(str(self.token), base_url=self.base_url)
+            extra: dict[str, Any] = {}
+            if self.ca_file is not None:
+                import ssl
+
+                extra["verify"] = ssl.create_default_context(cafile=self.ca_file)
+            client = pagerduty.RestApiV2Client(str(self.token), base_url=self.base_url, **extra)
             # Bounded: a run waits at most ~30 s for a rate-limited or unreachable PagerDuty,
             # then the rule approves nobody (the library retries 429 forever by default).
             client.retry[429] = MAX_429_RETRIES

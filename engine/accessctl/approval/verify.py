@@ -380,8 +380,8 @@ class Verifier:
 
     def _judge(self, request: Request, pull: PullRequest, base: str,
                now: datetime | None) -> tuple[Verdict, list[str]]:
-        """The verdict by the policies and CODEOWNERS at `base`, and the teams it could not
-        read."""
+        """The verdict by the policies and CODEOWNERS at `base`, and the facts it could not
+        read (teams, who PagerDuty had on call)."""
         policies, owners = self.base(base)
         if pull.number not in self._reviews:
             self._reviews[pull.number] = self.vcs.reviews(pull)
@@ -413,4 +413,8 @@ class Verifier:
                      for where in pagerduty_sources(entitlement)}
             verdict = judge_approval(request, pull, reviews, policies, owners, teams,
                                      self.vcs.default_branch, now=now, pagerduty=facts)
+            # Who was on call could not be read: no fact about the approval, not remembered.
+            unknown += [f"PagerDuty: {a.error}" for a in facts.values() if a.error is not None]
+        if verdict.pending_rule is not None:
+            unknown.append("PagerDuty: not asked")  # nor when nobody asked PagerDuty at all
         return verdict, unknown

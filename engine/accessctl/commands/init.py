@@ -105,8 +105,9 @@ def command(ctx: click.Context, directory: Path, vcs_kind: str,
     # The names CI needs, read from the GitHub workflows (GitLab's jobs read the same names).
     text = "".join(github_workflows.render(list(policies.providers.values()),
                                            github_workflows.Install(False)).values())
-    variables = sorted(set(re.findall(r"vars\.(\w+)", text)))
-    optional = ("ACCESSCTL_HEARTBEAT_URL", "ACCESSCTL_VCS_TOKEN", "ACCESSCTL_WEBHOOK_URL")
+    optional = ("ACCESSCTL_AUDIT_SINK", "ACCESSCTL_HEARTBEAT_URL", "ACCESSCTL_VCS_TOKEN",
+                "ACCESSCTL_WEBHOOK_URL", "PAGERDUTY_TOKEN")
+    variables = sorted(set(re.findall(r"vars\.(\w+)", text)) - set(optional))
     secrets = sorted(set(re.findall(r"secrets\.(\w+)", text)) - set(optional))
     where = ("Settings > Environments > production" if vcs_kind == "github"
              else "Settings > CI/CD > Variables")

@@ -162,7 +162,9 @@ def _job_head(verb: str, job: JobCredentials, pull_requests: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _install_and_credentials(job: JobCredentials, install: Install, vcs: bool) -> str:
+def _install_and_credentials(job: JobCredentials, install: Install, vcs: bool,
+                             pagerduty: bool = False) -> str:
+    extras = extras_for(job.platform, vcs) + (["pagerduty"] if pagerduty else [])
     text = f"""
       - uses: {SETUP_PYTHON}
         with:
@@ -170,7 +172,7 @@ def _install_and_credentials(job: JobCredentials, install: Install, vcs: bool) -
 
       # Installed before any credential exists in the job.
       - name: Install accessctl
-        run: {install.command(extras_for(job.platform, vcs))}
+        run: {install.command(extras)}
 """
     for step in job.steps:
         text += f"\n      - name: {step.name}\n        uses: {step.uses}\n        with:\n"
@@ -205,19 +207,32 @@ _HEARTBEAT_ENV = """\
 """
 
 
+_SINK_ENV = """\
+          # Optional: an S3 audit sink (s3://bucket/prefix) that outlives the runner (docs/ci.md).
+          ACCESSCTL_AUDIT_SINK: ${{ vars.ACCESSCTL_AUDIT_SINK }}
+"""
+
+_PAGERDUTY_ENV = """\
+          # Optional: auto-approval rules that ask PagerDuty who is on call (apply only).
+          PAGERDUTY_TOKEN: ${{ secrets.PAGERDUTY_TOKEN }}
+"""
+
+
 def _sweep_job(verb: str, step_name: str, job: JobCredentials, install: Install,
                pull_requests: str) -> str:
     """An apply or revoke job: catch up from the applied ref, run with --confirm."""
     heartbeat = _HEARTBEAT_ENV if verb == "revoke" else ""
+    pagerduty = _PAGERDUTY_ENV if verb == "apply" else ""
     return (
         _job_head(verb, job, pull_requests) + _CHECKOUT_STEP + _FIND_APPLIED
-        + _install_and_credentials(job, install, vcs=True)
+        + _install_and_credentials(job, install, vcs=True, pagerduty=verb == "apply")
         + f"""
       - name: {step_name}
         env:
           GITHUB_TOKEN: ${{{{ github.token }}}}
           SINCE: ${{{{ steps.applied.outputs.since }}}}
-""" + _platform_env(job) + _LEDGER_ENV + _VCS_ENV + heartbeat + "        run: |\n"
+""" + _platform_env(job) + _LEDGER_ENV + _VCS_ENV + _SINK_ENV + heartbeat + pagerduty
+        + "        run: |\n"
         + _LEDGER_AUTH + f"""\
           args=(--confirm --provider "$INSTANCE" --commit "$GITHUB_SHA"
                 --audit-file "$RUNNER_TEMP/audit.jsonl" --summary "$GITHUB_STEP_SUMMARY")
