@@ -334,6 +334,30 @@ class Directory:
         if done.returncode != 0:
             raise AssertionError(f"samba-tool dsacl set failed: {done.stdout}{done.stderr}")
 
+    def stamp_admin_sd_holder(self, dn: str) -> None:
+        """Do to `dn` what SDProp does hourly to members of protected groups on Windows
+        (Samba runs no SDProp): adminCount=1, and AdminSDHolder's security descriptor, whose
+        DACL is protected, so the OU's inherited delegation no longer reaches the object."""
+        from ldap3 import BASE, MODIFY_REPLACE
+        from ldap3.protocol.microsoft import security_descriptor_control
+
+        dacl = security_descriptor_control(sdflags=0x04)  # the DACL part only
+        holder = f"CN=AdminSDHolder,CN=System,{self.dc.base_dn}"
+        self.connection.search(holder, "(objectClass=*)", BASE,
+                               attributes=["nTSecurityDescriptor"], controls=dacl)
+        descriptor = self.connection.response[0]["raw_attributes"]["nTSecurityDescriptor"][0]
+        self.connection.modify(
+            dn, {"nTSecurityDescriptor": [(MODIFY_REPLACE, [protected_dacl(descriptor)])]},
+            controls=dacl)
+        self.connection.modify(dn, {"adminCount": [(MODIFY_REPLACE, ["1"])]})
+
+    def set_admin_count(self, dn: str) -> None:
+        """adminCount=1 only: a group just nested in a protected one, before SDProp's next run
+        (or after its permissions were repaired by hand but adminCount left)."""
+        from ldap3 import MODIFY_REPLACE
+
+        self.connection.modify(dn, {"adminCount": [(MODIFY_REPLACE, ["1"])]})
+
     def set_password(self, dn: str, password: str) -> None:
         """Set a password and enable the account (unicodePwd needs an encrypted connection)."""
         from ldap3 import MODIFY_REPLACE
@@ -364,6 +388,29 @@ class Directory:
             return {name: len(values or []) for name, values in found.items()}
         finally:
             raw.unbind()
+
+
+def protected_dacl(descriptor: bytes) -> bytes:
+    """A self-relative security descriptor holding only a DACL (what the SD flags control 0x04
+    reads), with its inherited ACEs dropped and SE_DACL_PROTECTED set: inheritance off, as
+    SDProp leaves a protected object. Layout: MS-DTYP 2.4.6 (descriptor), 2.4.5 (ACL), 2.4.4.1
+    (ACE header)."""
+    import struct
+
+    revision, sbz1, control, _, _, _, dacl = struct.unpack_from("<BBHIIII", descriptor)
+    assert dacl, "no DACL in the descriptor"
+    acl_revision, _, _, count, _ = struct.unpack_from("<BBHHH", descriptor, dacl)
+    offset, kept = dacl + 8, []
+    for _ in range(count):
+        _, flags, size = struct.unpack_from("<BBH", descriptor, offset)
+        if not flags & 0x10:  # INHERITED_ACE
+            kept.append(descriptor[offset:offset + size])
+        offset += size
+    aces = b"".join(kept)
+    acl = struct.pack("<BBHHH", acl_revision, 0, 8 + len(aces), len(kept), 0) + aces
+    se_dacl_present, se_dacl_protected, se_self_relative = 0x0004, 0x1000, 0x8000
+    flags = control | se_dacl_present | se_dacl_protected | se_self_relative
+    return struct.pack("<BBHIIII", revision, sbz1, flags, 0, 0, 0, 20) + acl
 
 
 def _single(value: Any) -> str:

@@ -349,11 +349,90 @@ def test_least_privilege_delegation_is_enough_and_no_more(
     assert provider.revoke(change(Action.REVOKE, inside, user)).status is Status.DONE
     assert directory.member_dns(inside_dn) == []
 
-    for group in (outside, "Domain Admins"):
-        with pytest.raises(ProviderError, match="insufficient access") as raised:
-            provider.grant(change(Action.GRANT, group, user))
-        assert not raised.value.retryable and not isinstance(raised.value, NotFound)
+    with pytest.raises(ProviderError, match="insufficient access") as raised:
+        provider.grant(change(Action.GRANT, outside, user))
+    assert not raised.value.retryable and not isinstance(raised.value, NotFound)
     assert directory.member_dns(outside_dn) == []
+    # A protected group (adminCount=1) is named as such, before any write is tried.
+    with pytest.raises(ProviderError, match="AdminSDHolder") as raised:
+        provider.grant(change(Action.GRANT, "Domain Admins", user))
+    assert not raised.value.retryable and not isinstance(raised.value, NotFound)
+
+
+@pytest.mark.samba
+def test_a_group_protected_by_admin_sd_holder_is_named_not_failed_with_error_50(
+        dc: samba.DomainController, directory: samba.Directory, ou: str,
+        delegated: tuple[str, str, str, str]) -> None:
+    """A managed group nested in a protected group gets AdminSDHolder's permissions from SDProp
+    within the hour: the delegated Write Members right is gone and grants and revokes fail. The
+    provider says why and what to do, before writing when it can (the grant), and when AD
+    refuses (the revoke, which is always tried: access must end if it can)."""
+    upn, password, managed, _ = delegated
+    group, member, other = fresh("nested"), fresh("u"), fresh("u")
+    group_dn = directory.add_group(group, managed)
+    member_dn = directory.add_user(member, ou)
+    directory.add_user(other, ou)
+    directory.add_members(group_dn, [member_dn])
+    directory.stamp_admin_sd_holder(group_dn)
+    provider = make(dc, password=password, bind_dn=upn)
+
+    with pytest.raises(ProviderError) as granted:
+        provider.grant(change(Action.GRANT, group, other))
+    text = str(granted.value)
+    assert "AdminSDHolder" in text and "adminCount=1" in text and group_dn in text
+    assert "inheritance" in text and not granted.value.retryable
+    assert directory.member_dns(group_dn) == [member_dn]
+
+    with pytest.raises(ProviderError) as revoked:
+        provider.revoke(change(Action.REVOKE, group, member))
+    text = str(revoked.value)
+    assert "insufficient access rights" in text and "AdminSDHolder" in text, text
+    assert directory.member_dns(group_dn) == [member_dn]
+
+
+@pytest.mark.samba
+def test_admin_count_alone_stops_the_grant_before_any_write(
+        dc: samba.DomainController, directory: samba.Directory, ou: str,
+        delegated: tuple[str, str, str, str]) -> None:
+    """Nested an instant ago, SDProp not run yet: the write would succeed now and the next
+    revoke fail within the hour, so the grant is refused up front. The revoke still runs."""
+    upn, password, managed, _ = delegated
+    group, user = fresh("fresh-nest"), fresh("u")
+    group_dn = directory.add_group(group, managed)
+    user_dn = directory.add_user(user, ou)
+    directory.add_members(group_dn, [user_dn])
+    directory.set_admin_count(group_dn)
+    provider = make(dc, password=password, bind_dn=upn)
+    other = fresh("u")
+    directory.add_user(other, ou)
+    with pytest.raises(ProviderError, match="AdminSDHolder"):
+        provider.grant(change(Action.GRANT, group, other))
+    assert provider.revoke(change(Action.REVOKE, group, user)).status is Status.DONE
+    assert directory.member_dns(group_dn) == []
+
+
+@pytest.mark.samba
+def test_a_protected_user_is_named_when_ad_refuses(
+        dc: samba.DomainController, directory: samba.Directory, ou: str,
+        delegated: tuple[str, str, str, str]) -> None:
+    """Error 50 on a group outside the delegation, for a user who is a protected account:
+    the refusal names the account, so nobody hunts for a missing delegation alone."""
+    upn, password, _, unmanaged = delegated
+    group, user = fresh("out"), fresh("admin")
+    directory.add_group(group, unmanaged)
+    user_dn = directory.add_user(user, ou)
+    directory.set_admin_count(user_dn)
+    provider = make(dc, password=password, bind_dn=upn)
+    with pytest.raises(ProviderError) as raised:
+        provider.grant(change(Action.GRANT, group, user))
+    assert f"AD user {user} is a protected account" in str(raised.value)
+
+
+def test_the_protection_hint_says_what_to_do() -> None:
+    hint = ad.protection_hint("CN=g,DC=x", True, "alice", True)
+    assert "CN=g,DC=x" in hint and "clear its adminCount" in hint
+    assert "alice" in hint and "separate, unprotected account" in hint
+    assert ad.protection_hint("CN=g,DC=x", False, "alice", False) == ""
 
 
 @pytest.mark.samba

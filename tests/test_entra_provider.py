@@ -280,3 +280,76 @@ def test_calls_in_flight_spread_over_small_pools(graph: GraphEmulator) -> None:
     assert asyncio.run(run()) == [0] * 8
     assert len(graph.log) == 96
     assert len({e.peer for e in graph.log}) <= 64  # 8 lanes x 8 connections, kept alive
+
+
+# -- the permission list, against Graph's per-route permissions --------------------------------
+KINDS = {
+    "group": lambda g: {"group": g.add_group("ops")},
+    "pim_group": lambda g: {"group": g.add_group("pim-ops")},
+    "directory_role": lambda g: {"role": g.add_role("Helpdesk Administrator")},
+}
+
+
+def full_cycle(graph: GraphEmulator, kind: str, permissions: set[str]) -> None:
+    """Observe, grant, observe, revoke one kind with a token holding exactly `permissions`."""
+    token = "scoped-" + "-".join(sorted(permissions))
+    graph.token_permissions[token] = frozenset(permissions)
+    graph.add_user(f"{kind}-{len(graph.users)}@corp.example")
+    principal = f"{kind}-{len(graph.users) - 1}@corp.example"
+    target = Target.build("entra-t", "entra", kind, KINDS[kind](graph))
+    instance = ProviderInstance("entra-t", "entra", {
+        "graph_url": f"{graph.base_url}/v1.0", "auth": "static_token"})
+    provider = entra.create(instance, {"GRAPH_TOKEN": token})
+    try:
+        provider.observe([target])
+        assert provider.grant(change(Action.GRANT, target, principal)).status is Status.DONE
+        assert principal in provider.observe([target])[target]
+        assert provider.revoke(change(Action.REVOKE, target, principal)).status is Status.DONE
+    finally:
+        provider.close()
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_the_documented_permissions_are_enough_and_each_is_needed(graph: GraphEmulator,
+                                                                   kind: str) -> None:
+    needed = set(entra.REQUIRED_PERMISSIONS["any"]) | set(entra.REQUIRED_PERMISSIONS[kind])
+    full_cycle(graph, kind, needed)
+    for missing in sorted(needed):
+        with pytest.raises(ProviderError, match="Authorization_RequestDenied"):
+            full_cycle(graph, kind, needed - {missing})
+
+
+def test_directory_roles_need_no_role_management_write() -> None:
+    """RoleManagement.ReadWrite.Directory lets its holder assign any directory role: the
+    schedules need RoleAssignmentSchedule.ReadWrite.Directory, and reading the role definition
+    RoleManagement.Read.Directory (Microsoft Graph's API reference)."""
+    assert set(entra.REQUIRED_PERMISSIONS["directory_role"]) == {
+        "RoleAssignmentSchedule.ReadWrite.Directory", "RoleManagement.Read.Directory"}
+    listed = {p for kind in entra.REQUIRED_PERMISSIONS.values() for p in kind}
+    for permission in listed:
+        assert f"`{permission}`" in entra.PERMISSIONS, permission
+    assert "RoleManagement.ReadWrite.Directory`" not in entra.PERMISSIONS.split("never")[0]
+
+
+# -- national clouds ---------------------------------------------------------------------------
+@pytest.mark.parametrize(("graph_url", "authority"), [
+    ("https://graph.microsoft.com/v1.0", "login.microsoftonline.com"),
+    ("https://graph.microsoft.us/v1.0", "login.microsoftonline.us"),
+    ("https://dod-graph.microsoft.us/v1.0", "login.microsoftonline.us"),
+    ("https://microsoftgraph.chinacloudapi.cn/v1.0", "login.chinacloudapi.cn"),
+])
+def test_the_authority_follows_the_graph_cloud(graph_url: str, authority: str) -> None:
+    assert entra.authority_host({"graph_url": graph_url}) == authority
+    # An explicit setting wins (a cloud this table does not know).
+    assert entra.authority_host({"graph_url": graph_url,
+                                 "authority_host": "login.example.test"}) == "login.example.test"
+
+
+def test_a_national_cloud_credential_asks_its_own_authority() -> None:
+    settings = {"graph_url": "https://graph.microsoft.us/v1.0", "auth": "client_secret",
+                "tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                "client_id": "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"}
+    credential = entra.make_credential(settings, {"AZURE_CLIENT_SECRET": "s"})
+    # azure-identity keeps the authority on the credential (or its client): no token request.
+    held = vars(credential).get("_authority") or vars(credential._client).get("_authority")
+    assert held == "https://login.microsoftonline.us"

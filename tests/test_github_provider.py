@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from accessctl.change.retry import RetryPolicy, call_with_retry
 from accessctl.core.model import Action, Change, ProviderInstance, Status, Target
-from accessctl.emulators.github import API, GitHubEmulator
+from accessctl.emulators.github import GitHubEmulator
 from accessctl.emulators.http import Faults
 from accessctl.providers import github
 from accessctl.providers.base import NotFound, ProviderError
@@ -272,8 +272,9 @@ def test_rate_limits_and_server_errors_are_retryable_with_the_wait(
     with pytest.raises(ProviderError) as unavailable:
         provider.observe([team()])
     assert unavailable.value.retryable and "503" in str(unavailable.value)
-    # One request per failure: PyGithub's own retries are off.
-    assert emulator.count("GET", f"{API}/orgs/acme/teams/sre/members") == 2
+    # One request per failure: PyGithub's own retries are off. (Members are read with GraphQL,
+    # immediate members only: see test_observe_counts_immediate_members_not_child_teams.)
+    assert emulator.count("POST", "/api/graphql") == 2
 
 
 def test_a_dropped_connection_is_retryable_and_the_engine_retry_converges(
@@ -294,3 +295,83 @@ def test_an_unknown_target_kind_is_refused(emulator: GitHubEmulator) -> None:
     target = Target.build("github-acme", "github", "environment", {"name": "prod"})
     with pytest.raises(ProviderError, match="team or repository"):
         make(emulator).observe([target])
+
+
+# -- nested and IdP-synchronized teams -------------------------------------------------------------
+def nested(emulator: GitHubEmulator) -> None:
+    """sre has a child team, sre-oncall, whose member carol is not a member of sre itself."""
+    emulator.add_org_member("acme", "carol")
+    emulator.add_team("acme", "sre-oncall", members=["carol"], parent="sre")
+
+
+def test_observe_counts_immediate_members_not_child_teams(emulator: GitHubEmulator) -> None:
+    nested(emulator)
+    # GitHub's REST list includes the child team's members...
+    rest = {m["login"] for m in emulator_json(emulator, "/orgs/acme/teams/sre/members")}
+    assert rest == {"bob", "carol"}
+    # ...observe does not: carol holds sre only through sre-oncall, not as the engine's grant.
+    provider = make(emulator)
+    assert provider.observe([team()])[team()] == frozenset({"bob"})
+
+
+def test_a_child_team_member_is_granted_and_revoked_as_a_direct_member(
+        emulator: GitHubEmulator) -> None:
+    nested(emulator)
+    provider = make(emulator)
+    provider.observe([team()])
+    assert provider.grant(change(Action.GRANT, team(), "carol")).status is Status.DONE
+    assert "carol" in emulator.team_members("acme", "sre")
+    assert provider.observe([team()])[team()] == frozenset({"bob", "carol"})
+    assert provider.revoke(change(Action.REVOKE, team(), "carol")).status is Status.DONE
+    assert "carol" not in emulator.team_members("acme", "sre")
+    assert emulator.team_members("acme", "sre-oncall") == {"carol": "member"}
+
+
+def test_immediate_members_are_read_past_one_page(emulator: GitHubEmulator) -> None:
+    logins = [f"m{i:03}" for i in range(130)]
+    for login in logins:
+        emulator.add_user(login)
+    emulator.add_team("acme", "big", members=logins)
+    observed = make(emulator).observe([team("big")])[team("big")]
+    assert observed == frozenset(logins)
+
+
+def test_observe_of_a_missing_team_is_not_found(emulator: GitHubEmulator) -> None:
+    with pytest.raises(NotFound, match="acme/nope"):
+        make(emulator).observe([team("nope")])
+
+
+@pytest.mark.parametrize("emu", [False, True], ids=["team-sync", "emu"])
+def test_an_idp_synchronized_team_is_reported_as_such(emulator: GitHubEmulator,
+                                                      emu: bool) -> None:
+    emulator.sync_team_with_idp("acme", "sre", "okta-sre", emu=emu)
+    provider = make(emulator)
+    for action in (Action.GRANT, Action.REVOKE):
+        login = "Alice" if action is Action.GRANT else "bob"
+        with pytest.raises(ProviderError) as raised:
+            (provider.grant if action is Action.GRANT else provider.revoke)(
+                change(action, team(), login))
+        text = str(raised.value)
+        assert "synchronized with identity-provider group okta-sre" in text, text
+        assert "IdP" in text and not raised.value.retryable
+    assert emulator.team_members("acme", "sre") == {"bob": "maintainer"}
+
+
+def test_a_plain_refusal_names_both_causes(emulator: GitHubEmulator) -> None:
+    emulator.add_user("helper[bot]")
+    emulator.add_token("ghs_no_write", "helper[bot]", permissions={"members": "read"})
+    provider = make(emulator, env={ENV_NAME: "ghs_no_write"})
+    with pytest.raises(ProviderError) as raised:
+        provider.grant(change(Action.GRANT, team(), "Alice"))
+    text = str(raised.value)
+    assert "403" in text and "Members: write" in text and "identity provider" in text
+
+
+def emulator_json(emulator: GitHubEmulator, path: str) -> Any:
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(f"{emulator.api}{path}",
+                                     headers={"Authorization": f"token {emulator.token}"})
+    with urllib.request.urlopen(request) as answer:
+        return json.load(answer)

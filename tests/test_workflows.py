@@ -186,7 +186,7 @@ def test_one_job_per_platform_each_with_only_its_own_credentials(name: str) -> N
                                                     }.get(name), (name, job_name)
         secrets = set(re.findall(r"secrets\.(\w+)", text))
         expected = {"okta-main": {"OKTA_API_TOKEN"},
-                    "github-acme": {"ACCESSCTL_GITHUB_TOKEN"}}.get(job_name, set())
+                    "github-acme": {"ACCESSCTL_APP_PRIVATE_KEY"}}.get(job_name, set())
         expected = expected | {"ACCESSCTL_LEDGER_KEY"}
         if name != "reconcile.yml":
             # Teams read with a token that may (optional), and the webhook: apply and revoke
@@ -206,8 +206,39 @@ def test_one_job_per_platform_each_with_only_its_own_credentials(name: str) -> N
         names = [step.get("name", step.get("uses", "")) for step in job["steps"]]
         install = names.index("Install accessctl")
         for index, step in enumerate(job["steps"]):
-            if "auth" in step.get("uses", "") or "credentials" in step.get("uses", ""):
+            uses = step.get("uses", "")
+            if any(word in uses for word in ("auth", "credentials", "app-token")):
                 assert index > install
+
+
+@pytest.mark.parametrize("name", MUTATING)
+def test_the_github_app_token_is_minted_in_the_job_never_stored(name: str) -> None:
+    """An installation token lives one hour (GitHub: generating an installation access token):
+    a stored one would fail every run after the first hour. The job mints its own from the App's
+    id and private key, scoped to what the provider needs, right before the step that uses it."""
+    for path in FILES:
+        assert "secrets.ACCESSCTL_GITHUB_TOKEN" not in path.read_text(), path.name
+    job = load(WORKFLOWS / name)["jobs"]["github-acme"]
+    steps = job["steps"]
+    (index,) = [i for i, s in enumerate(steps)
+                if s.get("uses", "").startswith("actions/create-github-app-token@")]
+    mint = steps[index]
+    assert PINNED.match(mint["uses"]), mint["uses"]
+    assert mint["id"] == "app-token"
+    assert mint["with"]["private-key"] == "${{ secrets.ACCESSCTL_APP_PRIVATE_KEY }}"
+    assert mint["with"]["client-id"] == "${{ vars.ACCESSCTL_APP_CLIENT_ID }}"
+    # One organisation, named repositories (zizmor's github-app audit), never all of them.
+    assert "owner" in mint["with"] and "repositories" in mint["with"]
+    # Only what team and collaborator changes need (docs/platforms/github.md).
+    granted = {k: v for k, v in mint["with"].items() if k.startswith("permission-")}
+    assert granted == {"permission-members": "write", "permission-administration": "write"}
+    (user,) = [s for s in steps if "ACCESSCTL_GITHUB_TOKEN" in s.get("env", {})]
+    assert steps.index(user) > index
+    assert user["env"]["ACCESSCTL_GITHUB_TOKEN"] == "${{ steps.app-token.outputs.token }}"
+    # No other platform's job sees the App's key.
+    for other, body in load(WORKFLOWS / name)["jobs"].items():
+        if other != "github-acme":
+            assert "ACCESSCTL_APP" not in yaml.safe_dump(body), (name, other)
 
 
 @pytest.mark.parametrize("name", ["apply.yml", "revoke.yml"])

@@ -170,7 +170,7 @@ def test_every_platform_gets_its_own_credentials_only(tmp_path: Path) -> None:
     platform_secret = {
         "okta-main": {"OKTA_PRIVATE_KEY"},  # the service app: the key, never an API token
         "okta-old": {"OKTA_OLD_TOKEN"},
-        "github-acme": {"ACCESSCTL_GITHUB_TOKEN"},
+        "github-acme": {"ACCESSCTL_APP_PRIVATE_KEY"},  # the App's key: the job mints the token
         "gitlab-acme": {"GITLAB_TOKEN"},
         "ad-corp": {"AD_BIND_PASSWORD"},
         "entra-legacy": {"ENTRA_LEGACY_SECRET"},

@@ -351,8 +351,14 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
 
     @functools.cache
     def sweep_verifier() -> Verifier:
-        # One VCS client per run (built on first need): its look-ups are cached in it.
-        return _verifier(env, options.vcs_kind, options.repo)
+        # One VCS client per run (built on first need): its look-ups are cached in it. The
+        # sweep only takes access away, so a token short of a permission is a warning here.
+        from accessctl.approval.vcs import access
+
+        built = _verifier(env, options.vcs_kind, options.repo)
+        for line in access.warn(built.vcs, loaded.policies, writes=False):
+            env.stderr.write(f"warning: {line}\n")
+        return built
 
     sweep = Sweep([], [])
     audit_file = options.audit_file or options.repo / DEFAULT_AUDIT_FILE
@@ -360,6 +366,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     if Action.GRANT in actions and not options.skip_approval:
         from accessctl.approval import deferral
         from accessctl.approval.deferral import DeferringTeams
+        from accessctl.approval.vcs import access
         from accessctl.approval.vcs.transport import VcsDeferral
         from accessctl.approval.verify import denials_file
 
@@ -367,6 +374,9 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         try:
             verifier = make_verifier(env, options.vcs_kind, options.repo,
                                      denials_file(audit_file), store)
+            # Apply may comment and ask for reviews (break-glass): every permission, checked
+            # first.
+            access.require(verifier.vcs, loaded.policies, writes=True)
         except VcsDeferral as error:
             # No VCS at all this run: nothing is approved, and every live request waits, its
             # pair kept as it is; what expired or was deleted still ends.

@@ -75,6 +75,9 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
         # requests behind present members are verified (those the engine granted for these
         # very bytes are trusted from its ledger), the others are taken as written.
         verifier = make_verifier(env, None, repo, denials_file(audit_path), store)
+        from accessctl.approval.vcs import access
+
+        access.require(verifier.vcs, loaded.policies, writes=False)
         evaluation = evaluate(loaded.policies, loaded.requests, now, ended=ended,
                               teams=verifier.team_lookup(loaded.policies))
     elif exclusive:

@@ -67,11 +67,14 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, fmt: str,
                              "from the files alone (as with --offline)\n")
             offline = True
     if not offline and loaded.policies is not None:
+        from accessctl.approval.vcs import access
         from accessctl.approval.vcs.select import from_environment
         from accessctl.approval.verify import Verifier
         from accessctl.judge.evaluate import evaluate
 
-        verifier = Verifier(from_environment(env.environ, vcs_kind))
+        vcs = from_environment(env.environ, vcs_kind)
+        access.require(vcs, loaded.policies, writes=False)
+        verifier = Verifier(vcs)
         # A request whose approval cannot be verified is listed as rejected, and reported.
         verdicts, unverified = judge_each([*loaded.requests, *ended], "verifying its approval",
                                           lambda request: verifier.verify(request, now))

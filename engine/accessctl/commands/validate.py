@@ -95,6 +95,7 @@ def _load(repo: Path, changed: tuple[str, ...]) -> Loaded:
 def review_pull_request(ctx: click.Context, repo: Path, fmt: str, event_path: Path,
                         comment: bool, vcs_kind: str | None, now: datetime) -> None:
     from accessctl.approval.pull_review import MARKER, bot_approval, render_comment, review
+    from accessctl.approval.vcs import access
     from accessctl.approval.vcs.event import pull_number, read_event
     from accessctl.approval.vcs.select import choose, from_environment
     from accessctl.read.load import TreeSource
@@ -108,6 +109,7 @@ def review_pull_request(ctx: click.Context, repo: Path, fmt: str, event_path: Pa
     kind = choose(env.environ, vcs_kind)
     number = pull_number(event, kind, env.environ, event_path)
     vcs = from_environment(env.environ, kind)
+    access.require(vcs, None, writes=comment)  # the comment is the one write
     pull = vcs.pull_request(number)  # a 404 is a ConfigError: "pull request N not found in ..."
     result = review(TreeSource(repo), pull, vcs, now)
     summary = {"requests": len(result.requests), "removed": len(result.removed),

@@ -18,6 +18,10 @@ Behaviour kept from the real services because the engine depends on it:
   time has passed (the emulator's `clock` is injectable); a duplicate create answers 409
   ALREADY_EXISTS; unknown groups answer 403 "(or it may not exist)"; the member listing pages
   with pageSize and nextPageToken.
+- Membership expiry is a Cloud Identity Premium / Google Workspace Enterprise feature: with
+  `membership_expiry = False` (another edition) a create or update that sets
+  `expiryDetail` is refused with 400 FAILED_PRECONDITION. Google documents the edition
+  requirement, not the error it answers: the status and wording are the emulator's.
 """
 
 from __future__ import annotations
@@ -190,6 +194,8 @@ class GcpEmulator(Emulator):
         self.max_page_size: int | None = None
         """Lower the membership page cap (tests use it to force paging)."""
         self.pending_etag_conflicts = 0
+        self.membership_expiry = True
+        """False plays an account without Cloud Identity Premium or Workspace Enterprise."""
         self._serial = itertools.count(1)
 
         for kind in _RESOURCE_KINDS:
@@ -437,6 +443,12 @@ class GcpEmulator(Emulator):
             made = self._new_membership(group, member, checked)
             return {"done": True, "response": {"@type": _MEMBERSHIP_TYPE, **made.as_json()}}
 
+    def _expiry_allowed(self) -> None:
+        if not self.membership_expiry:
+            raise _fail(400, "Membership expiration is not available for this customer: it "
+                             "needs Cloud Identity Premium or Google Workspace Enterprise.",
+                        "FAILED_PRECONDITION")
+
     def _checked_roles(self, roles: list[Any]) -> list[dict[str, Any]]:
         names = [r.get("name") if isinstance(r, dict) else None for r in roles]
         if "MEMBER" not in names:
@@ -449,6 +461,7 @@ class GcpEmulator(Emulator):
             if "expiryDetail" in role:
                 if role["name"] != "MEMBER":
                     raise _fail(400, "Expiry can be set only on the MEMBER role.")
+                self._expiry_allowed()
                 entry["expiryDetail"] = {"expireTime": self._future(role["expiryDetail"])}
             checked.append(entry)
         return checked
@@ -524,6 +537,7 @@ class GcpEmulator(Emulator):
                 if name != "MEMBER":
                     raise _fail(400, "Expiry can be set only on the MEMBER role.")
                 if "expiryDetail" in role:
+                    self._expiry_allowed()
                     roles[name]["expiryDetail"] = {"expireTime": self._future(role["expiryDetail"])}
                 else:
                     roles[name].pop("expiryDetail", None)

@@ -29,6 +29,13 @@ Behaviours modelled on purpose because approval verification depends on them:
 - Adding an outside collaborator creates a pending invitation (201) that the user must accept; an
   organization member is added at once (204). Adding a non-member of the organization to a team
   leaves a pending membership until they join.
+- Teams nest (`add_team(..., parent=...)`): the REST member list and membership look-up of a
+  team include its child teams' members, as GitHub documents; GraphQL's `members(membership:
+  IMMEDIATE)` (the one query `POST /api/graphql` answers) lists only its own.
+- A team synchronized with an identity provider (`sync_team_with_idp`, or an Enterprise
+  Managed Users external group) refuses membership changes through the API with a 403 (GitHub
+  documents the refusal, not its wording, which is ours), and names its groups under
+  `.../team-sync/group-mappings` (or `.../external-groups`).
 
 The seeding helpers at the bottom (`add_user`, `add_org`, `add_team`, `add_repo`, `commit`,
 `open_pull`, `submit_review`, `merge_pull`, `push_direct`, ...) build scenarios for tests and for
@@ -114,6 +121,32 @@ def role_of(permission: str) -> str:
     return name
 
 
+def required_permission(method: str, route: str) -> tuple[str, str] | None:
+    """The GitHub App permission (name, read|write) a route needs, for the routes this emulator
+    serves; None where only Metadata (always granted) is needed."""
+    level = "read" if method == "GET" else "write"
+    if route == "/api/graphql":
+        return "members", "read"  # the one query served: a team's members
+    if route.startswith(("/orgs/{org}/teams", "/organizations/{org_id}/team")):
+        return "members", level
+    if not route.startswith("/repos/{owner}/{repo}/"):
+        return None
+    rest = route[len("/repos/{owner}/{repo}/"):]
+    section = rest.split("/", 1)[0]
+    if section in ("commits", "contents", "git", "compare", "branches"):
+        return "contents", level
+    if section == "pulls":
+        return "pull_requests", level
+    if section == "issues":
+        # Pull request comments go through the issues API; GitHub takes either permission.
+        return "pull_requests", level
+    if section in ("collaborators", "invitations"):
+        return "administration", level
+    if section in ("statuses", "check-runs"):
+        return ("statuses" if section == "statuses" else "checks"), level
+    return None
+
+
 # -- state ----------------------------------------------------------------------------------------
 @dataclass
 class Account:
@@ -141,6 +174,11 @@ class Team:
     members: dict[str, str] = field(default_factory=dict)  # key -> role "member" | "maintainer"
     pending: dict[str, str] = field(default_factory=dict)  # invited to the org, not joined yet
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    parent: int | None = None  # the parent team's id
+    idp_groups: list[JSON] = field(default_factory=list)
+    """Identity-provider groups the team is synchronized with (team synchronization)."""
+    external_groups: list[JSON] = field(default_factory=list)
+    """Enterprise Managed Users external groups connected to the team."""
 
 
 @dataclass
@@ -264,6 +302,11 @@ class GitHubEmulator(Emulator):
         self.teams: dict[tuple[str, str], Team] = {}
         self.repos: dict[tuple[str, str], Repo] = {}
         self.tokens: dict[str, str] = {}
+        self.token_permissions: dict[str, dict[str, str]] = {}
+        """Tokens that carry GitHub App / fine-grained permissions ({"contents": "read", ...});
+        a call needing a permission the token lacks answers 403 "Resource not accessible by
+        integration" with `X-Accepted-GitHub-Permissions`, as GitHub does. Tokens not listed
+        here may do anything (a classic token of an owner)."""
         self.responses: list[LoggedResponse] = []
         self.accept_invitations = False
         """When True, repository invitations are accepted as soon as they are sent."""
@@ -309,6 +352,8 @@ class GitHubEmulator(Emulator):
             ("GET", f"{team}/memberships/{{username}}", self._get_membership),
             ("PUT", f"{team}/memberships/{{username}}", self._put_membership),
             ("DELETE", f"{team}/memberships/{{username}}", self._delete_membership),
+            ("GET", f"{team}/team-sync/group-mappings", self._team_sync_groups),
+            ("GET", f"{team}/external-groups", self._team_external_groups),
             # The `url` GitHub gives a team is this legacy form; PyGithub follows it.
             ("GET", legacy, self._get_team),
             ("GET", f"{legacy}/members", self._team_members),
@@ -362,6 +407,9 @@ class GitHubEmulator(Emulator):
         for method, template, handler in routes:
             self.route(method, API + template, handler)
             self._templates.append((method, template))
+        # GitHub Enterprise Server's GraphQL endpoint (PyGithub derives it from /api/v3).
+        self.route("POST", "/api/graphql", self._graphql)
+        self._templates.append(("POST", "/api/graphql"))
 
     # -- the wire: auth, error bodies, rate-limit headers, the response log -----------------------
     def error_body(self, status: int, message: str) -> JSON:
@@ -402,6 +450,8 @@ class GitHubEmulator(Emulator):
             response = Response(401, self.error_body(401, message))
         elif (limited := self._limited(path)) is not None:
             response = limited
+        elif (refused := self._lacks_permission(request, route)) is not None:
+            response = refused
         else:
             response = super().dispatch(request)
         response.headers = {**self._rate_headers(), **response.headers}
@@ -444,6 +494,21 @@ class GitHubEmulator(Emulator):
             if re.fullmatch(pattern, path):
                 return template
         return None
+
+    def _lacks_permission(self, request: Request, route: str | None) -> Response | None:
+        """The 403 GitHub gives a token without the permission a call needs, or None."""
+        _, _, token = request.headers.get("authorization", "").partition(" ")
+        granted = self.token_permissions.get(token.strip())
+        needed = required_permission(request.method, route) if route else None
+        if granted is None or needed is None:
+            return None
+        name, level = needed
+        if level == "read" and granted.get(name) in ("read", "write"):
+            return None
+        if level == "write" and granted.get(name) == "write":
+            return None
+        return Response(403, self.error_body(403, "Resource not accessible by integration"),
+                        {"X-Accepted-GitHub-Permissions": f"{name}={level}"})
 
     def _authenticate(self, header: str) -> str | None:
         scheme, _, token = header.partition(" ")
@@ -788,7 +853,9 @@ class GitHubEmulator(Emulator):
             "name": team.name, "slug": team.slug, "description": team.description,
             "privacy": "closed", "notification_setting": "notifications_enabled",
             "permission": "pull", "members_url": f"{url}/members{{/member}}",
-            "repositories_url": f"{url}/repos", "parent": None, "type": "organization",
+            "repositories_url": f"{url}/repos",
+            "parent": self._team_json(self._team_by_id(team.parent)) if team.parent else None,
+            "type": "organization",
             "organization_id": org.account.id,
         }
         if full:
@@ -968,14 +1035,96 @@ class GitHubEmulator(Emulator):
         with self.lock:
             return self._team_json(self._team(request), full=True)
 
+    def _team_by_id(self, team_id: int) -> Team:
+        return next(t for t in self.teams.values() if t.id == team_id)
+
+    def _descendants(self, team: Team) -> list[Team]:
+        """The team's child teams, their children, and so on."""
+        found: list[Team] = []
+        todo = [team.id]
+        while todo:
+            parent = todo.pop()
+            children = [t for t in self.teams.values() if t.parent == parent]
+            found.extend(children)
+            todo.extend(c.id for c in children)
+        return found
+
+    def _all_members(self, team: Team) -> dict[str, str]:
+        """Members as the REST API lists them: the team's own, then its child teams'."""
+        members = dict(team.members)
+        for child in self._descendants(team):
+            for key, role in child.members.items():
+                members.setdefault(key, role)
+        return members
+
     def _team_members(self, request: Request) -> Response:
         with self.lock:
             team = self._team(request)
             role = request.arg("role", "all")
             if role not in ("all", "member", "maintainer"):
                 raise invalid("role must be all, member or maintainer", "Team", "role")
-            keys = [k for k, r in team.members.items() if role in ("all", r)]
+            # "Team members will include the members of child teams." (GitHub's REST docs)
+            keys = [k for k, r in self._all_members(team).items() if role in ("all", r)]
             return self._paginate(request, self._users_sorted(keys))
+
+    def _synced(self, team: Team) -> None:
+        """GitHub refuses API changes to the membership of a team its IdP manages."""
+        if team.idp_groups or team.external_groups:
+            raise github_error(403, "This team's membership is managed by an identity provider "
+                                    "and cannot be changed through the API.")
+
+    def _team_sync_groups(self, request: Request) -> JSON:
+        with self.lock:
+            return {"groups": list(self._team(request).idp_groups)}
+
+    def _team_external_groups(self, request: Request) -> JSON:
+        with self.lock:
+            team = self._team(request)
+            if not team.external_groups:
+                raise not_found()
+            return {"groups": list(team.external_groups)}
+
+    def _graphql(self, request: Request) -> JSON:
+        """The one GraphQL query the GitHub provider sends: an organization team's members,
+        `membership: IMMEDIATE | CHILD_TEAM | ALL`, paged with `first`/`after`."""
+        body = request.json() or {}
+        query = str(body.get("query") or "")
+        variables = body.get("variables") or {}
+        kind = re.search(r"membership:\s*(IMMEDIATE|CHILD_TEAM|ALL)", query)
+        first = re.search(r"members\(\s*first:\s*(\d+)", query)
+        if not (kind and first and "organization(login: $org)" in query
+                and "team(slug: $team)" in query):
+            return {"errors": [{"message": "the emulator answers one query: a team's members"}]}
+        with self.lock:
+            org = self.orgs.get(_key(str(variables.get("org", ""))))
+            if org is None:
+                return {"data": {"organization": None}, "errors": [{
+                    "type": "NOT_FOUND", "path": ["organization"], "locations": [],
+                    "message": "Could not resolve to an Organization with the login of "
+                               f"'{variables.get('org')}'."}]}
+            team = self.teams.get((_key(org.account.login),
+                                   str(variables.get("team", "")).casefold()))
+            if team is None:
+                return {"data": {"organization": {"team": None}}}
+            children: dict[str, str] = {}
+            for child in self._descendants(team):
+                for key, role in child.members.items():
+                    children.setdefault(key, role)
+            chosen = {"IMMEDIATE": team.members, "CHILD_TEAM": children,
+                      "ALL": self._all_members(team)}[kind.group(1)]
+            keys = sorted(chosen, key=lambda k: self.accounts[k].id)
+            start = int(str(variables.get("after") or "0") or 0)
+            size = min(int(first.group(1)), 100)
+            page = keys[start:start + size]
+            more = start + size < len(keys)
+            wants_id = "databaseId" in query
+            nodes = [{"login": self.accounts[k].login,
+                      **({"databaseId": self.accounts[k].id} if wants_id else {})}
+                     for k in page]
+            return {"data": {"organization": {"team": {"members": {
+                "nodes": nodes,
+                "pageInfo": {"hasNextPage": more,
+                             "endCursor": str(start + len(page)) if page else None}}}}}}
 
     def _team_invitations(self, request: Request) -> Response:
         with self.lock:
@@ -1006,8 +1155,9 @@ class GitHubEmulator(Emulator):
             team = self._team(request)
             account = self._user(request.params["username"])
             key = _key(account.login)
-            if key in team.members:
-                return self._membership_json(team, account.login, team.members[key], "active")
+            everyone = self._all_members(team)  # child teams' members included, as on GitHub
+            if key in everyone:
+                return self._membership_json(team, account.login, everyone[key], "active")
             if key in team.pending:
                 return self._membership_json(team, account.login, team.pending[key], "pending")
             raise not_found()
@@ -1015,6 +1165,7 @@ class GitHubEmulator(Emulator):
     def _put_membership(self, request: Request) -> JSON:
         with self.lock:
             team = self._team(request)
+            self._synced(team)
             account = self._user(request.params["username"])
             role = (request.json() or {}).get("role", "member")
             if role not in ("member", "maintainer"):
@@ -1031,6 +1182,7 @@ class GitHubEmulator(Emulator):
     def _delete_membership(self, request: Request) -> Response:
         with self.lock:
             team = self._team(request)
+            self._synced(team)
             account = self._user(request.params["username"])
             key = _key(account.login)
             if key not in team.members and key not in team.pending:
@@ -1706,9 +1858,14 @@ class GitHubEmulator(Emulator):
         repo.invitations.pop(invitation.id, None)
 
     # -- seeding helpers (tests and the demo) ------------------------------------------------------
-    def add_token(self, token: str, login: str) -> None:
+    def add_token(self, token: str, login: str,
+                  permissions: Mapping[str, str] | None = None) -> None:
+        """A token for `login`; with `permissions`, only those (a GitHub App installation token
+        or a fine-grained token: {"contents": "read", "pull_requests": "write", ...})."""
         with self.lock:
             self.tokens[token] = self.accounts[_key(login)].login
+            if permissions is not None:
+                self.token_permissions[token] = dict(permissions)
 
     def add_user(self, login: str, name: str | None = None, email: str | None = None) -> int:
         return self._add_account(login, "User", name, email)
@@ -1792,11 +1949,15 @@ class GitHubEmulator(Emulator):
             self.tokens = {token: name(holder) for token, holder in self.tokens.items()}
 
     def add_team(self, org: str, slug: str, members: Iterable[str] = (),
-                 maintainers: Iterable[str] = (), name: str | None = None) -> int:
-        """A team in `org`; its members join the organization too."""
+                 maintainers: Iterable[str] = (), name: str | None = None,
+                 parent: str | None = None) -> int:
+        """A team in `org` (a child of the team `parent`, by slug); its members join the
+        organization too."""
         with self.lock:
             owner = self.orgs[_key(org)]
             team = Team(next(self._ids), _key(org), slug.casefold(), name or slug, None)
+            if parent is not None:
+                team.parent = self.teams[(_key(org), parent.casefold())].id
             self.teams[(_key(org), slug.casefold())] = team
             for login, role in [(m, "member") for m in members] + [
                     (m, "maintainer") for m in maintainers]:
@@ -1804,6 +1965,19 @@ class GitHubEmulator(Emulator):
                 owner.members.setdefault(key, "member")
                 team.members[key] = role
             return team.id
+
+    def sync_team_with_idp(self, org: str, slug: str, group_name: str,
+                           emu: bool = False) -> None:
+        """Connect the team to an identity-provider group (team synchronization, or with
+        `emu` an Enterprise Managed Users external group): its membership is the IdP's now."""
+        with self.lock:
+            team = self.teams[(_key(org), slug.casefold())]
+            if emu:
+                team.external_groups.append({"group_id": team.id, "group_name": group_name,
+                                             "updated_at": _stamp(self.clock())})
+            else:
+                team.idp_groups.append({"group_id": f"{team.id:08x}-idp", "group_name": group_name,
+                                        "group_description": f"{group_name} (IdP group)"})
 
     def team_members(self, org: str, slug: str) -> dict[str, str]:
         """Active members: login (with its case) -> role."""

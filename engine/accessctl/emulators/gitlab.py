@@ -14,6 +14,15 @@ approval says when it was given (`approved_at`) and each push makes a diff versi
 with its time; a commit maps back to its merge request whether it was merged with a merge commit,
 squashed, or fast-forwarded; a Maintainer may edit anyone's note, and resolving a thread updates
 its notes, without the note saying who did either.
+
+`tier = "free"` plays GitLab Free (the FOSS code base): the merge request approvals it has are
+the approve and unapprove endpoints and `GET .../merge_requests/:iid/approvals`, which answers
+only `user_has_approved`, `user_can_approve`, `approved` and `approved_by` (with `approved_at`).
+The project approval settings (`/projects/:id/approvals`), `approval_state`, `approval_rules`
+and Code Owners approval rules are Premium: 404 on Free. Approvals are not reset by a push (that
+setting is Premium too), and the author may approve their own merge request (the setting that
+prevents it is Premium; GitLab's documentation does not say what Free does, so the emulator
+takes the permissive answer the engine must withstand).
 """
 
 from __future__ import annotations
@@ -243,6 +252,11 @@ class GitLabEmulator(Emulator):
         self.groups: dict[int, Group] = {}
         self.projects: dict[int, Project] = {}
         self.tokens: dict[str, int] = {}
+        self.token_scopes: dict[str, list[str]] = {}
+        """Scopes of tokens given them (`add_token(..., scopes=[...])`); a token not listed has
+        `api`. A `read_api` token may only GET, as on GitLab (403 `insufficient_scope`)."""
+        self.tier = "premium"
+        """`"free"` plays GitLab Free (see the module docstring); anything else, Premium."""
         self.approval_times = True
         """Whether approvals say when they were given (`approved_by[].approved_at`, in recent
         GitLab); False plays an older GitLab."""
@@ -262,6 +276,7 @@ class GitLabEmulator(Emulator):
         api = self._api
         api("GET", "/version", self._version)
         api("GET", "/user", self._current_user)
+        api("GET", "/personal_access_tokens/self", self._token_self)
         api("GET", "/users", self._list_users)
         api("GET", "/users/{user_id}", self._get_user)
         api("GET", "/groups/{id}", self._get_group)
@@ -326,6 +341,13 @@ class GitLabEmulator(Emulator):
             user_id = self.tokens.get(token or "")
             if user_id is None or self.users[user_id].state != "active":
                 raise HttpError(401, {"message": "401 Unauthorized"})
+            scopes = self.token_scopes.get(token or "", ["api"])
+            if request.method != "GET" and "api" not in scopes:
+                raise HttpError(403, {
+                    "error": "insufficient_scope",
+                    "error_description": "The request requires higher privileges than provided "
+                                         "by the access token.",
+                    "scope": "api"})
             return self.users[user_id]
 
     # -- the API budget (Rack::Attack's authenticated API throttle) -----------------------------
@@ -360,6 +382,16 @@ class GitLabEmulator(Emulator):
         response = super().dispatch(request)
         response.headers = {**headers, **response.headers}
         return response
+
+    def _token_self(self, request: Request, actor: User) -> JSON:
+        """`GET /personal_access_tokens/self`: the token describing itself (GitLab 15.5+)."""
+        token = request.headers.get("private-token") or \
+            request.headers.get("authorization", "")[7:].strip()
+        return {"id": int(hashlib.sha1(token.encode()).hexdigest()[:6], 16), "name": "accessctl",
+                "revoked": False,
+                "created_at": _stamp(actor.created_at), "description": None,
+                "scopes": list(self.token_scopes.get(token, ["api"])), "user_id": actor.id,
+                "last_used_at": _stamp(self.clock()), "active": True, "expires_at": None}
 
     # -- wire format ------------------------------------------------------------------------------
     def error_body(self, status: int, message: str) -> JSON:
@@ -736,10 +768,17 @@ class GitLabEmulator(Emulator):
         body["require_reauthentication_to_approve"] = project.require_password_to_approve
         return body
 
+    def _premium(self) -> None:
+        """Premium endpoints do not exist on Free: GitLab answers as for any unknown route."""
+        if self.tier == "free":
+            raise HttpError(404, {"error": "404 Not Found"})
+
     def _project_approvals(self, request: Request, actor: User) -> JSON:
+        self._premium()
         return self._approval_settings_json(self._find_project(request.params["id"]))
 
     def _change_project_approvals(self, request: Request, actor: User) -> Response:
+        self._premium()
         project = self._find_project(request.params["id"])
         held = self._effective(*self._source("projects", str(project.id))).get(actor.id)
         if not actor.is_admin and (held is None or held.access_level < 40):
@@ -833,9 +872,30 @@ class GitLabEmulator(Emulator):
                     member.expires_at = _expiry(data.get("expires_at"), self.clock())
                 return self._member_json(member)
             del direct[user_id]
+            skip = (request.arg("skip_subresources") or "false").casefold() in ("true", "1")
+            if kind == "groups" and not skip:
+                # GitLab's default (skip_subresources=false): the user's direct memberships in
+                # the group's subgroups and projects go too.
+                self._remove_below(self._find_group(request.params["id"]).id, user_id)
             return Response(204, None)
 
         return handle
+
+    def _remove_below(self, group_id: int, user_id: int) -> None:
+        """Drop `user_id`'s direct memberships in every subgroup and project under the group, as
+        GitLab's Members::DestroyService does unless told to skip subresources."""
+        below = {group_id}
+        grew = True
+        while grew:
+            more = {g.id for g in self.groups.values() if g.parent_id in below} - below
+            below |= more
+            grew = bool(more)
+        for group in self.groups.values():
+            if group.id in below and group.id != group_id:
+                group.members.pop(user_id, None)
+        for project in self.projects.values():
+            if project.namespace_id in below:
+                project.members.pop(user_id, None)
 
     def _add_member(self, request: Request, actor: User, direct: dict[int, Member],
                     inherited: list[dict[int, Member]]) -> Response:
@@ -1083,6 +1143,15 @@ class GitLabEmulator(Emulator):
 
     def _mr_approvals(self, request: Request, actor: User) -> JSON:
         project, mr = self._find_mr(request)
+        if self.tier == "free":
+            # FOSS's API::Entities::MergeRequestApprovals: these four, nothing else.
+            return {
+                "user_has_approved": any(a.user_id == actor.id for a in mr.approvals),
+                "user_can_approve": self._may_approve(project, mr, actor)
+                and all(a.user_id != actor.id for a in mr.approvals),
+                "approved": bool(mr.approvals),
+                "approved_by": [self._approved_by_json(a) for a in mr.approvals],
+            }
         rules = [self._rule_json(mr, r, True) for r in self._rules(project, mr)]
         required = sum(r["approvals_required"] for r in rules)
         left = sum(max(0, r["approvals_required"] - len(r["approved_by"])) for r in rules)
@@ -1134,7 +1203,10 @@ class GitLabEmulator(Emulator):
         return self._mr_approvals(request, actor)
 
     def _may_approve(self, project: Project, mr: MergeRequest, actor: User) -> bool:
-        """The project's "prevent approval by author" and "by users who add commits" settings."""
+        """The project's "prevent approval by author" and "by users who add commits" settings
+        (Premium: on Free nothing prevents either)."""
+        if self.tier == "free":
+            return True
         if actor.id == mr.author_id and not project.merge_requests_author_approval:
             return False
         committers = {project.commits[sha].author for sha in self._mr_commits_of(project, mr)}
@@ -1142,6 +1214,7 @@ class GitLabEmulator(Emulator):
                     and actor.id in committers)
 
     def _mr_approval_state(self, request: Request, actor: User) -> JSON:
+        self._premium()
         project, mr = self._find_mr(request)
         return {
             "approval_rules_overwritten": bool(mr.rules),
@@ -1149,6 +1222,7 @@ class GitLabEmulator(Emulator):
         }
 
     def _mr_approval_rules(self, request: Request, actor: User) -> Response:
+        self._premium()
         project, mr = self._find_mr(request)
         return self._paginate(request, [self._rule_json(mr, r, False)
                                         for r in self._rules(project, mr)])
@@ -1321,10 +1395,11 @@ class GitLabEmulator(Emulator):
         with self.lock:
             self._apply_approval_settings(self._find_project(str(project)), settings)
 
-    def add_token(self, token: str, username: str) -> None:
-        """Let `token` act as `username` (for calls made as a reviewer, say)."""
+    def add_token(self, token: str, username: str, scopes: Iterable[str] = ("api",)) -> None:
+        """Let `token` act as `username` (for calls made as a reviewer, say), with `scopes`."""
         with self.lock:
             self.tokens[token] = self._find_user(username).id
+            self.token_scopes[token] = list(scopes)
 
     def user_id(self, username: str) -> int:
         with self.lock:
@@ -1375,18 +1450,25 @@ class GitLabEmulator(Emulator):
             return {self.users[uid].username: m
                     for uid, m in self._members_of(source, kind).items()}
 
-    def remove_expired_members(self, today: date | None = None) -> list[str]:
-        """GitLab's daily job: drop memberships whose `expires_at` is today or earlier."""
+    def remove_expired_members(self, today: date | None = None,
+                               skip_subresources: bool = True) -> list[str]:
+        """GitLab's daily job: drop memberships whose `expires_at` is today or earlier. Current
+        GitLab skips subresources; `skip_subresources=False` plays the versions whose job took
+        an expired group member's direct memberships in its subgroups and projects with it
+        (gitlab-org/gitlab#471051)."""
         today = today or self.clock().date()
         removed = []
         with self.lock:
-            sources = [g.members for g in self.groups.values()]
-            sources += [p.members for p in self.projects.values()]
-            for members in sources:
+            sources: list[tuple[int | None, dict[int, Member]]] = [
+                (g.id, g.members) for g in self.groups.values()]
+            sources += [(None, p.members) for p in self.projects.values()]
+            for group_id, members in sources:
                 for user_id, member in list(members.items()):
                     if member.expires_at and date.fromisoformat(member.expires_at) <= today:
                         del members[user_id]
                         removed.append(self.users[user_id].username)
+                        if group_id is not None and not skip_subresources:
+                            self._remove_below(group_id, user_id)
         return removed
 
     def commit(self, project: str | int, branch: str, files: Mapping[str, FileContent],
@@ -1569,7 +1651,7 @@ class GitLabEmulator(Emulator):
         mr.base_sha = self._merge_base(project, mr.sha, mr.start_sha)
         mr.updated_at = self.clock()
         self._new_version(mr, mr.updated_at)
-        if project.reset_approvals_on_push:
+        if project.reset_approvals_on_push and self.tier != "free":
             mr.approvals.clear()
 
     def _retarget_others(self, project: Project, merged: MergeRequest) -> None:

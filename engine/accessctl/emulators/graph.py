@@ -13,6 +13,10 @@ Where Graph's documentation is silent the emulator picks one plausible answer an
 
 Time comes from an injectable clock so tests can move past an assignment's end: schedules whose end
 has passed are no longer listed and no longer make anyone a member.
+
+Application permissions: a token given `token_permissions` may call a route only with one of the
+permissions Microsoft's API reference lists for it (least privileged or higher, application
+type; `ROUTE_PERMISSIONS`), else 403 `Authorization_RequestDenied`. Other tokens may do anything.
 """
 
 from __future__ import annotations
@@ -53,6 +57,53 @@ _REF = r"(?:\$|%24)ref"
 
 PIM_GROUP = "/v1.0/identityGovernance/privilegedAccess/group"
 ROLE_DIRECTORY = "/v1.0/roleManagement/directory"
+
+_USER_READ = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All",
+              "Directory.ReadWrite.All")
+_GROUP_READ = ("GroupMember.Read.All", "Group.Read.All", "Directory.Read.All",
+               "GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All")
+_MEMBER_WRITE = ("GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All")
+
+ROUTE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "GET users": _USER_READ,
+    "GET groups": _GROUP_READ,
+    "GET members": _GROUP_READ,
+    "POST members": _MEMBER_WRITE,
+    "DELETE members": _MEMBER_WRITE,
+    "POST pim-requests": ("PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup",),
+    "GET pim-schedules": ("PrivilegedAssignmentSchedule.Read.AzureADGroup",
+                          "PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup"),
+    "GET role-definitions": ("RoleManagement.Read.Directory", "Directory.Read.All",
+                             "RoleManagement.ReadWrite.Directory", "Directory.ReadWrite.All"),
+    "POST role-requests": ("RoleAssignmentSchedule.ReadWrite.Directory",
+                           "RoleManagement.ReadWrite.Directory"),
+    "GET role-schedules": ("RoleAssignmentSchedule.Read.Directory",
+                           "RoleAssignmentSchedule.ReadWrite.Directory", "RoleManagement.Read.All",
+                           "RoleManagement.Read.Directory", "RoleManagement.ReadWrite.Directory"),
+}
+"""Application permissions that allow each route, as Microsoft Graph's API reference lists
+them (the least privileged first)."""
+
+
+def route_key(method: str, path: str) -> str | None:
+    """Which entry of ROUTE_PERMISSIONS a request falls under (None: not restricted)."""
+    if path.startswith(f"{PIM_GROUP}/assignmentScheduleRequests"):
+        return f"{method} pim-requests"
+    if path.startswith(f"{PIM_GROUP}/assignmentSchedules"):
+        return f"{method} pim-schedules"
+    if path.startswith(f"{ROLE_DIRECTORY}/roleDefinitions"):
+        return f"{method} role-definitions"
+    if path.startswith(f"{ROLE_DIRECTORY}/roleAssignmentScheduleRequests"):
+        return f"{method} role-requests"
+    if path.startswith(f"{ROLE_DIRECTORY}/roleAssignmentSchedules"):
+        return f"{method} role-schedules"
+    if path.startswith("/v1.0/groups/") and "/members" in path:
+        return f"{method} members"
+    if path.startswith("/v1.0/groups/"):
+        return f"{method} groups"
+    if path.startswith("/v1.0/users"):
+        return f"{method} users"
+    return None
 
 
 def _now_utc() -> datetime:
@@ -315,6 +366,9 @@ class GraphEmulator(Emulator):
         super().__init__()
         self.clock: Clock = clock or _now_utc
         self.token = token
+        self.token_permissions: dict[str, frozenset[str]] = {}
+        """Bearer token -> the application permissions consented for it (see the module
+        docstring); tokens not listed are not restricted."""
         self.page_size = page_size
         """Items per page when the client sends no `$top`."""
         self.users: dict[str, User] = {}
@@ -466,9 +520,17 @@ class GraphEmulator(Emulator):
             if not authorization.startswith("Bearer ") or not authorization[7:].strip():
                 return Response(401, graph_error("InvalidAuthenticationToken",
                                                  "Access token is empty."))
-            if self.token is not None and authorization[7:].strip() != self.token:
+            bearer = authorization[7:].strip()
+            granted = self.token_permissions.get(bearer)
+            if self.token is not None and bearer != self.token and granted is None:
                 return Response(401, graph_error("InvalidAuthenticationToken",
                                                  "Access token validation failure."))
+            key = route_key(request.method, request.path)
+            allowed = ROUTE_PERMISSIONS.get(key or "")
+            if granted is not None and allowed is not None and not granted & set(allowed):
+                return Response(403, graph_error("Authorization_RequestDenied",
+                                                 "Insufficient privileges to complete the "
+                                                 "operation."))
         return super().dispatch(request)
 
     def _page(self, request: Request, path: str, items: list[dict[str, JSON]], context: str

@@ -185,9 +185,10 @@ delegation on the OU that holds the managed groups, and nothing else:
   with the GUI: Delegate Control, custom task, Group objects, property "Write Members".
 
 Keep the managed groups in that OU only, and never put a protected group (Domain Admins and the
-other AdminSDHolder-protected groups) there: AD resets their permissions hourly, and a delegation
-that reached them would be a path to domain admin. Nest a managed group inside a privileged group
-instead, if the entitlement must confer that privilege.
+other AdminSDHolder-protected groups) there, nor nest a managed group in one: SDProp rewrites the
+permissions of protected groups and of every group nested in them (adminCount=1) each hour from
+AdminSDHolder, which removes the delegation, so grants and revokes then fail and access stays.
+The provider refuses to grant on a group with adminCount=1 and says so.
 
 TTL membership (`ttl_membership: true`) needs no extra right, but needs a Windows Server 2016+
 forest functional level with the Privileged Access Management optional feature enabled.
@@ -304,6 +305,8 @@ class ActiveDirectoryProvider:
             raise ProviderError(f"AD principal_attribute must be one of {PRINCIPAL_ATTRIBUTES}")
         self._connection: Any = None
         self._groups: dict[str, str] = {}
+        self._protected: set[str] = set()
+        """DNs of resolved groups that carry adminCount=1 (see `protection_hint`)."""
         self._users: dict[str, _User] = {}
         self._ids: dict[str, dict[str, str]] = {}
         """Group DN -> its members' principal keys -> their objectGUIDs, as observe read."""
@@ -330,6 +333,10 @@ class ActiveDirectoryProvider:
             if ttl < 1:
                 raise ProviderError(f"grant to {change.principal} expired at "
                                     f"{change.expires_at.isoformat()}: nothing to grant")
+        if group_dn in self._protected:
+            # SDProp has taken (or will take, within the hour) the delegation off this group:
+            # say so before writing, not as LDAP error 50 later.
+            raise ProviderError(protection_hint(group_dn, True, change.principal, False))
         value = member_value(user.dn, ttl)
         code, message = self._modify(group_dn, "MODIFY_ADD", value)
         if code == SUCCESS:
@@ -344,6 +351,9 @@ class ActiveDirectoryProvider:
                 f"AD refused the TTL membership value {value!r} on {group_dn} ({code}: "
                 f"{message}): time-bound membership needs a Windows Server 2016+ forest with the "
                 "Privileged Access Management feature enabled; set ttl_membership: false")
+        if code == INSUFFICIENT_ACCESS_RIGHTS:
+            raise self._refused(message, f"adding {change.principal} to {group_dn}", group_dn,
+                                user)
         raise self._error(code, message, f"adding {change.principal} to {group_dn}")
 
     def revoke(self, change: Change) -> Outcome:
@@ -362,6 +372,9 @@ class ActiveDirectoryProvider:
         if code in (UNWILLING_TO_PERFORM, NO_SUCH_ATTRIBUTE) and not self._is_member(
                 group_dn, user.dn):
             return Outcome(change, Status.UNCHANGED, "not a member")
+        if code == INSUFFICIENT_ACCESS_RIGHTS:
+            raise self._refused(message, f"removing {change.principal} from {group_dn}",
+                                group_dn, user)
         raise self._error(code, message, f"removing {change.principal} from {group_dn}")
 
     def close(self) -> None:
@@ -381,13 +394,13 @@ class ActiveDirectoryProvider:
         if "=" in wanted:
             # A DN (a sAMAccountName cannot hold "="): read the object itself, a group.
             _require_dn(wanted)
-            entries, code, message = self._search(wanted, "(objectClass=group)", ["objectClass"],
-                                                  base_scope=True)
+            entries, code, message = self._search(wanted, "(objectClass=group)",
+                                                  ["objectClass", "adminCount"], base_scope=True)
             if code == NO_SUCH_OBJECT or (code == SUCCESS and not entries):
                 raise NotFound(f"AD group {wanted} does not exist (or is not a group)")
         else:
             entries, code, message = self._search(self._base_dn, group_filter(wanted),
-                                                  ["sAMAccountName"])
+                                                  ["sAMAccountName", "adminCount"])
         if code != SUCCESS:
             raise self._error(code, message, f"looking up AD group {wanted}")
         if not entries:
@@ -396,6 +409,8 @@ class ActiveDirectoryProvider:
             raise ProviderError(f"AD group {wanted!r} is ambiguous ({len(entries)} matches)")
         dn = str(entries[0]["dn"])
         self._groups[wanted] = dn
+        if _first(entries[0], "adminCount") == "1":
+            self._protected.add(dn)
         return dn
 
     def _user_by_guid(self, guid: str) -> _User:
@@ -575,6 +590,22 @@ class ActiveDirectoryProvider:
         self._connection = connection
         return connection
 
+    def _refused(self, message: str, doing: str, group_dn: str, user: _User) -> ProviderError:
+        """LDAP error 50 on a membership change, explained when AdminSDHolder is the cause: the
+        group or the user carries adminCount=1 (read now, in one search)."""
+        from ldap3.utils.conv import escape_filter_chars
+
+        either = "".join(f"(distinguishedName={escape_filter_chars(dn)})"
+                         for dn in (group_dn, user.dn))
+        entries, code, _ = self._search(self._base_dn, f"(&(adminCount=1)(|{either}))",
+                                        ["objectClass"])
+        protected = {str(e["dn"]).casefold() for e in entries} if code == SUCCESS else set()
+        group, person = group_dn.casefold() in protected, user.dn.casefold() in protected
+        if not (group or person):
+            return self._error(INSUFFICIENT_ACCESS_RIGHTS, message, doing)
+        return ProviderError(f"{doing}: insufficient access rights ({message}); "
+                             + protection_hint(group_dn, group, user.name, person))
+
     def _error(self, code: int, message: str, doing: str) -> ProviderError:
         if code == NO_SUCH_OBJECT:
             return NotFound(f"{doing}: no such object ({message})")
@@ -582,6 +613,31 @@ class ActiveDirectoryProvider:
             return ProviderError(f"{doing}: insufficient access rights ({message}); the service "
                                  "account needs Write Members on the group's OU")
         return ProviderError(f"{doing}: LDAP result {code}: {message}")
+
+
+def protection_hint(group_dn: str, group: bool, user: str, person: bool) -> str:
+    """What to do when AdminSDHolder protection (adminCount=1) is in the way.
+
+    Every hour SDProp gives each member of a protected group (Domain Admins, Administrators, ...),
+    nested groups and their members included, the permissions of AdminSDHolder, with
+    inheritance off: the delegated Write Members right on the managed OU no longer reaches the
+    group. It keeps adminCount=1 and those permissions after it leaves the protected group."""
+    parts = []
+    if group:
+        parts.append(
+            f"AD group {group_dn} is protected by AdminSDHolder (adminCount=1: a protected "
+            "group such as Domain Admins, or a group nested in one, now or in the past); SDProp "
+            "resets its permissions every hour and removes the delegated Write Members right, so "
+            "the engine can neither grant nor revoke it. Manage a group that is in no protected "
+            "group: take this one out of every protected group, then clear its adminCount and "
+            "turn inheritance back on (SDProp does neither), and grant the privilege another way "
+            "than nesting in a protected group")
+    if person:
+        parts.append(
+            f"AD user {user} is a protected account (adminCount=1: a member, now or once, of a "
+            "protected group): its own permissions are AdminSDHolder's; give privileged people "
+            "a separate, unprotected account for just-in-time access")
+    return "; ".join(parts)
 
 
 def _transport_error(url: str, error: Exception) -> ProviderError:

@@ -64,6 +64,24 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
                            "server (plain http is accepted only for localhost).",
             "examples": [DEFAULT_GRAPH_URL, "http://127.0.0.1:8080/v1.0"],
         },
+        "authority_host": {
+            "type": "string",
+            "pattern": r"^[A-Za-z0-9.-]+$",
+            "description": "Microsoft Entra sign-in host the token is asked of. Derived from "
+                           "graph_url for the national clouds Microsoft documents "
+                           "(graph.microsoft.us: login.microsoftonline.us, "
+                           "microsoftgraph.chinacloudapi.cn: login.chinacloudapi.cn); set it "
+                           "for any other.",
+            "examples": ["login.microsoftonline.us"],
+        },
+        "token_exchange_audience": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Audience of the GitHub OIDC token exchanged for an Entra token "
+                           "(auth: workload_identity): the audience of the app's federated "
+                           "credential.",
+            "examples": ["api://AzureADTokenExchange"],
+        },
         "auth": {
             "enum": ["workload_identity", "client_secret", "static_token"],
             "description": "How the engine gets a Graph token: `workload_identity` (federated "
@@ -162,6 +180,19 @@ TARGET_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
     },
 }
 
+REQUIRED_PERMISSIONS: Mapping[str, tuple[str, ...]] = {
+    "any": ("User.Read.All",),
+    "group": ("GroupMember.ReadWrite.All",),
+    "pim_group": ("PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup", "GroupMember.Read.All"),
+    "directory_role": ("RoleAssignmentSchedule.ReadWrite.Directory",
+                       "RoleManagement.Read.Directory"),
+}
+"""The least Graph application permissions each target kind needs ("any": every kind), as
+Microsoft Graph's API reference lists them for the calls made: users (User.Read.All); group
+members, read and write (GroupMember.ReadWrite.All); PIM for Groups schedules and the group's
+existence; directory role schedules (RoleAssignmentSchedule.ReadWrite.Directory) and the role
+definition's existence (RoleManagement.Read.Directory)."""
+
 PERMISSIONS = """\
 Microsoft Graph **application** permissions for the engine's app registration (admin consent
 required), only those the target kinds in use need:
@@ -172,13 +203,37 @@ required), only those the target kinds in use need:
 | `group` | `GroupMember.ReadWrite.All` |
 | `pim_group` | `PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup`, plus \
 `GroupMember.Read.All` to check that the group exists |
-| `directory_role` | `RoleManagement.ReadWrite.Directory` |
+| `directory_role` | `RoleAssignmentSchedule.ReadWrite.Directory` (the schedules), plus \
+`RoleManagement.Read.Directory` to check that the role exists |
 
-`GroupMember.ReadWrite.All` cannot change role-assignable groups: manage those with `pim_group`.
-PIM (`pim_group`, `directory_role`) needs a Microsoft Entra ID P2 or ID Governance licence.
-Authenticate with workload identity federation from GitHub Actions (no secret): a federated
-credential with subject `repo:ORG/REPO:environment:NAME`.
+never `RoleManagement.ReadWrite.Directory`: it lets its holder assign any directory role by
+itself, Global Administrator included. `GroupMember.ReadWrite.All` cannot change role-assignable
+groups: manage those with `pim_group`. PIM (`pim_group`, `directory_role`) needs a Microsoft
+Entra ID P2 or ID Governance licence. Authenticate with workload identity federation from GitHub
+Actions (no secret): a federated credential with subject `repo:ORG/REPO:environment:NAME`. In a
+national cloud, set `graph_url`; the sign-in authority follows it (`authority_host`).
 """
+
+NATIONAL_AUTHORITIES: Mapping[str, str] = {
+    "graph.microsoft.com": "login.microsoftonline.com",
+    "graph.microsoft.us": "login.microsoftonline.us",
+    "dod-graph.microsoft.us": "login.microsoftonline.us",
+    "microsoftgraph.chinacloudapi.cn": "login.chinacloudapi.cn",
+}
+"""Graph host -> Microsoft Entra sign-in host, per Microsoft's national cloud deployments
+page: a token from the global authority is refused by a national cloud's Graph."""
+
+DEFAULT_TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
+
+
+def authority_host(settings: Mapping[str, Any]) -> str | None:
+    """The sign-in host to ask for tokens: `authority_host`, else the one of `graph_url`'s
+    cloud; None (the library's default) for a host not in the table, such as a test server."""
+    explicit = settings.get("authority_host")
+    if explicit:
+        return str(explicit)
+    host = urlsplit(str(settings.get("graph_url", DEFAULT_GRAPH_URL))).hostname or ""
+    return NATIONAL_AUTHORITIES.get(host.casefold())
 
 T = TypeVar("T")
 
@@ -196,7 +251,8 @@ class StaticTokenCredential:
         return AccessToken(self._token, expires)
 
 
-def _github_oidc_assertion(environ: Mapping[str, str]) -> Callable[[], str]:
+def _github_oidc_assertion(environ: Mapping[str, str],
+                           audience: str = DEFAULT_TOKEN_EXCHANGE_AUDIENCE) -> Callable[[], str]:
     """A callable fetching a fresh GitHub Actions OIDC token for Entra's token exchange."""
     url = environ["ACTIONS_ID_TOKEN_REQUEST_URL"]
     bearer = environ["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
@@ -206,7 +262,7 @@ def _github_oidc_assertion(environ: Mapping[str, str]) -> Callable[[], str]:
 
         sep = "&" if "?" in url else "?"
         request = urllib.request.Request(
-            f"{url}{sep}audience={quote('api://AzureADTokenExchange', safe='')}",
+            f"{url}{sep}audience={quote(audience, safe='')}",
             headers={"Authorization": f"Bearer {bearer}", "Accept": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -231,21 +287,26 @@ def make_credential(settings: Mapping[str, Any], environ: Mapping[str, str]) -> 
                             "AZURE_TENANT_ID / AZURE_CLIENT_ID)")
     import azure.identity
 
+    # A national cloud's Graph takes only its own cloud's tokens: ask its authority.
+    host = authority_host(settings)
+    where: dict[str, Any] = {"authority": host} if host else {}
     if auth == "client_secret":
         name = settings.get("client_secret_env", "AZURE_CLIENT_SECRET")
         secret = environ.get(name)
         if not secret:
             raise ProviderError(f"auth client_secret: environment variable {name} is not set")
-        return azure.identity.ClientSecretCredential(tenant, client, secret)
+        return azure.identity.ClientSecretCredential(tenant, client, secret, **where)
     if environ.get("AZURE_FEDERATED_TOKEN_FILE"):
         return azure.identity.WorkloadIdentityCredential(
             tenant_id=tenant, client_id=client,
-            token_file_path=environ["AZURE_FEDERATED_TOKEN_FILE"],
+            token_file_path=environ["AZURE_FEDERATED_TOKEN_FILE"], **where,
         )
     github = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
     if all(environ.get(name) for name in github):
-        return azure.identity.ClientAssertionCredential(tenant, client,
-                                                        _github_oidc_assertion(environ))
+        audience = str(settings.get("token_exchange_audience")
+                       or DEFAULT_TOKEN_EXCHANGE_AUDIENCE)
+        return azure.identity.ClientAssertionCredential(
+            tenant, client, _github_oidc_assertion(environ, audience), **where)
     raise ProviderError("auth workload_identity: no OIDC token available; in GitHub Actions grant "
                         "the job `permissions: id-token: write`, elsewhere set "
                         "AZURE_FEDERATED_TOKEN_FILE")

@@ -1,6 +1,7 @@
 """Google Cloud: IAM role bindings with an expiry condition, and Cloud Identity group memberships.
 
-Both kinds expire natively, so access ends on time even when the scheduled revoke job is late:
+Both kinds expire natively, so access ends at `expires_at` even when the scheduled revoke job is
+late (give or take IAM's propagation: minutes for a policy, up to hours for a group membership):
 
 - `iam_binding`: a conditional binding `request.time < timestamp("<expires_at>")` for the member,
   written with a read-modify-write on the resource's IAM policy (policy version 3, guarded by the
@@ -10,6 +11,9 @@ Both kinds expire natively, so access ends on time even when the scheduled revok
   the binding stays in the policy until the revoke job removes it.
 - `group_membership`: a Cloud Identity membership whose MEMBER role has
   `expiryDetail.expireTime = expires_at`; Google deletes the membership itself at that time.
+  Membership expiry needs Cloud Identity Premium or Google Workspace Enterprise: on another
+  edition Google refuses it, and the provider adds the membership without one and says that the
+  revoke job ends it (`membership_expiry: false` skips the attempt).
 
 The Google API client is imported only when a GCP entitlement is used.
 """
@@ -77,6 +81,17 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
             "description": "Socket timeout for each API call, in seconds (default 30).",
             "examples": [30],
         },
+        "membership_expiry": {
+            "type": "boolean",
+            "default": True,
+            "description": (
+                "Whether Cloud Identity may expire group memberships (Cloud Identity Premium or "
+                "Google Workspace Enterprise). false: memberships are added without expiry and "
+                "the revoke job ends them. When true and Google refuses the expiry, the "
+                "provider falls back the same way and says so."
+            ),
+            "examples": [True, False],
+        },
     },
 }
 
@@ -125,21 +140,26 @@ The engine authenticates with Application Default Credentials: in GitHub Actions
 Identity Federation impersonating a service account such as
 `accessctl@PROJECT.iam.gserviceaccount.com` (no key file).
 
-`iam_binding`, on each managed project, folder or organization, one of:
-- `roles/resourcemanager.projectIamAdmin` (projects), `roles/resourcemanager.folderIamAdmin`
-  (folders), `roles/resourcemanager.organizationAdmin` (organizations, broad), or
-- a custom role with only `resourcemanager.projects.getIamPolicy` and
-  `resourcemanager.projects.setIamPolicy` (`folders.*`/`organizations.*` likewise).
+`iam_binding`, on each managed project, folder or organization only, the least that works: a
+custom role with exactly `resourcemanager.projects.getIamPolicy` and
+`resourcemanager.projects.setIamPolicy` (`resourcemanager.folders.*` and
+`resourcemanager.organizations.*` likewise). `roles/resourcemanager.projectIamAdmin` (projects)
+and `roles/resourcemanager.folderIamAdmin` (folders) hold the same two permissions; for
+organizations no predefined role is that narrow: use the custom role.
 
-Setting any IAM policy is powerful: grant it on the managed resources only, and prefer an IAM
-deny policy or organization policy that keeps the engine's service account from granting
-`roles/owner` and IAM-admin roles.
+Setting an IAM policy lets its holder grant any role, to itself too. Grant the role with an IAM
+condition on `iam.googleapis.com/modifiedGrantsByRole` naming the roles the entitlements grant,
+so that the engine can grant and revoke those and nothing else:
+`api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(['roles/ROLE', ...])`.
+(An IAM deny policy cannot do this: it denies permissions such as setIamPolicy, not the roles a
+policy write adds.)
 
 `group_membership`: the service account needs the Google Workspace admin role
 "Groups Admin" (or a custom admin role limited to Groups read/update), assigned in the Admin
 console, and the OAuth scope `https://www.googleapis.com/auth/cloud-identity.groups`.
 Alternatively make the service account a MANAGER of each managed group; a manager can add and
-remove members of that group only.
+remove members of that group only. Membership expiry needs Cloud Identity Premium or Google
+Workspace Enterprise (`membership_expiry: false` otherwise).
 """
 
 
@@ -151,6 +171,8 @@ class GcpProvider:
         self._crm: Any = None
         self._identity: Any = None
         self._group_names: dict[str, str] = {}
+        self._membership_expiry = bool(instance.settings.get("membership_expiry", True))
+        """Whether memberships get an expiry: the setting, until Google refuses one."""
 
     # -- clients -------------------------------------------------------------------------------
     def _authorized_http(self) -> Any:
@@ -188,7 +210,9 @@ class GcpProvider:
 
     # -- Provider protocol ---------------------------------------------------------------------
     def native_expiry(self, target: Target) -> bool:
-        return target.kind in ("iam_binding", "group_membership")
+        if target.kind == "group_membership":
+            return self._membership_expiry
+        return target.kind == "iam_binding"
 
     def observe(self, targets: Sequence[Target]) -> Mapping[Target, frozenset[str]]:
         result: dict[Target, frozenset[str]] = {}
@@ -338,12 +362,21 @@ class GcpProvider:
         existing = self._find_membership(group, email)
         memberships = self.identity.groups().memberships()
         if existing is None:
-            role = {"name": "MEMBER", "expiryDetail": {"expireTime": isoformat(expires)}}
-            body = {"preferredMemberKey": {"id": email}, "roles": [role]}
-            with _errors(f"member {email} of group {group_email}"):
-                memberships.create(parent=group, body=body).execute(num_retries=0)
-            return Outcome(change, Status.DONE, f"added to {group_email} until "
-                           f"{isoformat(expires)}", native_expiry_set=True)
+            subject = f"member {email} of group {group_email}"
+            if self._membership_expiry:
+                role = {"name": "MEMBER", "expiryDetail": {"expireTime": isoformat(expires)}}
+                body = {"preferredMemberKey": {"id": email}, "roles": [role]}
+                try:
+                    with _errors(subject):
+                        memberships.create(parent=group, body=body).execute(num_retries=0)
+                except _Refused as refused:
+                    if not _expiry_refused(refused):
+                        raise
+                    self._membership_expiry = False  # learnt: no second refusal this run
+                    return self._add_without_expiry(change, group, email, _EDITION_NOTICE)
+                return Outcome(change, Status.DONE, f"added to {group_email} until "
+                               f"{isoformat(expires)}", native_expiry_set=True)
+            return self._add_without_expiry(change, group, email, _SETTING_NOTICE)
         roles = {r.get("name"): r for r in existing.get("roles", [])}
         if set(roles) - {"MEMBER"}:
             # A manager or owner is standing access the engine does not manage: an expiry would
@@ -354,17 +387,37 @@ class GcpProvider:
         if held is not None and _same_time(held, expires):
             return Outcome(change, Status.UNCHANGED, f"already in {group_email} until "
                            f"{isoformat(expires)}", native_expiry_set=True)
+        if not self._membership_expiry:
+            return Outcome(change, Status.UNCHANGED, f"already in {group_email}; "
+                           f"{_SETTING_NOTICE}")
         body = {"updateRolesParams": [{
             "fieldMask": "expiryDetail.expireTime",
             "membershipRole": {"name": "MEMBER",
                                "expiryDetail": {"expireTime": isoformat(expires)}},
         }]}
-        with _errors(f"member {email} of group {group_email}"):
-            memberships.modifyMembershipRoles(name=existing["name"], body=body).execute(
-                num_retries=0
-            )
+        try:
+            with _errors(f"member {email} of group {group_email}"):
+                memberships.modifyMembershipRoles(name=existing["name"], body=body).execute(
+                    num_retries=0
+                )
+        except _Refused as refused:
+            if not _expiry_refused(refused):
+                raise
+            self._membership_expiry = False
+            return Outcome(change, Status.UNCHANGED, f"already in {group_email}; "
+                           f"{_EDITION_NOTICE}")
         return Outcome(change, Status.DONE, f"membership of {group_email} now expires "
                        f"{isoformat(expires)}", native_expiry_set=True)
+
+    def _add_without_expiry(self, change: Change, group: str, email: str, notice: str
+                            ) -> Outcome:
+        """A plain MEMBER: the revoke job is what ends it."""
+        body = {"preferredMemberKey": {"id": email}, "roles": [{"name": "MEMBER"}]}
+        with _errors(f"member {email} of group {change.target.param('group')}"):
+            self.identity.groups().memberships().create(parent=group, body=body).execute(
+                num_retries=0)
+        return Outcome(change, Status.DONE,
+                       f"added to {change.target.param('group')} without expiry; {notice}")
 
     def _revoke_membership(self, change: Change) -> Outcome:
         group_email, email = change.target.param("group"), _email(change.principal)
@@ -510,6 +563,30 @@ def _same_time(held: str, wanted: datetime) -> bool:
     return abs((value.astimezone(UTC) - wanted).total_seconds()) < 1
 
 
+_EDITION_NOTICE = ("Google refused the membership expiry (it needs Cloud Identity Premium or "
+                   "Google Workspace Enterprise), so the revoke job ends this membership at "
+                   "expires_at; set membership_expiry: false on this instance to skip the "
+                   "attempt")
+_SETTING_NOTICE = ("the revoke job ends it at expires_at (membership_expiry: false: this "
+                   "Google account cannot expire memberships)")
+
+
+class _Refused(ProviderError):
+    """A 4xx Google answered that is neither a retry nor a NotFound, with its status."""
+
+    def __init__(self, message: str, status: int, reason: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+def _expiry_refused(error: _Refused) -> bool:
+    """Google refused the expiry itself: what an edition without membership expiry answers.
+    Google documents the edition requirement, not its error, so any 400/403/412 whose words are
+    about expiry counts (a refused member or group says nothing of expiry)."""
+    return error.status in (400, 403, 412) and "expir" in error.reason.casefold()
+
+
 class _EtagConflict(Exception):
     """setIamPolicy answered 409 ABORTED: someone wrote the policy since we read it."""
 
@@ -545,7 +622,8 @@ def _errors(subject: str, resource: str | None = None) -> Iterator[None]:
             raise NotFound(f"{where}: {message}") from None
         hint = " (the resource may not exist, or the engine may lack permission)" \
             if status == 403 else ""
-        raise ProviderError(f"{where}: Google {status} {code}: {message}{hint}") from None
+        raise _Refused(f"{where}: Google {status} {code}: {message}{hint}", status,
+                       message) from None
     except RefreshError as error:
         raise ProviderError(f"Google credentials refused: {error}") from None
     except (TransportError, importlib.import_module("httplib2").HttpLib2Error, OSError) as error:

@@ -17,6 +17,12 @@ Two GitHub behaviours shape this module:
   could be accepted after the grant ended).
 - Both PUT calls overwrite the role. Granting first reads the current role and never lowers it:
   a team maintainer stays a maintainer, an admin collaborator stays an admin.
+
+Two team behaviours too: the REST list of a team's members includes its child teams' members,
+so a team's holders are read with GraphQL's `members(membership: IMMEDIATE)` (someone who is
+only in a child team holds nothing the engine could grant or revoke there); and a team
+synchronized with an identity provider refuses membership changes through the API (403), which
+the provider names with the IdP group, read from the team's group mappings.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import contextlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -146,7 +153,9 @@ Give the repository permissions on the managed repositories only. Calls made:
 | --- | --- |
 | `GET /users/{username}` | resolve a login to its account id (404: no such user) |
 | `GET /user/{account_id}` | the login of an account the engine granted, when not observed |
-| `GET /orgs/{org}/teams/{slug}/members` and `/invitations` | observe members and invitees |
+| GraphQL `team.members(membership: IMMEDIATE)` | observe direct members (not child teams') |
+| `GET /orgs/{org}/teams/{slug}/invitations` | observe invitees |
+| `GET .../teams/{slug}/team-sync/group-mappings`, `.../external-groups` | after a 403: IdP? |
 | `GET /orgs/{org}/teams/{slug}/memberships/{username}` | read a membership: never demote |
 | `PUT`, `DELETE /orgs/{org}/teams/{slug}/memberships/{username}` | grant, revoke |
 | `GET /repos/{owner}/{repo}/collaborators?affiliation=direct` | observe collaborators |
@@ -158,6 +167,24 @@ Give the repository permissions on the managed repositories only. Calls made:
 """
 
 T = TypeVar("T")
+
+IMMEDIATE_MEMBERS = """\
+query($org: String!, $team: String!, $after: String) {
+  organization(login: $org) {
+    team(slug: $team) {
+      members(first: 100, after: $after, membership: IMMEDIATE) {
+        nodes { login databaseId }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+}"""
+"""A team's own members: `membership: IMMEDIATE` leaves out its child teams' members, which
+the REST list (`GET /orgs/{org}/teams/{slug}/members`) includes."""
+
+
+class _Forbidden(ProviderError):
+    """A 403 that is not a rate limit: a missing permission, or a team an IdP manages."""
 
 
 def required_permission(target: Target) -> str:
@@ -258,6 +285,8 @@ class GitHubProvider:
                                  f"{self.token_env}")
         if status == 404:
             return NotFound(f"{subject}: not found on GitHub (or the token cannot see it)")
+        if status == 403:
+            return _Forbidden(f"GitHub 403 on {subject}: {message}")
         if status >= 500:
             return ProviderError(f"GitHub {status} on {subject}: {message}", retryable=True,
                                  retry_after=_retry_after(headers))
@@ -363,7 +392,7 @@ class GitHubProvider:
     # -- teams ------------------------------------------------------------------------------------
     def _team_holders(self, target: Target) -> frozenset[str]:
         subject, team = self._team(target)
-        members = self._call(subject, lambda: [(m.login, m.id) for m in team.get_members()])
+        members = self._immediate_members(subject, target.param("org"), target.param("team"))
         pending = self._call(subject, lambda: [i.login for i in team.invitations() if i.login])
         ids = {principal_key(login): str(number) for login, number in members}
         self._known.update(ids)
@@ -378,6 +407,58 @@ class GitHubProvider:
         self._observed_teams.record(subject, holders)
         self._ids.record(subject, ids)
         return frozenset(holders)
+
+    def _immediate_members(self, subject: str, org: str, slug: str) -> list[tuple[str, int]]:
+        """The team's own members, not its child teams' (GraphQL, 100 a page), with each
+        account's immutable id (`databaseId`, the REST id)."""
+        logins: list[tuple[str, int]] = []
+        after: str | None = None
+        while True:
+            variables: dict[str, Any] = {"org": org, "team": slug, "after": after}
+            query = partial(self.client.requester.graphql_query, IMMEDIATE_MEMBERS, variables)
+            try:
+                _, answer = self._call(subject, query)
+            except ProviderError as error:
+                if "Could not resolve to an Organization" in str(error):
+                    raise NotFound(f"{subject}: not found on GitHub (or the token cannot see "
+                                   "it)") from None
+                raise
+            found = ((answer.get("data") or {}).get("organization") or {}).get("team")
+            if found is None:
+                raise NotFound(f"{subject}: not found on GitHub (or the token cannot see it)")
+            members = found["members"]
+            logins.extend((str(node["login"]), int(node["databaseId"]))
+                          for node in members["nodes"] if node)
+            if not members["pageInfo"]["hasNextPage"]:
+                return logins
+            after = members["pageInfo"]["endCursor"]
+
+    def _refused(self, subject: str, org: str, slug: str, error: ProviderError
+                 ) -> ProviderError:
+        """A 403 on a team membership change, explained: a team synchronized with an identity
+        provider (team synchronization, or Enterprise Managed Users) takes its membership only
+        from the IdP, which GitHub documents as an error without saying which."""
+        groups: list[str] = []
+        team = f"{self.base_url}/orgs/{quote(org, safe='')}/teams/{quote(slug, safe='')}"
+        for path in ("team-sync/group-mappings", "external-groups"):
+            read = partial(self.client.requester.requestJsonAndCheck, "GET", f"{team}/{path}")
+            try:
+                _, answer = self._call(subject, read)
+            except ProviderError:
+                continue  # not synchronized that way, or not on this plan: try the other
+            groups += [str(g.get("group_name")) for g in (answer or {}).get("groups") or []
+                       if isinstance(g, dict) and g.get("group_name")]
+        if groups:
+            return ProviderError(
+                f"{error}; team {org}/{slug} is synchronized with identity-provider group "
+                f"{', '.join(groups)}, and GitHub takes its membership only from the IdP: "
+                "grant that IdP group instead (an entitlement on it with the IdP's provider, "
+                "e.g. entra or okta), or point this entitlement at a team that is not "
+                "synchronized")
+        return ProviderError(
+            f"{error}; either the token lacks Organization: Members: write, or team {org}/{slug} "
+            "is synchronized with an identity provider (team synchronization or Enterprise "
+            "Managed Users), whose membership GitHub takes only from the IdP")
 
     def _membership(self, subject: str, team: Any, login: str) -> tuple[str, str] | None:
         """(state, role) of the login's membership, or None when there is none."""
@@ -418,6 +499,10 @@ class GitHubProvider:
         except NotFound:
             raise NotFound(f"GitHub user {change.principal} does not exist (or the token "
                            f"cannot see {team_subject})") from None
+        except _Forbidden as error:
+            target = change.target
+            raise self._refused(subject, target.param("org"), target.param("team"),
+                                error) from None
         self._observed_teams.note(team_subject, change.principal, login)
         self._ids.note(team_subject, change.principal, principal_id)
         if isinstance(answer, dict) and answer.get("state") == "pending":
@@ -462,6 +547,10 @@ class GitHubProvider:
         except NotFound:
             self._forget(team_subject, principal)
             return Outcome(change, Status.UNCHANGED, "not a member")
+        except _Forbidden as error:
+            target = change.target
+            raise self._refused(subject, target.param("org"), target.param("team"),
+                                error) from None
         self._forget(team_subject, principal)
         return Outcome(change, Status.DONE, "removed from the team")
 

@@ -119,7 +119,7 @@ secret and exposed as `GITLAB_TOKEN` (or the variable named by `token_env`). Cal
 | `GET /{groups,projects}/:id/members/:user_id` | compare an existing membership |
 | `POST /{groups,projects}/:id/members` | grant (`access_level`, `expires_at`) |
 | `PUT /{groups,projects}/:id/members/:user_id` | raise the role or extend the expiry |
-| `DELETE /{groups,projects}/:id/members/:user_id` | revoke |
+| `DELETE /{groups,projects}/:id/members/:user_id` | revoke (`skip_subresources=true` on groups) |
 """
 
 T = TypeVar("T")
@@ -356,9 +356,13 @@ class GitLabProvider:
         found = dict(change.restore)
         if "access_level" in found:
             return self._restore(change, members, subject, user_id, int(found["access_level"]))
+        # Without skip_subresources GitLab also deletes the user's direct memberships in the
+        # group's subgroups and projects: standing access that is not the engine's to end.
+        below = {"skip_subresources": "true"} if change.target.kind == "group" else {}
         try:
             self._call(f"{change.principal} in {subject}",
-                       lambda: members.delete(user_id, obey_rate_limit=False))
+                       lambda: members.delete(user_id, obey_rate_limit=False,
+                                              query_data=below))
         except _GitLabNotFound as error:
             if error.platform_message != "404 Not found":
                 # "404 Group Not Found", "404 Project Not Found": the target is missing.

@@ -87,7 +87,10 @@ def ends_how(instance: ProviderInstance, kind: str) -> tuple[bool, str]:
     platform = instance.platform
     job = "the scheduled revoke job (accessctl revoke) removes it"
     if platform == "gcp":
-        return True, f"GCP removes it itself at expires_at (IAM condition or membership expiry); " \
+        if kind == "group_membership" and instance.settings.get("membership_expiry") is False:
+            return False, f"{job}: membership_expiry is false (no Cloud Identity Premium)"
+        return True, f"GCP removes it itself at expires_at (IAM condition or membership expiry; " \
+                     f"in effect within minutes, group memberships possibly longer); " \
                      f"{job} from its records afterwards"
     if platform == "entra" and kind in ("pim_group", "directory_role"):
         return True, f"Entra PIM ends the assignment schedule at expires_at; {job} afterwards"

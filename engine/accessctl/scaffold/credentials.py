@@ -3,8 +3,11 @@
 One job per instance holds only that instance's credentials: the clouds by OIDC federation (no
 stored key), the others by one secret each, named after the environment variable the provider
 reads (`token_env`, `private_key_env`, `password_env`...), so that a secret is exposed to the
-one job, and the one step, that needs it. Values from providers.yaml are written into workflow
-text only when they match a strict pattern: nothing there can become an expression or YAML.
+one job, and the one step, that needs it. GitHub is the exception: an App installation token
+expires an hour after it is made, so what is stored is the App's private key, and the job mints
+the token (`actions/create-github-app-token`) into the variable `token_env` names. Values from
+providers.yaml are written into workflow text only when they match a strict pattern: nothing
+there can become an expression or YAML.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$")
 AWS_ACTION = ("aws-actions/configure-aws-credentials@a03048d87541d1d9fcf2ecf528a4a65ba9bd7838"
               " # v5.0.0")
 GCP_ACTION = "google-github-actions/auth@7c6bc770dae815cd3e89ee6cdf493a5fab2cc093 # v3.0.0"
+APP_TOKEN_ACTION = ("actions/create-github-app-token@1b10c78c7865c340bc4f6099eb2f838309f1e8c3"
+                    " # v3.1.1")
+APP_TOKEN_STEP = "app-token"
 
 
 class CredentialsError(ValueError):
@@ -35,6 +41,8 @@ class Step:
     name: str
     uses: str
     with_: tuple[tuple[str, str], ...]
+    id: str | None = None
+    """The step's id, where a later step reads its outputs."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,8 @@ def for_instance(instance: ProviderInstance, shared: bool) -> JobCredentials:
         # The engine asks GitHub for the OIDC token itself and exchanges it with Entra.
         return JobCredentials(name, platform, oidc=True, env=_from_variables(ids),
                               ci_variables=tuple(ids))
+    if platform == "github":
+        return _github_app(instance, shared)
     setting, default = {
         "okta": (("private_key_env", "OKTA_PRIVATE_KEY")
                  if settings.get("auth") == "private_key" else ("token_env", "OKTA_API_TOKEN")),
@@ -136,6 +146,30 @@ def for_instance(instance: ProviderInstance, shared: bool) -> JobCredentials:
     env_name, value = _secret(instance, setting, default)
     return JobCredentials(name, platform, oidc=False, env=((env_name, value),),
                           secrets=(env_name,))
+
+
+def _github_app(instance: ProviderInstance, shared: bool) -> JobCredentials:
+    """The GitHub App's key is the secret; the job mints the one-hour installation token for
+    the managed organisation and repositories, with only team and collaborator permissions."""
+    token_env, _ = _secret(instance, "token_env", "GITHUB_TOKEN")
+    name = instance.name
+    key = variable("ACCESSCTL_APP_PRIVATE_KEY", name, shared)
+    client = variable("ACCESSCTL_APP_CLIENT_ID", name, shared)
+    org = variable("ACCESSCTL_GITHUB_ORG", name, shared)
+    repositories = variable("ACCESSCTL_GITHUB_REPOSITORIES", name, shared)
+    return JobCredentials(
+        name, "github", oidc=False,
+        steps=(Step("GitHub App token (minted for this job)", APP_TOKEN_ACTION, (
+            ("client-id", f"${{{{ vars.{client} }}}}"),
+            ("private-key", f"${{{{ secrets.{key} }}}}"),
+            ("owner", f"${{{{ vars.{org} || github.repository_owner }}}}"),
+            ("repositories", f"${{{{ vars.{repositories} || github.event.repository.name }}}}"),
+            ("permission-members", "write"),
+            ("permission-administration", "write"),
+        ), id=APP_TOKEN_STEP),),
+        env=((token_env, f"${{{{ steps.{APP_TOKEN_STEP}.outputs.token }}}}"),),
+        secrets=(key,),
+    )
 
 
 def for_all(instances: Sequence[ProviderInstance]) -> list[JobCredentials]:

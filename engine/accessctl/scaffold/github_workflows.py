@@ -175,9 +175,20 @@ def _install_and_credentials(job: JobCredentials, install: Install, vcs: bool,
         run: {install.command(extras)}
 """
     for step in job.steps:
-        text += f"\n      - name: {step.name}\n        uses: {step.uses}\n        with:\n"
+        if step.uses.startswith("actions/create-github-app-token@"):
+            text += _APP_TOKEN_NOTE
+        text += f"\n      - name: {step.name}\n"
+        text += f"        id: {step.id}\n" if step.id else ""
+        text += f"        uses: {step.uses}\n        with:\n"
         text += "".join(f"          {key}: {value}\n" for key, value in step.with_)
     return text
+
+
+_APP_TOKEN_NOTE = """
+      # A GitHub App installation token lives one hour, so none is stored: this job mints its
+      # own from the App's client id and private key, for the managed organization and
+      # repositories (the members permission is the organization's), with only what team and
+      # collaborator changes need; the action revokes it when the job ends."""
 
 
 def _platform_env(job: JobCredentials) -> str:
@@ -246,7 +257,8 @@ def _apply(jobs: Sequence[JobCredentials], install: Install) -> str:
 # Grants what merged, approved requests ask for and revokes what they no longer back.
 #
 # One job per platform instance, so that each job holds only its own platform's credentials: the
-# clouds by OIDC federation (no stored keys), the others by one secret each, in their own job.
+# clouds by OIDC federation (no stored keys), GitHub by an App token the job mints, the others by
+# one secret each, in their own job.
 # After all of them succeed, the applied commit is recorded as refs/accessctl/applied; the next
 # run passes it as --since, so requests deleted while a run failed or was skipped are still
 # revoked.

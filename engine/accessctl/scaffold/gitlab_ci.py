@@ -198,11 +198,42 @@ def _credentials(job: JobCredentials, shared: bool) -> str:
     - !reference [.mutate, before_script]
     - printf '%s' "$AZURE_OIDC_TOKEN" > "$AZURE_FEDERATED_TOKEN_FILE"
 """
+    if job.platform == "github":
+        return head + _github_app_token(job, shared) + _environment(name)
     secrets = ", ".join(job.secrets)
     ids = "".join(f"    {var}: ${ci}\n" for var, ci in job.ci_variables if var != ci)
     return head + ids + f"""\
   # {secrets}: masked and protected, scoped to this environment: GitLab hands
   # every variable to every job, the environment keeps it to this instance's jobs.
+  environment:
+    name: production/{name}
+    action: access
+"""
+
+
+def _github_app_token(job: JobCredentials, shared: bool) -> str:
+    """GitLab CI has no create-github-app-token: the job mints the App's installation token
+    (it lives one hour, so none is stored) with PyGithub, which the github extra installs."""
+    name = job.instance
+    app_id = variable("ACCESSCTL_APP_ID", name, shared)
+    (key,) = job.secrets
+    org = variable("ACCESSCTL_GITHUB_ORG", name, shared)
+    token_env = job.env[0][0]
+    return f"""\
+  # {app_id}, {key} (masked) and {org}: protected, scoped to this
+  # environment. The GitHub App's installation token lives one hour: minted here, for this job.
+  before_script:
+    - !reference [.mutate, before_script]
+    - >-
+      export {token_env}="$(python -c 'import os; from github import Auth, GithubIntegration;
+      app = GithubIntegration(auth=Auth.AppAuth(os.environ["{app_id}"],
+      os.environ["{key}"]));
+      print(app.get_access_token(app.get_org_installation(os.environ["{org}"]).id).token)')"
+"""
+
+
+def _environment(name: str) -> str:
+    return f"""\
   environment:
     name: production/{name}
     action: access

@@ -58,8 +58,9 @@ EXAMPLES: dict[str, Example] = {
         "  kind: group\n  group: 00000000-0000-0000-0000-000000000000  # the group's object id\n",
         "8h", "{login}@example.com"),
     "github": Example(
-        "github-org", "    platform: github\n    # A GitHub App token that may manage the "
-        "organisation's teams (CI secret).\n    token_env: ACCESSCTL_GITHUB_TOKEN\n",
+        "github-org", "    platform: github\n    # The job mints the GitHub App's token into this "
+        "variable (CI: ACCESSCTL_APP_PRIVATE_KEY, ACCESSCTL_APP_CLIENT_ID).\n"
+        "    token_env: ACCESSCTL_GITHUB_TOKEN\n",
         "github-infra-maintain", "Maintain on the infra repository, to cut releases.",
         "  kind: repository\n  owner: {org}\n  repo: infra\n  permission: maintain\n", "8h",
         "{login}"),

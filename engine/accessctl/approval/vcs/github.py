@@ -267,6 +267,46 @@ class GitHubVcs:
     def files_at(self, sha: str) -> ApiFiles:
         return ApiFiles(self._repo, sha)
 
+    def missing_permissions(self, team: str | None, writes: bool) -> list[str]:
+        """The permissions a run needs that the token lacks, one cheap read each (see
+        approval/vcs/access.py). `writes` is not tried: only writing would tell."""
+        from urllib.parse import quote
+
+        import requests
+        from github import GithubException
+
+        base = self._client.requester.base_url
+        repo = f"{base}/repos/{self.repository}"
+        probes = [("Contents: read", "to read commits and files", f"{repo}/commits"),
+                  ("Pull requests: read", "to read pull requests and reviews", f"{repo}/pulls")]
+        if team is not None:
+            org, _, slug = team.lstrip("@").partition("/")
+            probes.append(("Members: read", f"to read the members of {team}",
+                           f"{base}/orgs/{quote(org, safe='')}/teams/{quote(slug, safe='')}"))
+        found = []
+        for permission, why, url in probes:
+            try:
+                self._client.requester.requestJsonAndCheck("GET", url, parameters={"per_page": 1})
+            except requests.exceptions.RequestException:
+                continue  # unreachable now: the run's own calls will meet it, and retry
+            except GithubException as error:
+                data = error.data if isinstance(error.data, dict) else {}
+                if error.status == 401:
+                    return [f"a valid credential (GitHub answered 401 {data.get('message') or ''}"
+                            "; an installation token expires an hour after it is made: mint "
+                            "it in the job)"]
+                if error.status != 403:
+                    # A missing team (404) is judged per request; an outage is met, and retried,
+                    # by the run's own calls. Only a refusal names a permission.
+                    continue
+                accepted = {str(k).lower(): str(v) for k, v in (error.headers or {}).items()
+                            }.get("x-accepted-github-permissions")
+                said = f"GitHub answered {error.status} {data.get('message') or ''}".rstrip()
+                if accepted:
+                    said += f" and names the permission it wants: {accepted}"
+                found.append(f"{permission} ({why}; {said})")
+        return found
+
 
 def from_environment(environ: Mapping[str, str]) -> GitHubVcs:
     """GitHub Actions sets these; the token is the workflow's own GITHUB_TOKEN or an app's."""

@@ -381,6 +381,31 @@ class GitLabVcs:
     def files_at(self, sha: str) -> TreeFiles:
         return TreeFiles(self._project, sha)
 
+    def missing_permissions(self, team: str | None, writes: bool) -> list[str]:
+        """The scope a run needs that the token lacks, from one call that lists the token's
+        own scopes (see approval/vcs/access.py): `read_api` to read, `api` to write notes and
+        approvals. A token that cannot describe itself (an older GitLab, a CI job token) is
+        left to its first real call."""
+        import requests
+        from gitlab.exceptions import GitlabError
+
+        try:
+            data: Any = self._client.http_get("/personal_access_tokens/self")
+        except requests.exceptions.RequestException:
+            return []  # unreachable now: the run's own calls will meet it, and retry
+        except GitlabError as error:
+            if error.response_code == 401:
+                return ["a valid credential (GitLab answered 401: the token is wrong, expired "
+                        "or revoked)"]
+            return []  # cannot describe itself (404, 403), or an outage the run will meet
+        scopes = {str(s) for s in (data.get("scopes") or [])} if isinstance(data, dict) else set()
+        needed = "api" if writes else "read_api"
+        if "api" in scopes or needed in scopes:
+            return []
+        what = "write notes and approvals" if writes else "read merge requests and approvals"
+        held = ", ".join(sorted(scopes)) or "none"
+        return [f"the `{needed}` scope (to {what}; the token's scopes: {held})"]
+
 
 def from_environment(environ: Mapping[str, str]) -> GitLabVcs:
     """GitLab CI sets the project and API URL; the token is a project access token."""
@@ -389,7 +414,9 @@ def from_environment(environ: Mapping[str, str]) -> GitLabVcs:
     token = environ.get(variable)
     if not project or not token:
         raise ConfigError("GitLab needs CI_PROJECT_ID and ACCESSCTL_VCS_TOKEN (a project "
-                          "access token with read_api) in the environment to verify approvals")
+                          "access token, Reporter, with the `api` scope where the engine comments "
+                          "(validate, apply) and `read_api` where it only reads (revoke, "
+                          "report)) in the environment to verify approvals")
     url = environ.get("CI_SERVER_URL", "https://gitlab.com")
     # GitLab CI clones the repository into CI_PROJECT_DIR: commits found there need no API call.
     checkout = environ.get("CI_PROJECT_DIR")
