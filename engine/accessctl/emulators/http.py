@@ -305,10 +305,27 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the emulator keeps its own log
         return
 
+    def _read_body(self) -> bytes:
+        # A chunked body (RFC 9112 7.1) has no Content-Length: read chunk by chunk up to the
+        # zero-size chunk, then skip the trailer section.
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size_line = self.rfile.readline(65537)
+                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(65537)  # the CRLF after each chunk
+            while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                pass
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
     def _handle(self) -> None:
         owner = self.owner
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._read_body()
         parts = urlsplit(self.path)
         request = Request(
             method=self.command,
