@@ -347,6 +347,24 @@ class GitHubEmulator(Emulator):
         return {"message": message, "documentation_url": DOCS, "status": str(status)}
 
     def fault_response(self, kind: str) -> Response:
+        if kind == "403-secondary":
+            # docs.github.com "Rate limits for the REST API": a secondary limit may answer 403
+            # with retry-after.
+            response = Response(403, self.error_body(
+                403, "You have exceeded a secondary rate limit. Please wait a few minutes "
+                     "before you try again."), {"Retry-After": str(self.faults.retry_after)})
+            self._log("?", "?", None, response)
+            return response
+        if kind == "403-primary":
+            # The primary limit spent: 403, x-ratelimit-remaining 0, and when it resets.
+            response = Response(403, self.error_body(
+                403, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support "
+                     "for help, please include the request ID."))
+            response.headers.update(self._rate_headers(remaining=0))
+            response.headers["x-ratelimit-reset"] = str(int(time.time())
+                                                        + self.faults.retry_after)
+            self._log("?", "?", None, response)
+            return response
         if kind == "429":
             # GitHub's secondary rate limit: 429 (or 403) with Retry-After.
             response = Response(429, self.error_body(
