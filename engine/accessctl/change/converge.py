@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from accessctl.change.ledger import Ledger, effective_managed, standing
+from accessctl.change.ledger import Ledger, effective_managed, settling, standing
 from accessctl.change.plan import DEFAULT_REMOVAL_CAP, Plan, make_plan
 from accessctl.change.runner import Observation, Providers, observe
-from accessctl.core.model import Grant, Policies, Target
+from accessctl.core.model import Change, Grant, Policies, Target
 from accessctl.judge.evaluate import Evaluation, target_of
 
 
@@ -18,6 +19,9 @@ class Converged:
     observation: Observation
     standing: list[Grant] = field(default_factory=list)
     """Wanted grants the person already holds without the engine: left as they are."""
+    settling: list[Change] = field(default_factory=list)
+    """Changes the listing asked for that repeat a write the platform confirmed moments ago
+    (its listing has not caught up): not made."""
 
 
 def managed_targets(policies: Policies) -> dict[Target, str]:
@@ -48,6 +52,7 @@ def converge(
     only: frozenset[str] = frozenset(),
     sweep_only: bool = False,
     ledgers: Mapping[str, Ledger] | None = None,
+    now: datetime | None = None,
 ) -> tuple[Converged, Providers]:
     """Observe every managed target (or those of the `only` instances) and plan.
 
@@ -71,4 +76,7 @@ def converge(
         removal_cap=removal_cap, native_expiry=observation.native, entitlement_of=targets,
         keep=evaluation.unexpired if sweep_only else (),
     )
-    return Converged(plan, observation, held), made
+    settled: list[Change] = []
+    if ledgers is not None and now is not None:
+        plan.changes, settled = settling(plan.changes, ledgers, now)
+    return Converged(plan, observation, held, settled), made

@@ -11,7 +11,15 @@ found first:
 - `standing`: already present when the engine came to grant it; never revoked, never given an
   expiry, reported as "already holds this (standing access, not managed by accessctl)";
 - `unknown`: present when first seen but the ledger had been lost (the engine ran before, its
-  record is gone): treated as the engine's, so that a lost record never keeps access alive.
+  record is gone): treated as the engine's, so that a lost record never keeps access alive;
+- `revoked`: the engine removed it (the platform said so); kept until the platform stops listing
+  it.
+
+Member listings are eventually consistent on most platforms: a member the last run wrote may be
+missing from this run's listing, and one it removed may still be listed. `written_at` records
+when the platform confirmed the engine's write; for `SETTLING` after that, a listing that does
+not show it yet is not taken as a reason to write again (`settling`), so a run soon after another
+neither repeats the write nor records it twice. After that window the listing is believed.
 
 A pair with no entry is judged as before the ledger existed: managed when some version of some
 request file on the default branch named it (fail closed). An entry is dropped once the pair is
@@ -23,15 +31,29 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from accessctl.core.model import Action, Grant, Outcome, Status, Target, isoformat, principal_key
+from accessctl.core.model import (
+    Action,
+    Change,
+    Grant,
+    Outcome,
+    Status,
+    Target,
+    isoformat,
+    principal_key,
+)
 
 
 class Origin(enum.StrEnum):
     GRANTED = "granted"
     STANDING = "standing"
     UNKNOWN = "unknown"
+    REVOKED = "revoked"
+
+
+SETTLING = timedelta(minutes=10)
+"""How long after a confirmed write a listing that does not reflect it is taken to be lagging."""
 
 
 @dataclass(frozen=True)
@@ -45,10 +67,16 @@ class Entry:
     """When the engine recorded it (RFC 3339)."""
     requests: tuple[str, ...] = ()
     expires_at: str | None = None
+    written_at: str | None = None
+    """When the platform confirmed the engine's write (a grant or revoke that was DONE)."""
 
     def as_dict(self) -> dict[str, object]:
-        return {"target": self.target, "principal": self.principal, "origin": self.origin.value,
-                "at": self.at, "requests": list(self.requests), "expires_at": self.expires_at}
+        data: dict[str, object] = {
+            "target": self.target, "principal": self.principal, "origin": self.origin.value,
+            "at": self.at, "requests": list(self.requests), "expires_at": self.expires_at}
+        if self.written_at is not None:
+            data["written_at"] = self.written_at
+        return data
 
 
 PairKey = tuple[str, str]
@@ -149,6 +177,14 @@ def settle(ledger: Ledger, *, observed: Mapping[Target, frozenset[str]],
                                                                   Status.UNCHANGED):
             revoked.add(key)
             entries.pop(key, None)
+            if outcome.status is Status.DONE:
+                # Kept while the platform's listing may still show it (see `settling`).
+                entries[key] = Entry(key[0], key[1], Origin.REVOKED, isoformat(now),
+                                     tuple(change.requests), written_at=isoformat(now))
+        elif change.action is Action.GRANT and outcome.status is Status.DONE:
+            held = entries.get(key)
+            if held is not None and held.origin is Origin.GRANTED:
+                entries[key] = replace(held, written_at=isoformat(now))
     wanted_keys = set()
     for grant in wanted:
         if grant.target.instance != ledger.instance:
@@ -169,3 +205,23 @@ def settle(ledger: Ledger, *, observed: Mapping[Target, frozenset[str]],
         if key[1] not in observed[target]:
             del entries[key]  # gone from the platform and not wanted: nothing left to end
     return replace(ledger, entries=entries)
+
+
+def settling(changes: Iterable[Change], ledgers: Mapping[str, Ledger], now: datetime
+             ) -> tuple[list[Change], list[Change]]:
+    """(changes to make, changes held back): a grant of a pair whose grant the platform
+    confirmed, or a revoke of a pair whose removal it confirmed, less than `SETTLING` ago is
+    held back: the listing that planned it has not caught up with the write yet."""
+    made, held = [], []
+    for change in changes:
+        ledger = ledgers.get(change.target.instance)
+        entry = ledger.entries.get((change.target.display, principal_key(change.principal))) \
+            if ledger is not None else None
+        wanted = Origin.GRANTED if change.action is Action.GRANT else Origin.REVOKED
+        if entry is not None and entry.origin is wanted and entry.written_at is not None:
+            age = now - datetime.fromisoformat(entry.written_at.replace("Z", "+00:00"))
+            if timedelta(0) <= age < SETTLING:
+                held.append(change)
+                continue
+        made.append(change)
+    return made, held

@@ -112,7 +112,7 @@ class LedgerStore:
                 entry = Entry(str(item["target"]), str(item["principal"]),
                               Origin(item["origin"]), str(item["at"]),
                               tuple(str(p) for p in item.get("requests", ())),
-                              item.get("expires_at"))
+                              item.get("expires_at"), item.get("written_at"))
                 entries[(entry.target, entry.principal)] = entry
         except (ValueError, KeyError, TypeError) as error:
             self.warnings.append(

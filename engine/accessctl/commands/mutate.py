@@ -274,8 +274,12 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     converged, providers = converge(loaded.policies, evaluation, env.environ,
                                     only=frozenset(options.providers),
                                     sweep_only=Action.GRANT not in actions,
-                                    ledgers=ledgers)
+                                    ledgers=ledgers, now=now)
     report_standing(env, converged.standing)
+    for held in converged.settling:
+        env.stderr.write(f"settling: {held.action.value} {escape(held.principal)} on "
+                         f"{escape(held.target.display)}: the platform confirmed this moments "
+                         "ago and its listing has not caught up; not repeated\n")
     changes = with_due([c for c in converged.plan.changes if c.action in actions],
                        due_times(evaluation.managed, loaded.requests, now))
     denied = {p: v for p, v in sorted(verdicts.items()) if not v.approved}

@@ -916,7 +916,8 @@ class GitHubEmulator(Emulator):
             if role not in ("all", "member", "maintainer"):
                 raise invalid("role must be all, member or maintainer", "Team", "role")
             keys = [k for k, r in team.members.items() if role in ("all", r)]
-            return self._paginate(request, self._users_sorted(keys))
+            listed = self.listing_lag.listed(team.id, ((k, k) for k in keys))
+            return self._paginate(request, self._users_sorted(listed))
 
     def _team_invitations(self, request: Request) -> Response:
         with self.lock:
@@ -962,6 +963,8 @@ class GitHubEmulator(Emulator):
                 raise invalid("role must be member or maintainer", "TeamMember", "role")
             key = _key(account.login)
             if key in self.orgs[team.org].members:
+                if key not in team.members:
+                    self.listing_lag.wrote(team.id, key, True)
                 team.members[key] = role
                 team.pending.pop(key, None)
                 return self._membership_json(team, account.login, role, "active")
@@ -976,6 +979,8 @@ class GitHubEmulator(Emulator):
             key = _key(account.login)
             if key not in team.members and key not in team.pending:
                 raise not_found()
+            if key in team.members:
+                self.listing_lag.wrote(team.id, key, False, key)
             team.members.pop(key, None)
             team.pending.pop(key, None)
             return Response(204)

@@ -507,7 +507,8 @@ class GraphEmulator(Emulator):
     def _list_members(self, request: Request) -> JSON:
         with self.lock:
             group_id = self._group(request.params["group"]).id
-            items = [self._principal_json(i) for i in self.member_ids(group_id)]
+            items = self.listing_lag.listed(group_id, (
+                (i, self._principal_json(i)) for i in self.member_ids(group_id)))
             return self._page(request, request.path, items, "directoryObjects")
 
     def _add_member_ref(self, request: Request) -> Response:
@@ -530,6 +531,7 @@ class GraphEmulator(Emulator):
                 raise _error(400, "Request_BadRequest", "One or more added object references "
                              "already exist for the following modified properties: 'members'.")
             group.members.append(member_id)
+            self.listing_lag.wrote(group.id, member_id, True)
             return Response(204)
 
     def _remove_member_ref(self, request: Request) -> Response:
@@ -541,6 +543,7 @@ class GraphEmulator(Emulator):
                              "exist or one of its queried reference-property objects are not "
                              "present.")
             group.members.remove(member_id)
+            self.listing_lag.wrote(group.id, member_id, False, self._principal_json(member_id))
             return Response(204)
 
     # -- schedules: shared by PIM for Groups and directory roles -------------------------------

@@ -28,6 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from accessctl.emulators.consistency import ListingLag
+
 JSON = Any
 
 
@@ -139,6 +141,8 @@ class Emulator:
         self.strict = STRICT
         self.contract: Contract | None = None
         self.violations: list[str] = []
+        self.listing_lag = ListingLag()
+        """Eventual consistency of member listings (off unless a test sets its seconds)."""
         self.faults = Faults()
         self._random = random.Random(0)
         self._server: ThreadingHTTPServer | None = None
