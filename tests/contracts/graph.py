@@ -114,6 +114,9 @@ def operation(method: str, path: str) -> Operation | str:
     body_model = None
     if "body" in inspect.signature(function).parameters:
         annotation = str(inspect.signature(function).parameters["body"].annotation)
+        # Older SDKs annotate `body: Optional[Model] = None`.
+        annotation = re.sub(r"^(?:Optional\[(.*)\]|(.*?)\s*\|\s*None)$",
+                            lambda m: m.group(1) or m.group(2), annotation)
         body_model = _imported(module, annotation, source)
     sent = re.search(r"send_async\(request_info, (\w+),", source)
     response_model = _imported(module, sent.group(1), source) if sent else None
