@@ -7,13 +7,21 @@ NOW    ?= 2026-11-23T10:00:00Z
 
 .PHONY: demo test test-lowest lint typecheck unit system-deps bench clean
 
+# `make demo` installs only what the demo needs (the `demo` extra); `make test` adds every SDK
+# extra and the development tools, which the demo then also finds in place.
+$(BIN)/.demo-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $@
+
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $@
+	touch $@ $(BIN)/.demo-installed
 
-demo: $(BIN)/.installed
+demo: $(BIN)/.demo-installed
 	$(BIN)/accessctl validate --now $(NOW)
 	$(BIN)/accessctl plan --offline --now $(NOW)
 	$(BIN)/accessctl demo
@@ -24,6 +32,8 @@ system-deps:
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/accessctl schemas --check
+	$(BIN)/accessctl workflows --check
+	$(BIN)/accessctl workflows --check --vcs gitlab
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy --strict engine

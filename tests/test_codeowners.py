@@ -379,11 +379,24 @@ def test_policy_findings_are_printed_and_nothing_is_written(tmp_path: Path) -> N
     assert not (repo / ".github" / "CODEOWNERS").exists()
 
 
-@pytest.mark.parametrize("args", [(), ("--write", "--check")])
-def test_exactly_one_mode_is_a_usage_error(tmp_path: Path, args: tuple[str, ...]) -> None:
-    result = invoke("codeowners", *args, "--repo", str(write_repo(tmp_path)))
+@pytest.mark.parametrize("command", ["codeowners", "schemas", "workflows"])
+def test_both_modes_at_once_is_a_usage_error(tmp_path: Path, command: str) -> None:
+    result = invoke(command, "--write", "--check", "--repo", str(write_repo(tmp_path)))
     assert result.code == 2
-    assert "exactly one of --write or --check" in result.err
+    assert "pass one of --write or --check, not both" in result.err
+
+
+@pytest.mark.parametrize("command", ["codeowners", "schemas", "workflows"])
+def test_without_a_flag_each_generator_checks(tmp_path: Path, command: str) -> None:
+    # Alike: no flag is --check (codeowners used to exit 2 where schemas checked and exited 0).
+    repo = write_repo(tmp_path)
+    stale = invoke(command, "--repo", str(repo))
+    assert stale.code == 1, stale.out + stale.err
+    assert "run 'accessctl " in stale.err and "--write" in stale.err
+    assert invoke(command, "--write", "--repo", str(repo)).code == 0
+    fresh = invoke(command, "--repo", str(repo))
+    assert fresh.code == 0, fresh.out + fresh.err
+    assert "up to date" in fresh.out
 
 
 def test_a_directory_without_policies_is_a_usage_error(tmp_path: Path) -> None:

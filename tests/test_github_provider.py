@@ -91,16 +91,28 @@ def test_team_grant_never_demotes_a_maintainer(emulator: GitHubEmulator) -> None
     assert not outcome.native_expiry_set and not provider.native_expiry(team())
 
 
-def test_after_observe_a_grant_is_one_put_and_a_stranger_is_not_found(
+def test_after_observe_a_grant_is_the_id_look_up_and_one_put_and_a_stranger_is_not_found(
         emulator: GitHubEmulator) -> None:
     provider = make(emulator)
     provider.observe([team()])
     before = len(emulator.log)
     outcome = provider.grant(change(Action.GRANT, team(), "Alice"))
     assert outcome.status is Status.DONE
+    # The account id the login names now is what the engine records (a login can be renamed
+    # and re-used), so it is looked up; the observation spares the read-first.
     assert [(e.method, e.path) for e in emulator.log[before:]] == [
+        ("GET", "/api/v3/users/Alice"),
         ("PUT", "/api/v3/orgs/acme/teams/sre/memberships/Alice")]
+    assert outcome.principal_id == str(emulator.accounts["alice"].id)
     assert emulator.team_members("acme", "sre") == {"bob": "maintainer", "Alice": "member"}
+    # Someone a member list of this run showed needs no look-up: one PUT.
+    emulator.add_team("acme", "ops")
+    provider.observe([team("ops")])
+    before = len(emulator.log)
+    again = provider.grant(change(Action.GRANT, team("ops"), "bob"))
+    assert [(e.method, e.path) for e in emulator.log[before:]] == [
+        ("PUT", "/api/v3/orgs/acme/teams/ops/memberships/bob")]
+    assert again.principal_id == str(emulator.accounts["bob"].id)
     for missing in ("no-such-user", "acme"):  # nobody, and an organization
         with pytest.raises(NotFound, match=f"GitHub user {missing} does not exist"):
             provider.grant(change(Action.GRANT, team(), missing))
@@ -141,6 +153,23 @@ def test_team_grant_to_an_outsider_is_pending_counted_and_cancelled(
     assert emulator.team_pending("acme", "sre") == {}
 
 
+def test_a_pending_team_invitee_who_renames_is_still_cancelled_by_id(
+        emulator: GitHubEmulator) -> None:
+    """An invitation lists the invitee's login only: observe looks their id up, so that an
+    invitee who renames before accepting is still known, and cancelled at expiry."""
+    granted = make(emulator).grant(change(Action.GRANT, team(), "outsider"))
+    assert granted.principal_id == str(emulator.accounts["outsider"].id)
+    emulator.rename_user("outsider", "insider-now")
+    emulator.add_user("outsider")  # the old login, someone else's
+    later = make(emulator)
+    assert later.observe([team()])[team()] == frozenset({"bob", "insider-now"})
+    assert later.member_ids(team())["insider-now"] == granted.principal_id
+    revoke = Change(Action.REVOKE, team(), "outsider", "github-infra", "test",
+                    principal_id=granted.principal_id)
+    assert later.revoke(revoke).status is Status.DONE
+    assert emulator.team_pending("acme", "sre") == {}
+
+
 def test_team_grant_to_an_org_member_is_active(emulator: GitHubEmulator) -> None:
     provider = make(emulator)
     outcome = provider.grant(change(Action.GRANT, team(), "alice"))
@@ -170,8 +199,25 @@ def test_repository_grant_raises_a_lower_role_and_observe_filters_by_role(
     assert provider.observe([repository("push")])[repository("push")] == frozenset()
     assert provider.observe([repository("pull")])[repository("pull")] == frozenset({"alice"})
     outcome = provider.grant(change(Action.GRANT, repository("push"), "alice"))
-    assert (outcome.status, outcome.detail) == (Status.DONE, "added as push")
+    assert outcome.status is Status.DONE and outcome.detail.startswith("raised from pull to push")
+    assert outcome.previous == (("permission", "pull"),)
     assert emulator.collaborators(REPO) == {"Alice": "write"}
+
+
+def test_repository_revoke_of_a_raise_puts_the_earlier_role_back(
+        emulator: GitHubEmulator) -> None:
+    """The engine raised a role alice already held (read -> write): ending the grant gives her
+    read again; it never removes access the engine did not give (invariant 8)."""
+    from dataclasses import replace
+
+    emulator.add_collaborator(REPO, "alice", "read")
+    provider = make(emulator)
+    granted = provider.grant(change(Action.GRANT, repository("push"), "alice"))
+    revoke = replace(change(Action.REVOKE, repository("push"), "alice"),
+                     restore=granted.previous)
+    outcome = provider.revoke(revoke)
+    assert (outcome.status, outcome.detail) == (Status.DONE, "put back to pull")
+    assert emulator.collaborators(REPO) == {"Alice": "read"}
 
 
 def test_repository_invitation_is_counted_raised_and_cancelled(emulator: GitHubEmulator) -> None:

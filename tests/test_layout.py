@@ -26,7 +26,7 @@ LAYERS = [
     {"judge"},
     {"approval"},
     {"change"},
-    {"report"},
+    {"report", "scaffold"},
     {"commands", "demo", "cli", "__main__"},
 ]
 RANK = {name: index for index, names in enumerate(LAYERS) for name in names}

@@ -46,3 +46,36 @@ def test_status_mine_shows_expiring_soon(tmp_path: Path) -> None:
     assert result.code == 0
     assert result.out.startswith("expiring soon")
     assert "bob" not in result.out
+
+
+def test_report_without_a_vcs_works_offline_and_says_so(tmp_path: Path) -> None:
+    # It used to stop with exit 2: "... --skip-approval is for local testing only", a flag
+    # report does not have.
+    result = invoke("report", "--format", "json", "--repo", str(repo(tmp_path)))
+    assert result.code == 0, result.err
+    assert "note: no VCS configured" in result.err
+    assert "--skip-approval" not in result.err
+    assert len(json.loads(result.out)["requests"]) == 3
+
+
+def test_an_explicit_vcs_without_its_settings_is_still_a_usage_error(tmp_path: Path) -> None:
+    result = invoke("report", "--vcs", "github", "--repo", str(repo(tmp_path)))
+    assert result.code == 2
+    assert "GITHUB_REPOSITORY" in result.err and "--skip-approval" not in result.err
+
+
+def test_status_as_json(tmp_path: Path) -> None:
+    result = invoke("status", "--format", "json", "--repo", str(repo(tmp_path)))
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["summary"] == {"active": 1, "pending": 1, "expiring_soon": 1}
+    first, second = data["requests"]
+    assert first == {"request": "access-requests/prod-admin/alice-now.yaml",
+                     "requester": "alice", "entitlement": "prod-admin", "state": "active",
+                     "expiring_soon": True, "starts_at": None,
+                     "expires_at": "2026-11-23T10:30:00Z", "left": "30m"}
+    assert (second["state"], second["starts_at"]) == ("pending", "2026-11-24T09:00:00Z")
+    assert data["controls"] == {}
+    empty = invoke("status", "--format", "json", "--mine", "--as", "carol",
+                   "--repo", str(repo(tmp_path / "again")))
+    assert json.loads(empty.out)["requests"] == []

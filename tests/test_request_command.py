@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
 from tests.cli_runner import invoke
-from tests.repo_fixture import write_repo
+from tests.repo_fixture import request, write_repo
 
 
 def test_writes_a_valid_request_at_the_right_path(tmp_path: Path) -> None:
@@ -91,3 +92,23 @@ def test_a_later_start_counts_the_window_from_the_start(tmp_path: Path) -> None:
         "2026-11-24T21:00:00Z",
         "2026-11-25T01:00:00Z",
     )
+
+
+def test_too_long_is_said_as_written_never_to_the_second(tmp_path: Path) -> None:
+    # A clock with a fraction of a second used to make --for 5h "the window is 4h59m59s".
+    repo = write_repo(tmp_path)
+    result = invoke("request", "prod-admin", "--for", "5h", "--reason", "x", "--ticket",
+                    "INC-1", "--as", "alice", "--no-pr", "--repo", str(repo),
+                    now=datetime(2026, 11, 23, 10, 0, 0, 600_000, tzinfo=UTC))
+    assert result.code == 1
+    assert "--for 5h: prod-admin allows at most 4h" in result.err
+    assert "59s" not in result.err
+
+
+def test_a_window_measured_from_now_is_rounded_to_the_minute(tmp_path: Path) -> None:
+    repo = write_repo(tmp_path, requests={"access-requests/prod-admin/alice-x.yaml": request(
+        "alice", "prod-admin", "2026-11-23T15:00:00Z")})
+    result = invoke("validate", "--repo", str(repo),
+                    now=datetime(2026, 11, 23, 10, 0, 0, 600_000, tzinfo=UTC))
+    assert result.code == 1
+    assert "the window is 5h but prod-admin allows at most 4h" in result.out

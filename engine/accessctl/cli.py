@@ -17,6 +17,7 @@ from accessctl.core.errors import AccessctlError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("accessctl.commands.test", "Run the policy test cases in policies/tests/."),
+    "init": ("accessctl.commands.init", "Write a new access repository, ready to commit."),
     "validate": ("accessctl.commands.validate",
                  "Check request and policy files; exit 1 on findings."),
     "demo": ("accessctl.commands.demo", "The whole lifecycle on local servers, narrated."),
@@ -31,8 +32,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("accessctl.commands.status", "Active, pending and soon-expiring access."),
     "schemas": ("accessctl.commands.schemas",
                 "Export the JSON Schemas for editors, or check them."),
+    "completion": ("accessctl.commands.completion",
+                   "Print the shell completion script for bash, zsh or fish."),
     "codeowners": ("accessctl.commands.codeowners",
                    "Generate .github/CODEOWNERS from the policies, or check it."),
+    "workflows": ("accessctl.commands.workflows",
+                  "Generate the CI workflows from policies/providers.yaml, or check them."),
 }
 
 

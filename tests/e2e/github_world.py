@@ -17,7 +17,7 @@ from accessctl.emulators.github import GitHubEmulator
 from accessctl.read.load import TreeSource, load_policies
 
 from tests.cli_runner import Result, invoke
-from tests.git_checkout import commit_tree
+from tests.git_checkout import has_object, mirror
 from tests.repo_fixture import request, write_repo
 from tests.servers import moto_server
 
@@ -56,7 +56,8 @@ class World:
 
     @classmethod
     def build(cls, github: GitHubEmulator, aws_endpoint: str, workspace: Path,
-              big_team: int = 0) -> World:
+              big_team: int = 0, crowd: int = 0) -> World:
+        """`crowd`: that many more people (p000, p001, ...) who may ask for prod-admin."""
         github.clock = lambda: T0
         github.add_org("acme")
         for login in PEOPLE:
@@ -71,10 +72,15 @@ class World:
                 github.add_user(login)
             security = [*extra, "carol", "dave"]
         github.add_team("acme", "security", security)
-        github.add_team("acme", "sre", ["alice", "bob"])
+        others = tuple(f"p{i:03}" for i in range(crowd))
+        for login in others:
+            github.add_user(login)
+            github.add_org_member("acme", login)
+        github.add_team("acme", "sre", ["alice", "bob", *others])
         github.add_team("acme", "admins", ["dave"])
         files = write_repo(workspace / "seed", aws_endpoint)
-        (files / "policies" / "identities.yaml").write_text(IDENTITIES)
+        (files / "policies" / "identities.yaml").write_text(IDENTITIES.replace(
+            "admins:", "".join(f"  {p}: {{aws: {p}}}\n" for p in others) + "admins:"))
         policies, problems = load_policies(TreeSource(files))
         assert policies is not None, problems
         (files / ".github").mkdir()
@@ -84,7 +90,7 @@ class World:
         github.add_repo("acme", "access", files=tree, author="dave")
         shutil.rmtree(files)
         iam = moto_server.fresh_iam(moto_server.client("iam", aws_endpoint),
-                                    ("prod-admins", "break-glass"), PEOPLE)
+                                    ("prod-admins", "break-glass"), (*PEOPLE, *others))
         world = cls(github, aws_endpoint, workspace / "checkout", iam)
         world.env = {"GITHUB_REPOSITORY": REPO, "GITHUB_TOKEN": github.token,
                      "GITHUB_API_URL": f"{github.base_url}/api/v3"}
@@ -93,12 +99,14 @@ class World:
 
     # -- the repository -----------------------------------------------------------------------
     def sync(self) -> None:
-        """Make the working tree equal to the default branch, as CI's checkout does, with the
-        branch's history as local git commits (fetch-depth: 0)."""
-        with self.github.lock:
-            store = self.github.repo(REPO)
-            tree = dict(store.commits[store.refs[f"refs/heads/{store.default_branch}"]].tree)
-        commit_tree(self.workspace, tree)
+        """Make the working tree a clone of the default branch, as CI's checkout with
+        fetch-depth: 0 does: the emulator's own commits, under their own IDs
+        (tests/git_checkout.py), so the commits local git walks are the ones the API knows."""
+        ref = "refs/heads/main"
+        head = self.github.ref(REPO, ref)
+        assert head is not None
+        objects = self.github.git_objects(REPO, ref, has_object(self.workspace))
+        mirror(self.workspace, objects, head)
 
     def propose(self, author: str, files: dict[str, str | None], at: datetime = T0) -> int:
         self.branches += 1

@@ -662,21 +662,26 @@ def test_grant_sets_the_day_after_the_utc_expiry_date(repo: str, emulator: GitLa
     assert len(posted) == 1 and b'"expires_at": "2099-03-03"' in posted[0].body
 
 
-def test_grant_updates_a_lower_level_or_earlier_expiry_and_never_lowers(
+def test_grant_raises_a_lower_level_never_writes_an_expiry_and_never_lowers(
         repo: str, emulator: GitLabEmulator) -> None:
+    """A membership the engine did not create (its own are seen by observe and never re-sent)
+    keeps its expiry: the grant only raises the role, and says what was there before, so that
+    the revoke puts it back (invariant 8: access the engine does not manage is not stretched,
+    shortened or removed)."""
     provider = _provider(emulator)
     emulator.add_member("acme", "carol", 20, "2099-01-01", kind="groups")
     outcome = provider.grant(_change(Action.GRANT, _target("group", "acme", "maintainer"),
                                      "carol"))
-    assert outcome.status is Status.DONE
+    assert outcome.status is Status.DONE and not outcome.native_expiry_set
+    assert outcome.previous == (("access_level", "20"),)
     held = emulator.members("acme", kind="groups")["carol"]
-    assert (held.access_level, held.expires_at) == (40, "2099-03-03")
+    assert (held.access_level, held.expires_at) == (40, "2099-01-01")
     # A lower role with an earlier date leaves the membership alone.
     again = provider.grant(_change(Action.GRANT, _target("group", "acme", "developer"), "carol",
                                    AT - timedelta(days=10)))
     assert again.status is Status.UNCHANGED
     held = emulator.members("acme", kind="groups")["carol"]
-    assert (held.access_level, held.expires_at) == (40, "2099-03-03")
+    assert (held.access_level, held.expires_at) == (40, "2099-01-01")
     # A standing membership without expiry at or above the level is not touched.
     emulator.add_member("acme", "dave", 50, None, kind="groups")
     standing = provider.grant(_change(Action.GRANT, _target("group", "acme"), "dave"))

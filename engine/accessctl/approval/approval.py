@@ -17,7 +17,7 @@ from accessctl.approval.vcs.base import PullRequest, Review, ReviewState
 from accessctl.core.durations import format_duration
 from accessctl.core.model import Policies, Request, Severity, isoformat
 from accessctl.judge import break_glass
-from accessctl.judge.auto_approve import judge_rules
+from accessctl.judge.auto_approve import OnCallFacts, judge_rules
 from accessctl.judge.evaluate import TeamLookup, evaluate, is_member
 
 PROTECTED_PREFIXES = ("policies/", "schemas/", "engine/", ".github/", ".gitlab/", "emulators/",
@@ -45,18 +45,27 @@ class Verdict:
     lacked_approvals: bool = False
     """Denied for want of approvals (the reviews were counted and fell short), rather than for
     a rule the pull request broke."""
+    on_call: tuple[str, ...] = ()
+    """Who PagerDuty had on call at the merge, for the rule that approved (or was judged)."""
+    pending_rule: str | None = None
+    """Not approved yet: this auto-approval rule approves if the requester is still on call at
+    the merge, which only apply (holding the PagerDuty token) can ask."""
 
     @property
     def how(self) -> str:
         """How the request was approved, in a few words (for comments, audit and status)."""
         if self.approved_by_rule:
-            return f"auto-approved by rule {self.approved_by_rule}"
+            on = f" (on call: {', '.join(self.on_call)})" if self.on_call else ""
+            return f"auto-approved by rule {self.approved_by_rule}{on}"
         if self.break_glass == "awaiting" and self.deadline is not None:
             return f"break-glass: code owners must ratify by {isoformat(self.deadline)}"
         if self.break_glass == "ratified":
             return "break-glass, ratified by " + ", ".join(self.approvers)
         if self.approved:
             return "approved by " + ", ".join(self.approvers)
+        if self.pending_rule:
+            return f"approved by rule {self.pending_rule} if on call at the merge (PagerDuty " \
+                   "not asked here)"
         if self.break_glass == "not-ratified" and self.deadline is not None:
             return f"break-glass not ratified by {isoformat(self.deadline)}"
         return "not approved"
@@ -109,9 +118,11 @@ def judge_approval(
     default_branch: str,
     *,
     now: datetime | None = None,
+    pagerduty: OnCallFacts | None = None,
 ) -> Verdict:
     """The verdict for one request file as it stands on the default branch, at `now` (default:
-    the merge; only a break-glass request's ratification deadline depends on it)."""
+    the merge; only a break-glass request's ratification deadline depends on it). `pagerduty`:
+    who PagerDuty had on call at the merge, for rules that ask (none: those rules are pending)."""
     path = request.path
     if pull is None:
         return Verdict(path, False, reasons=(
@@ -215,23 +226,33 @@ def judge_approval(
                        deadline=due if ratified else None)
     return _stand_in(Verdict(path, False, approvers=tuple(counted), reasons=tuple(reasons),
                              could_approve=could, pull=pull, lacked_approvals=True),
-                     request, base_policies, merged_at, due, now)
+                     request, base_policies, merged_at, due, now, pagerduty)
 
 
 def _stand_in(denied: Verdict, request: Request, policies: Policies, merged_at: datetime,
-              due: datetime | None, now: datetime | None) -> Verdict:
+              due: datetime | None, now: datetime | None,
+              pagerduty: OnCallFacts | None = None) -> Verdict:
     """What stands in for the missing reviews: an auto-approval rule, else break-glass until
     its deadline; otherwise `denied`, with why no rule applied."""
     entitlement = policies.entitlements[request.entitlement]
-    results = judge_rules(entitlement, request, merged_at, policies.schedules)
-    rule = next((r.rule for r in results if r.applies), None)
-    if rule is not None:
+    results = judge_rules(entitlement, request, merged_at, policies.schedules,
+                          people=policies.people, pagerduty=pagerduty)
+    approving = next((r for r in results if r.applies), None)
+    if approving is not None:
         # The rule is judged here, at every apply, from the base commit's policies: a bot's
         # review on the pull request is only its visible trace and never counts by itself.
-        return dataclasses.replace(denied, approved=True, reasons=(), approved_by_rule=rule.name,
-                                   lacked_approvals=False)
+        return dataclasses.replace(denied, approved=True, reasons=(),
+                                   approved_by_rule=approving.rule.name, lacked_approvals=False,
+                                   on_call=tuple(str(u) for u in approving.on_call))
+    pending = next((r for r in results if r.pending), None)
+    if pending is not None:
+        denied = dataclasses.replace(denied, pending_rule=pending.rule.name)
+    if any(a.error is not None for a in (pagerduty or {}).values()):
+        # Who was on call could not be read: no settled fact about the approval, so a later
+        # run judges it again instead of remembering this denial (approval/verify.py).
+        denied = dataclasses.replace(denied, lacked_approvals=False)
     reasons = denied.reasons + tuple(
-        f"auto-approval rule {r.rule.name} does not apply: {'; '.join(r.failed)}"
+        f"auto-approval rule {r.rule.name} does not apply: {'; '.join(r.failed + r.unknown)}"
         for r in results)
     glass = entitlement.break_glass
     if due is None or glass is None:

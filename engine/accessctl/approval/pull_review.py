@@ -138,6 +138,10 @@ def render_comment(result: PullReview) -> str:
             elif verdict.approved_by_rule:
                 status = f"auto-approved by rule `{verdict.approved_by_rule}` (checked again " \
                          "at the merge time)"
+            elif verdict.pending_rule:
+                # The PagerDuty token is the apply job's: this job cannot know who is on call.
+                status = f"approved by rule `{verdict.pending_rule}` if still on call at merge " \
+                         "(PagerDuty is asked when the pull request is merged)"
             elif verdict.break_glass == "awaiting":
                 who = ", ".join(verdict.could_approve) or "the code owners"
                 merged = verdict.pull.merged_at if verdict.pull else None
@@ -167,7 +171,11 @@ def render_comment(result: PullReview) -> str:
                   f"{markdown.text(f.message)}" for f in errors]
     else:
         verdicts = [v for v in result.verdicts.values() if v is not None]
-        if verdicts and all(v.approved_by_rule for v in verdicts):
+        if verdicts and all(v.pending_rule for v in verdicts):
+            ending = ("No problems found. An auto-approval rule approves this if the requester "
+                      "is still on call in PagerDuty when the pull request is merged; otherwise "
+                      "a code owner must approve the final commit.")
+        elif verdicts and all(v.approved_by_rule for v in verdicts):
             ending = ("No problems found. An auto-approval rule approves this: the access is "
                       "granted when the pull request is merged, if the rule still holds then.")
         elif verdicts and all(v.break_glass == "awaiting" for v in verdicts):

@@ -13,9 +13,12 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from accessctl.core.model import Action, Change, Outcome, Status, isoformat
+
+if TYPE_CHECKING:
+    from accessctl.change.audit_sink import S3Sink
 
 
 @dataclass(frozen=True)
@@ -38,16 +41,23 @@ class Event:
     approval_skipped: bool = False
     """The run was started with --skip-approval (approval not verified): set by AuditLog on
     every event of such a run."""
+    principal_id: str | None = None
+    """The platform's immutable id of the principal (grants and revokes, where the platform
+    has ids): the name may change or pass to someone else, the id never does."""
     expires_at: datetime | None = None
     """Revokes: when the access was due to end (the expiry written in its file)."""
     lag_seconds: int | None = None
     """Revokes: how long after `expires_at` the access really ended (0 when on time)."""
+    on_call: tuple[str, ...] | None = None
+    """Approvals by a PagerDuty on-call rule: who PagerDuty had on call at the merge."""
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"time": isoformat(self.time)}
         for key in ("action", "outcome", "request", "entitlement", "principal", "provider",
                     "target", "commit", "error", "detail"):
             data[key] = getattr(self, key)
+            if key == "principal" and self.principal_id is not None:
+                data["principal_id"] = self.principal_id
         # Only on the events that have them, so every other line keeps its shape.
         if self.approved_by_rule is not None:
             data["approved_by_rule"] = self.approved_by_rule
@@ -59,6 +69,8 @@ class Event:
             data["expires_at"] = isoformat(self.expires_at)
         if self.lag_seconds is not None:
             data["lag_seconds"] = self.lag_seconds
+        if self.on_call is not None:
+            data["on_call"] = list(self.on_call)
         return data
 
 
@@ -80,6 +92,7 @@ def change_event(time: datetime, outcome: Outcome, commit: str | None) -> Event:
         commit=commit,
         error=outcome.detail if outcome.status.value == "failed" else None,
         detail=outcome.detail if outcome.status.value != "failed" else None,
+        principal_id=outcome.principal_id or change.principal_id,
         expires_at=revoke_due,
         lag_seconds=late,
     )
@@ -92,7 +105,7 @@ def started_event(time: datetime, change: Change, commit: str | None) -> Event:
         time=time, action=change.action.value, outcome="started",
         request=",".join(change.requests) or None, entitlement=change.entitlement or None,
         principal=change.principal, provider=change.target.instance,
-        target=change.target.display, commit=commit,
+        target=change.target.display, commit=commit, principal_id=change.principal_id,
     )
 
 
@@ -100,13 +113,22 @@ class AuditLog:
     """Writes each event as it happens. `stream` may be None to keep stdout for humans.
 
     With `approval_skipped`, every event recorded is marked so (whoever built it), so that no
-    line of a --skip-approval run can pass for one whose approvals were verified."""
+    line of a --skip-approval run can pass for one whose approvals were verified.
+
+    With a `sink` (change/audit_sink.py) every line also goes to S3: a `started` line at once,
+    with the lines waiting before it (it must be there before the platform write; a failure
+    raises SinkError and the change is not made); other lines wait for the next `started` line
+    or for `close`. Lines the sink could not take are kept in `sink_failures`' count."""
 
     def __init__(self, path: Path | None, stream: TextIO | None, *,
-                 approval_skipped: bool = False) -> None:
+                 approval_skipped: bool = False, sink: S3Sink | None = None) -> None:
         self.path = path
         self.stream = stream
         self.approval_skipped = approval_skipped
+        self.sink = sink
+        self.sink_failures: list[str] = []
+        self._waiting: list[str] = []
+        self._open: set[tuple[object, ...]] = set()
         self.events: list[Event] = []
         self._file = None
         self._lock = threading.Lock()
@@ -132,8 +154,43 @@ class AuditLog:
             if stream and self.stream is not None:
                 self.stream.write(line + "\n")
                 self.stream.flush()
+            if self.sink is not None:
+                self._to_sink(event, line)
+
+    def _to_sink(self, event: Event, line: str) -> None:
+        assert self.sink is not None
+        key = (event.action, event.provider, event.target, event.principal)
+        self._waiting.append(line)
+        if event.outcome != "started":
+            self._open.discard(key)
+            return
+        batch, self._waiting = self._waiting, []
+        try:
+            self.sink.put(batch)
+        except Exception:
+            self._waiting = batch[:-1]  # the others go with the next batch; not this one
+            raise
+        self._open.add(key)
 
     def close(self) -> None:
+        """Close the file; send the sink what waits, and, when every change this run started
+        has its outcome there, the run's end object. Never raises: what the sink did not take
+        is in `sink_failures`."""
+        if self.sink is not None:
+            from accessctl.change.audit_sink import SinkError
+
+            try:
+                if self._waiting:
+                    self.sink.put(self._waiting)
+                    self._waiting = []
+                if not self._open:
+                    self.sink.end()
+            except SinkError as error:
+                lines = len(self._waiting)
+                where = f" (they are in {self.path})" if self.path is not None else ""
+                self.sink_failures.append(f"{error}: {lines} audit line(s) not in the sink"
+                                          + where)
+            self.sink = None
         if self._file is not None:
             self._file.close()
             self._file = None

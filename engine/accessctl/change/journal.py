@@ -101,7 +101,7 @@ def finish(
             time=time, action=action, outcome="done" if took_effect else "abandoned",
             request=_text(line.get("request")), entitlement=_text(line.get("entitlement")),
             principal=_text(line.get("principal")), provider=instance, target=display,
-            commit=commit,
+            commit=commit, principal_id=_text(line.get("principal_id")),
             detail=(f"finished for an interrupted run (started {line.get('time')}"
                     + (f", commit {line.get('commit')}" if line.get("commit") else "") + "): "
                     + ("the platform shows it took effect" if took_effect else
@@ -116,11 +116,19 @@ def _text(value: object) -> str | None:
 
 def settle(audit: AuditLog, observed: Mapping[Target, frozenset[str]],
            changes: Iterable[Change], time: datetime, commit: str | None) -> list[Event]:
-    """Record how the unfinished changes of earlier runs ended, before this run's own changes."""
-    if audit.path is None:
+    """Record how the unfinished changes of earlier runs ended, before this run's own changes.
+
+    They are read from the audit sink when there is one (a fresh runner has no earlier file),
+    else from the audit file. Raises SinkError when the sink cannot be read."""
+    if audit.sink is not None:
+        pending = unfinished(audit.sink.earlier_lines())
+        # This run's outcome lines close `started` lines of other runs: later runs must read it.
+        audit.sink.settling = bool(pending)
+    elif audit.path is not None:
+        pending = read_unfinished(audit.path)
+    else:
         return []
-    events = finish(read_unfinished(audit.path), observed, {change_key(c) for c in changes},
-                    time, commit)
+    events = finish(pending, observed, {change_key(c) for c in changes}, time, commit)
     for event in events:
         audit.record(event)
     return events

@@ -9,12 +9,14 @@ writes it: jobs running side by side never race on the same ref.
 
 Forging it: anyone who can push to the repository can push this ref (branch protection does not
 cover it). The only thing a forged record can do that git history alone cannot is mark a pair as
-`standing`, so that its grant is never revoked. With ACCESSCTL_LEDGER_KEY set (a secret held only
-by the jobs that hold platform credentials), every record carries an HMAC-SHA256 of its content,
-and a record whose signature does not match is ignored: the run falls back to git history, which
-revokes whatever request files named (fail closed). Deleting the ref gains nothing either: a lost
-record (the ref is gone but `refs/accessctl/applied` shows the engine ran before) never turns
-present members into standing access.
+`standing`, so that its grant is never revoked, or, the same in effect, record a grant's
+`principal_id` as someone else's, so that the revoke misses its holder. With
+ACCESSCTL_LEDGER_KEY set (a secret held only by the jobs that hold platform credentials), every
+record carries an HMAC-SHA256 of its content, and a record whose signature does not match is
+ignored: the run falls back to git history, which revokes whatever request files named (fail
+closed). Deleting the ref gains nothing either: a lost record (the ref is gone but
+`refs/accessctl/applied` shows the engine ran before) never turns present members into standing
+access.
 """
 
 from __future__ import annotations
@@ -109,10 +111,18 @@ class LedgerStore:
                 raise ValueError(f"its signature does not match {KEY_ENV}")
             entries = {}
             for item in data["entries"]:
+                # Records written before ids were kept have no principal_id: still readable.
+                principal_id = item.get("principal_id")
+                if principal_id is not None and not isinstance(principal_id, str):
+                    raise ValueError(f"principal_id {principal_id!r} is not a string")
+                found = item.get("found") or {}
                 entry = Entry(str(item["target"]), str(item["principal"]),
                               Origin(item["origin"]), str(item["at"]),
                               tuple(str(p) for p in item.get("requests", ())),
-                              item.get("expires_at"), item.get("written_at"))
+                              item.get("expires_at"),
+                              tuple(sorted((str(k), str(v)) for k, v in found.items())),
+                              tuple(str(b) for b in item.get("blobs", ())),
+                              principal_id, item.get("written_at"))
                 entries[(entry.target, entry.principal)] = entry
         except (ValueError, KeyError, TypeError) as error:
             self.warnings.append(
@@ -164,3 +174,89 @@ def store_for(repo: Path, environ: Mapping[str, str], remote: str | None = None
     from accessctl.read.history import is_git_checkout
 
     return LedgerStore(repo, environ, remote) if is_git_checkout(repo) else None
+
+
+DENIALS = "refs/accessctl/denials"
+DENIALS_FILE = "denials.json"
+
+
+class DenialRef:
+    """The denial memory (approval/verify.py) kept in `refs/accessctl/denials`, beside the
+    ledger and pushed with it, so that a CI job whose checkout is thrown away still knows which
+    requests were denied for good and asks the VCS nothing about them.
+
+    No signature is needed: a remembered denial can only deny, so a forged entry gains nothing,
+    and a deleted ref only costs the calls to judge those requests again. A push that fails
+    (another job moved the ref) is retried once on top of the other job's record, then reported:
+    the memory is never a reason to stop a run."""
+
+    def __init__(self, store: LedgerStore) -> None:
+        self.store = store
+        self._head: str | None = None
+        self._fetched = False
+
+    def _fetch(self) -> None:
+        store = self.store
+        if store.remote is not None:
+            listed = _git(store.repo, "ls-remote", store.remote, DENIALS, check=False)
+            if listed.returncode == 0 and listed.stdout.strip():
+                _git(store.repo, "fetch", "--quiet", "--no-tags", store.remote,
+                     f"+{DENIALS}:{DENIALS}", check=False)
+        self._fetched = True
+
+    def load(self) -> str | None:
+        if not self._fetched:
+            self._fetch()
+        self._head = self.store._rev(DENIALS)
+        if self._head is None:
+            return None
+        raw = _git(self.store.repo, "cat-file", "blob", f"{self._head}:{DENIALS_FILE}",
+                   check=False)
+        return raw.stdout.decode("utf-8", "replace") if raw.returncode == 0 else None
+
+    def save(self, text: str) -> None:
+        for attempt in (1, 2):
+            try:
+                self._write(text)
+                return
+            except LedgerError as error:
+                if attempt == 2:
+                    self.store.warnings.append(f"the denial memory was not kept ({error}): the "
+                                               "next run judges those requests again")
+                    return
+                self._fetched = False
+                text = _union(text, self.load())  # the other job's record, and this run's
+
+    def _write(self, text: str) -> None:
+        store = self.store
+        repo = store.repo
+        blob = _git(repo, "hash-object", "-w", "--stdin", stdin=text.encode()
+                    ).stdout.decode().strip()
+        tree = _git(repo, "mktree", stdin=f"100644 blob {blob}\t{DENIALS_FILE}\n".encode()
+                    ).stdout.decode().strip()
+        old = self._head
+        parents = ["-p", old] if old else []
+        new = _git(repo, "commit-tree", tree, *parents, "-m", "accessctl denials"
+                   ).stdout.decode().strip()
+        _git(repo, "update-ref", DENIALS, new, old or "0" * 40)
+        if store.remote is not None:
+            pushed = _git(repo, "push", "--quiet", "--porcelain", store.remote,
+                          f"{new}:{DENIALS}", check=False)
+            if pushed.returncode != 0:
+                if old:
+                    _git(repo, "update-ref", DENIALS, old, new, check=False)
+                else:
+                    _git(repo, "update-ref", "-d", DENIALS, check=False)
+                raise LedgerError(f"push to {store.remote} refused")
+        self._head = new
+
+
+def _union(mine: str, theirs: str | None) -> str:
+    """Both denial memories' entries in one (each entry once)."""
+    try:
+        entries = list(json.loads(mine)["denied"]) + list(
+            json.loads(theirs)["denied"] if theirs else [])
+    except (ValueError, KeyError, TypeError):
+        return mine
+    unique = {json.dumps(e, sort_keys=True): e for e in entries}
+    return json.dumps({"denied": [unique[k] for k in sorted(unique)]}, indent=1) + "\n"

@@ -18,6 +18,7 @@ from datetime import datetime
 from functools import partial
 
 from accessctl.change.audit import AuditLog, change_event, started_event
+from accessctl.change.audit_sink import SinkError
 from accessctl.change.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
 from accessctl.core.model import Action, Change, Outcome, Policies, ProviderInstance, Status, Target
 from accessctl.providers import load_module
@@ -56,6 +57,9 @@ class Observation:
     failures: dict[str, str] = field(default_factory=dict)
     """Instance name -> why its targets could not be read."""
     native: dict[Target, bool] = field(default_factory=dict)
+    ids: dict[Target, dict[str, str]] = field(default_factory=dict)
+    """Per target, principal key -> immutable id of the members whose id observe read
+    (providers with `member_ids`; change/holders.py)."""
 
 
 def observe(
@@ -113,8 +117,14 @@ def observe(
             continue
         for provider, group, answer in parts_seen:
             result.observed.update(answer)
+            member_ids = getattr(provider, "member_ids", None)
             for target in group:
                 result.native[target] = provider.native_expiry(target)
+                if callable(member_ids) and target in answer:
+                    members = answer[target]
+                    result.ids[target] = {key: str(value)
+                                          for key, value in member_ids(target).items()
+                                          if key in members}
     return result
 
 
@@ -183,8 +193,14 @@ def execute(
         except ImportError as error:
             outcome = Outcome(change, Status.FAILED, f"SDK not installed: {error.name}")
         else:
-            audit.record(started_event(clock(), change, commit), stream=False)
-            outcome = _run_one(provider, change, retry)
+            try:
+                audit.record(started_event(clock(), change, commit), stream=False)
+            except SinkError as error:
+                # The `started` line must be kept outside the runner before the write.
+                outcome = Outcome(change, Status.FAILED, f"not made: the audit sink did not "
+                                  f"take its started line ({error})")
+            else:
+                outcome = _run_one(provider, change, retry)
         audit.record(change_event(clock(), outcome, commit))
         return outcome
 

@@ -44,7 +44,7 @@ def approval_events(changes: Sequence[Change], verdicts: Mapping[str, Verdict],
                 request=path, entitlement=judgement.request.entitlement,
                 principal=change.principal, provider=change.target.instance,
                 target=change.target.display, commit=commit, detail=verdict.how,
-                approved_by_rule=verdict.approved_by_rule,
+                approved_by_rule=verdict.approved_by_rule, on_call=verdict.on_call or None,
                 deadline=verdict.deadline if verdict.break_glass else None))
     return events
 

@@ -52,19 +52,21 @@ def expected(repo: Path, out: TextIO) -> str:
 @click.command("codeowners")
 @repo_option
 @click.option("--write", is_flag=True, help="Write the CODEOWNERS file from the policies.")
-@click.option("--check", is_flag=True, help="Exit 1 when CODEOWNERS differs from the policies.")
+@click.option("--check", is_flag=True,
+              help="Exit 1 when CODEOWNERS differs from the policies (the default).")
 @click.option("--vcs", "vcs_kind", type=click.Choice(["github", "gitlab"]), default="github",
               show_default=True, help="Whose CODEOWNERS: where it is looked for, in what order.")
 @click.pass_context
 def command(ctx: click.Context, repo: Path, write: bool, check: bool, vcs_kind: str) -> None:
-    """Generate CODEOWNERS from the policies (--write) or check it is current (--check).
+    """Generate CODEOWNERS from the policies (--write) or check it is current (--check, the
+    default, as for `schemas` and `workflows`).
 
     Entitlement approvers own their access-requests/<name>/ directory, admins own the rest. The
     file is the one the platform uses (GitHub: .github/CODEOWNERS unless the root or docs/ holds
     one first in its order; GitLab: CODEOWNERS, docs/CODEOWNERS, else .gitlab/CODEOWNERS).
     """
-    if write == check:
-        raise ConfigError("pass exactly one of --write or --check")
+    if write and check:
+        raise ConfigError("pass one of --write or --check, not both")
     env = environment(ctx)
     text = expected(repo, env.stdout)
     path = platform_file(repo, vcs_kind)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,11 +14,11 @@ import click
 from accessctl.approval import ratification
 from accessctl.approval.ratification import Overdue, Sweep
 from accessctl.approval.vcs.select import detect
-from accessctl.change import journal
+from accessctl.change import audit_sink, journal
 from accessctl.change.audit import AuditLog, Event
 from accessctl.change.converge import Converged, converge
 from accessctl.change.lateness import due_times, lags, too_late, with_due
-from accessctl.change.ledger import Ledger, settle, with_intents
+from accessctl.change.ledger import Ledger, restoring, settle, with_intents
 from accessctl.change.ledger_store import LedgerStore, store_for
 from accessctl.change.notify import Notice
 from accessctl.change.runner import DEFAULT_CONCURRENCY, execute
@@ -28,7 +28,16 @@ from accessctl.core.console import escape
 from accessctl.core.durations import format_duration
 from accessctl.core.environment import Environment
 from accessctl.core.errors import ConfigError, FindingsError
-from accessctl.core.model import Action, Change, Grant, Outcome, Request, Status
+from accessctl.core.model import (
+    Action,
+    Change,
+    Grant,
+    Outcome,
+    Request,
+    Status,
+    Target,
+    principal_key,
+)
 from accessctl.judge.evaluate import Evaluation, State, evaluate
 from accessctl.judge.isolation import is_internal, judge_each
 from accessctl.read.history import check_revision, distinct_pairs, head_commit, request_history
@@ -38,6 +47,7 @@ from accessctl.report.render import print_changes, print_outcomes
 if TYPE_CHECKING:
     from accessctl.approval.approval import Verdict
     from accessctl.approval.verify import Verifier
+    from accessctl.change.backing import Selection
 
 DEFAULT_AUDIT_FILE = ".accessctl/audit.jsonl"
 
@@ -50,6 +60,11 @@ def options(function: Callable[..., None]) -> click.Command:
         click.option("--audit-file", type=click.Path(dir_okay=False, path_type=Path),
                      default=None,
                      help=f"Append-only audit log [default: <repo>/{DEFAULT_AUDIT_FILE}]."),
+        click.option("--audit-sink", metavar="s3://BUCKET/PREFIX", default=None,
+                     envvar="ACCESSCTL_AUDIT_SINK", callback=audit_sink.check_url,
+                     help="Also keep the audit lines in S3, as objects never overwritten, and "
+                     "read earlier runs' unfinished changes from there [default: "
+                     "$ACCESSCTL_AUDIT_SINK]."),
         click.option("--commit", default=None, help="The commit being applied, for the audit."),
         click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY,
                      show_default=True, help="Changes made in parallel."),
@@ -88,6 +103,7 @@ class Options:
     now_text: str | None
     confirm: bool
     audit_file: Path | None
+    audit_sink: str | None
     commit: str | None
     concurrency: int
     vcs_kind: str | None
@@ -99,33 +115,87 @@ class Options:
     skip_approval: bool
 
 
-def verify_approvals(
-    loaded: Loaded, now: datetime, env: Environment,
-    vcs_kind: str | None, ended: list[Request], only: frozenset[str],
-    denials: Path | None = None,
-) -> tuple[Evaluation, dict[str, Verdict], Verifier]:
-    """Judge with teams from the VCS and each live request's verified approval: only approved
-    requests are granted. `denials`: the file of earlier denials to keep (approval/verify.py)."""
+def make_verifier(env: Environment, vcs_kind: str | None, repo: Path,
+                  denials: Path | None = None, store: LedgerStore | None = None) -> Verifier:
+    """The run's verifier: the VCS client, the checkout's own history where it can answer
+    (GitHub: the checkout is a clone of the default branch), and the denial memory (the file
+    beside the audit file and, in a git checkout, refs/accessctl/denials)."""
+    from accessctl.approval.vcs.local_git import LocalHistory
     from accessctl.approval.vcs.select import from_environment
     from accessctl.approval.verify import DenialMemory, Verifier
+    from accessctl.change.ledger_store import DenialRef
+
+    vcs = from_environment(env.environ, vcs_kind)
+    local = LocalHistory.at(repo) if vcs.kind == "github" else None
+    memory = None
+    if denials is not None:
+        memory = DenialMemory(denials, DenialRef(store) if store is not None else None)
+    from accessctl.approval.pagerduty import PagerDuty
+
+    # PagerDuty (PAGERDUTY_TOKEN, the apply job's secret) answers only for rules that ask it.
+    return Verifier(vcs, denials=memory, local=local, on_call=PagerDuty(env.environ).on_call)
+
+
+def verify_changes(
+    loaded: Loaded, now: datetime, verifier: Verifier, ended: list[Request],
+    unjudged: Evaluation,
+    observed: Mapping[Target, frozenset[str]], ledgers: Mapping[str, Ledger] | None,
+    only: frozenset[str], *, targets: Collection[Target] | None = None,
+    present_only: bool = False,
+) -> tuple[Evaluation, dict[str, Verdict], Selection]:
+    """Judge with teams from the VCS, verifying the approval of only the requests whose grant
+    changes now (change/backing.py): the platforms were observed first, with the requests judged
+    without approval (`unjudged`, with the VCS's teams). Requests outside `targets` (reconcile:
+    the non-exclusive ones) are taken as written, as before."""
+    from accessctl.change.backing import select
 
     assert loaded.policies is not None
-    verifier = Verifier(from_environment(env.environ, vcs_kind),
-                        denials=DenialMemory(denials) if denials is not None else None)
     teams = verifier.team_lookup(loaded.policies)
-    evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
-    live = (State.ACTIVE, State.PENDING)
-    # Each CI job verifies only its own instances' requests: the VCS API budget is shared.
+
+    def blob_of(path: str) -> str | None:
+        landing = verifier.landing(path)
+        return landing.blob if landing is not None else None
+
+    selection = select(unjudged, observed, ledgers, blob_of, only=only, targets=targets,
+                       present_only=present_only)
+    by_path = {r.path: r for r in loaded.requests}
+    verifier.expected = len(selection.verify)
     verdicts, unverified = judge_each(
-        (j.request for j in evaluation.judgements.values()
-         if j.state in live and (not only or (j.target is not None and j.target.instance in only))),
-        "verifying its approval", lambda request: verifier.verify(request, now))
-    approved = {path: v.approved for path, v in verdicts.items()}
+        (by_path[p] for p in selection.verify), "verifying its approval",
+        lambda request: verifier.verify(request, now))
+    approved: dict[str, bool] = {}
+    if targets is not None:
+        approved = {path: True for path in by_path}
+        approved.update({p: False for p in selection.waiting})
+    approved.update({p: True for p in selection.trusted})
+    approved.update({path: v.approved for path, v in verdicts.items()})
     # A request that could not be judged or verified stays INVALID when judged again.
-    failed = {f.location.path: f for f in [*evaluation.findings, *unverified] if is_internal(f)}
+    failed = {f.location.path: f for f in [*unjudged.findings, *unverified] if is_internal(f)}
     rejudged = evaluate(loaded.policies, loaded.requests, now, approved=approved,
                         teams=teams, ended=ended, failed=failed)
-    return rejudged, verdicts, verifier
+    return rejudged, verdicts, selection
+
+
+def confirmed_grants(evaluation: Evaluation, verdicts: Mapping[str, Verdict],
+                     observed: Mapping[Target, frozenset[str]],
+                     ledgers: Mapping[str, Ledger] | None
+                     ) -> list[tuple[Target, str, tuple[str, ...], datetime | None]]:
+    """Grants already present and recorded as the engine's whose requests were verified again
+    this run (an edited file, an entry without blobs): their record is brought up to date, so
+    the next run trusts them without a call."""
+    from accessctl.change.ledger import Origin
+
+    found: list[tuple[Target, str, tuple[str, ...], datetime | None]] = []
+    for grant in evaluation.grants:
+        key = principal_key(grant.principal)
+        ledger = ledgers.get(grant.target.instance) if ledgers is not None else None
+        entry = ledger.entries.get((grant.target.display, key)) if ledger is not None else None
+        if entry is None or entry.origin is Origin.STANDING \
+                or key not in observed.get(grant.target, frozenset()):
+            continue
+        if any(p in verdicts and verdicts[p].approved for p in grant.requests):
+            found.append((grant.target, grant.principal, grant.requests, grant.expires_at))
+    return found
 
 
 def history_requests(repo: Path, env: Environment) -> list[Request]:
@@ -159,18 +229,23 @@ def report_standing(env: Environment, held: Iterable[Grant]) -> None:
 
 
 def record_intents(store: LedgerStore | None, ledgers: dict[str, Ledger] | None,
-                   changes: list[Change], now: datetime, commit: str | None
+                   changes: list[Change], now: datetime, commit: str | None,
+                   blobs: Mapping[str, str] | None = None,
+                   confirmed: Iterable[tuple[Target, str, tuple[str, ...], datetime | None]] = (),
                    ) -> dict[str, Ledger] | None:
     """Write down the grants about to be made before the platforms are touched: a run killed
-    after a platform write still leaves the grant recorded as the engine's."""
+    after a platform write still leaves the grant recorded as the engine's. Each with the blob
+    of the request files verified for it (`blobs`), and the `confirmed` grants (present, the
+    engine's, verified again this run) with theirs."""
     if store is None or ledgers is None:
         return ledgers
     grants = [(c.target, c.principal, c.requests, c.expires_at)
               for c in changes if c.action is Action.GRANT]
+    grants += list(confirmed)
     updated = dict(ledgers)
-    for name in sorted({c.target.instance for c in changes if c.action is Action.GRANT}):
+    for name in sorted({target.instance for target, _, _, _ in grants}):
         if name in updated:
-            updated[name] = with_intents(updated[name], grants, now)
+            updated[name] = with_intents(updated[name], grants, now, blobs)
             store.write(updated[name], commit)
     return updated
 
@@ -185,16 +260,13 @@ def record_outcomes(store: LedgerStore | None, ledgers: dict[str, Ledger] | None
         if name in converged.observation.failures:
             continue
         after = settle(ledger, observed=converged.observation.observed, wanted=wanted,
-                       outcomes=outcomes, now=now)
+                       outcomes=outcomes, now=now, holders=converged.holders)
         if after.entries != ledger.entries or (not ledger.exists and after.entries):
             store.write(after, commit)
 
 
-def _verifier(env: Environment, vcs_kind: str | None) -> Verifier:
-    from accessctl.approval.vcs.select import from_environment
-    from accessctl.approval.verify import Verifier
-
-    return Verifier(from_environment(env.environ, vcs_kind))
+def _verifier(env: Environment, vcs_kind: str | None, repo: Path) -> Verifier:
+    return make_verifier(env, vcs_kind, repo)
 
 
 def _warn(env: Environment, line: str) -> None:
@@ -233,16 +305,19 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     @functools.cache
     def sweep_verifier() -> Verifier:
         # One VCS client per run (built on first need): its look-ups are cached in it.
-        return _verifier(env, options.vcs_kind)
+        return _verifier(env, options.vcs_kind, options.repo)
 
     sweep = Sweep([], [])
     audit_file = options.audit_file or options.repo / DEFAULT_AUDIT_FILE
+    store = store_for(options.repo, env.environ, options.ledger_remote)
     if Action.GRANT in actions and not options.skip_approval:
         from accessctl.approval.verify import denials_file
 
-        evaluation, verdicts, verifier = verify_approvals(
-            loaded, now, env, options.vcs_kind, ended, frozenset(options.providers),
-            denials=denials_file(audit_file))
+        # Approvals are verified after the platforms are observed, for what changes only.
+        verifier = make_verifier(env, options.vcs_kind, options.repo, denials_file(audit_file),
+                                 store)
+        evaluation = evaluate(loaded.policies, loaded.requests, now,
+                              teams=verifier.team_lookup(loaded.policies), ended=ended)
     elif Action.GRANT not in actions:
         # Break-glass grants stand only until their review deadline unless ratified: the one
         # thing the sweep asks the VCS about (and only when a deadline may have passed).
@@ -269,19 +344,41 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     unknown = sorted(set(options.providers) - set(loaded.policies.providers))
     if unknown:
         raise ConfigError(f"--provider {', '.join(unknown)}: not in policies/providers.yaml")
-    store = store_for(options.repo, env.environ, options.ledger_remote)
     ledgers = read_ledgers(store, options.providers or tuple(loaded.policies.providers), env)
     converged, providers = converge(loaded.policies, evaluation, env.environ,
                                     only=frozenset(options.providers),
                                     sweep_only=Action.GRANT not in actions,
                                     ledgers=ledgers, now=now)
+    blobs: dict[str, str] = {}
+    confirmed: list[tuple[Target, str, tuple[str, ...], datetime | None]] = []
+    if verifier is not None:
+        observed = converged.observation.observed
+        evaluation, verdicts, selection = verify_changes(
+            loaded, now, verifier, ended, evaluation, observed, ledgers,
+            frozenset(options.providers))
+        converged, providers = converge(loaded.policies, evaluation, env.environ,
+                                        only=frozenset(options.providers), ledgers=ledgers,
+                                        providers=providers,
+                                        observation=converged.observation, now=now)
+        for note in verifier.notes:
+            env.stderr.write(f"notice: {escape(note)}\n")
+        for path in [*selection.trusted, *(p for p, v in verdicts.items() if v.approved)]:
+            landing = verifier.landing(path)
+            if landing is not None:
+                blobs[path] = landing.blob
+        confirmed = confirmed_grants(evaluation, verdicts, observed, ledgers)
     report_standing(env, converged.standing)
     for held in converged.settling:
         env.stderr.write(f"settling: {held.action.value} {escape(held.principal)} on "
                          f"{escape(held.target.display)}: the platform confirmed this moments "
                          "ago and its listing has not caught up; not repeated\n")
-    changes = with_due([c for c in converged.plan.changes if c.action in actions],
-                       due_times(evaluation.managed, loaded.requests, now))
+    due = due_times(evaluation.managed, loaded.requests, now)
+    # A revoke of someone who renamed is due when the pair under their old name was.
+    due.update({(t, key): due[(t, old)] for (t, old), key in converged.renamed.items()
+                if (t, old) in due})
+    changes = with_due([c for c in converged.plan.changes if c.action in actions], due)
+    if ledgers is not None:
+        changes = restoring(changes, ledgers)
     denied = {p: v for p, v in sorted(verdicts.items()) if not v.approved}
     for path, verdict in denied.items():
         env.stderr.write(f"denied: {escape(path)}: {escape('; '.join(verdict.reasons))}\n")
@@ -298,7 +395,8 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         print_changes(env.stderr, changes, "Dry run: changes that --confirm would make")
         failed = bool(converged.observation.failures) or bool(denied) or bool(invalid)
         ctx.exit(1 if failed else 0)
-    audit = AuditLog(audit_file, env.stdout, approval_skipped=options.skip_approval)
+    audit = AuditLog(audit_file, env.stdout, approval_skipped=options.skip_approval,
+                     sink=audit_sink.open_sink(options.audit_sink, env.environ, env.clock()))
     try:
         for path, verdict in denied.items():
             judgement = evaluation.judgements[path]
@@ -309,7 +407,9 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
                 target=judgement.target.display if judgement.target else None,
                 commit=commit, error="; ".join(verdict.reasons)))
         if verifier is not None and verifier.denials is not None:
-            verifier.denials.save()  # denials for want of approvals stay denied
+            verifier.denials.save()  # denials for good stay denied, without a call
+            for warning in store.warnings if store is not None else []:
+                env.stderr.write(f"warning: {warning}\n")
         for path, judgement in sorted(evaluation.judgements.items()):
             if Action.GRANT not in actions or not invalid \
                     or judgement.state is not State.INVALID \
@@ -327,8 +427,8 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         overdue = steps.sweep_reported(sweep, changes, loaded.policies)
         for item in overdue:
             audit.record(steps.sweep_event(item, env.clock(), commit))
-        journal.settle(audit, converged.observation.observed, changes, env.clock(), commit)
-        ledgers = record_intents(store, ledgers, changes, now, commit)
+        settle_earlier_runs(audit, converged, changes, env, commit)
+        ledgers = record_intents(store, ledgers, changes, now, commit, blobs, confirmed)
         outcomes = execute(changes, providers, audit, env.clock, commit=commit,
                            concurrency=options.concurrency)
         record_outcomes(store, ledgers, converged, outcomes,
@@ -352,7 +452,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         write_summary(options.summary, actions, outcomes, denied, evaluation, now,
                       options.providers)
     failed = any(o.status is Status.FAILED for o in outcomes) or bool(
-        converged.observation.failures)
+        converged.observation.failures) or sink_failed(env, audit)
     late = too_late(lags(outcomes, env.clock()), max_lag)
     if late:
         env.stderr.write(f"late: {len(late)} revocation(s) came more than {options.max_lag} "
@@ -360,6 +460,22 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     if Action.GRANT not in actions and not failed:
         keep_heartbeat(options, outcomes, now, env)
     ctx.exit(1 if failed or invalid or denied or late else 0)
+
+
+def settle_earlier_runs(audit: AuditLog, converged: Converged, changes: list[Change],
+                        env: Environment, commit: str | None) -> None:
+    """How earlier runs' unfinished changes ended (change/journal.py); with a sink that cannot
+    be read, nothing is changed: those changes must be settled first."""
+    try:
+        journal.settle(audit, converged.observation.observed, changes, env.clock(), commit)
+    except audit_sink.SinkError as error:
+        raise FindingsError(f"audit sink: {error}: no change made") from None
+
+
+def sink_failed(env: Environment, audit: AuditLog) -> bool:
+    for failure in audit.sink_failures:
+        env.stderr.write(f"audit sink: {escape(failure)}\n")
+    return bool(audit.sink_failures)
 
 
 def _duration(option: str, text: str | None) -> timedelta | None:

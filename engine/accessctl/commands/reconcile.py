@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
-from accessctl.change import journal
+from accessctl.approval.vcs.select import detect
+from accessctl.approval.verify import denials_file
+from accessctl.change import audit_sink as sinks
 from accessctl.change.audit import AuditLog, Event
-from accessctl.change.converge import converge
+from accessctl.change.converge import converge, exclusive_targets
 from accessctl.change.ledger_store import store_for
 from accessctl.change.plan import DEFAULT_REMOVAL_CAP
 from accessctl.change.runner import execute
@@ -16,11 +18,17 @@ from accessctl.commands.common import environment, judge, load, now_option, repo
 from accessctl.commands.mutate import (
     DEFAULT_AUDIT_FILE,
     history_requests,
+    make_verifier,
     read_ledgers,
     record_outcomes,
+    settle_earlier_runs,
+    sink_failed,
+    verify_changes,
 )
+from accessctl.core.console import escape
 from accessctl.core.errors import ConfigError, FindingsError
 from accessctl.core.model import Status
+from accessctl.judge.evaluate import evaluate
 from accessctl.judge.isolation import write_internal_errors
 from accessctl.report.render import print_changes, print_outcomes
 
@@ -33,11 +41,15 @@ from accessctl.report.render import print_changes, print_outcomes
               show_default=True,
               help="Largest fraction of a target's members one run may remove.")
 @click.option("--audit-file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--audit-sink", metavar="s3://BUCKET/PREFIX", default=None,
+              envvar="ACCESSCTL_AUDIT_SINK", callback=sinks.check_url,
+              help="Also keep the audit lines in S3 (see `apply --help`).")
 @click.option("--provider", "only", multiple=True, metavar="INSTANCE",
               help="Only these provider instances (one CI job per instance).")
 @click.pass_context
 def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
-            removal_cap: float, audit_file: Path | None, only: tuple[str, ...]) -> None:
+            removal_cap: float, audit_file: Path | None, audit_sink: str | None,
+            only: tuple[str, ...]) -> None:
     """Report every member of a managed target that no request backs.
 
     On entitlements marked exclusive those members are removed with --confirm, unless the
@@ -51,12 +63,40 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
     unknown = sorted(set(only) - set(loaded.policies.providers))
     if unknown:
         raise ConfigError(f"--provider {', '.join(unknown)}: not in policies/providers.yaml")
-    evaluation = judge(loaded, now, ended=history_requests(repo, env))
+    ended = history_requests(repo, env)
+    evaluation = judge(loaded, now, ended=ended)
     store = store_for(repo, env.environ)
     ledgers = read_ledgers(store, only or tuple(loaded.policies.providers), env)
+    audit_path = audit_file or repo / DEFAULT_AUDIT_FILE
+    exclusive = {t for t in exclusive_targets(loaded.policies) if not only or t.instance in only}
+    verifier = None
+    if exclusive and detect(env.environ):
+        # A member of an exclusive target stays only when an approved request backs it: the
+        # requests behind present members are verified (those the engine granted for these
+        # very bytes are trusted from its ledger), the others are taken as written.
+        verifier = make_verifier(env, None, repo, denials_file(audit_path), store)
+        evaluation = evaluate(loaded.policies, loaded.requests, now, ended=ended,
+                              teams=verifier.team_lookup(loaded.policies))
+    elif exclusive:
+        env.stderr.write("warning: no VCS configured: the requests behind members of exclusive "
+                         "entitlements are taken as written, their approvals unverified\n")
     converged, providers = converge(loaded.policies, evaluation, env.environ,
                                     remove_unbacked=True, removal_cap=removal_cap,
                                     only=frozenset(only), ledgers=ledgers)
+    if verifier is not None:
+        evaluation, verdicts, _ = verify_changes(
+            loaded, now, verifier, ended, evaluation, converged.observation.observed, ledgers,
+            frozenset(only), targets=exclusive, present_only=True)
+        for path, verdict in sorted(verdicts.items()):
+            if not verdict.approved:
+                env.stderr.write(f"unbacked: {escape(path)}: "
+                                 f"{escape('; '.join(verdict.reasons))}\n")
+        converged, providers = converge(loaded.policies, evaluation, env.environ,
+                                        remove_unbacked=True, removal_cap=removal_cap,
+                                        only=frozenset(only), ledgers=ledgers,
+                                        providers=providers, observation=converged.observation)
+        for note in verifier.notes:
+            env.stderr.write(f"notice: {escape(note)}\n")
     plan = converged.plan
     removals = plan.revocations
     for drift in plan.drift:
@@ -72,17 +112,21 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
     if not confirm:
         print_changes(env.stderr, removals, "Dry run: removals that --confirm would make")
         ctx.exit(1 if trouble else 0)
-    audit = AuditLog(audit_file or repo / DEFAULT_AUDIT_FILE, None)
+    audit = AuditLog(audit_path, None,
+                     sink=sinks.open_sink(audit_sink, env.environ, env.clock()))
     try:
+        if verifier is not None and verifier.denials is not None:
+            verifier.denials.save()
         for refusal in plan.refusals:
             audit.record(Event(time=env.clock(), action="reconcile", outcome="refused",
                                provider=refusal.target.instance, target=refusal.target.display,
                                error=refusal.message))
-        journal.settle(audit, converged.observation.observed, removals, env.clock(), None)
+        settle_earlier_runs(audit, converged, removals, env, None)
         outcomes = execute(removals, providers, audit, env.clock)
         record_outcomes(store, ledgers, converged, outcomes, [], now, None)
     finally:
         audit.close()
         providers.close()
     print_outcomes(env.stderr, outcomes)
-    ctx.exit(1 if trouble or any(o.status is Status.FAILED for o in outcomes) else 0)
+    failed = any(o.status is Status.FAILED for o in outcomes) or sink_failed(env, audit)
+    ctx.exit(1 if trouble or failed else 0)

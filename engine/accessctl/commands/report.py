@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import click
 
+from accessctl.change.audit_sink import check_url
 from accessctl.commands.common import environment, judge, load, now_option, repo_option, resolve_now
-from accessctl.core.errors import ConfigError
+from accessctl.core.console import escape
+from accessctl.core.environment import Environment
+from accessctl.core.errors import ConfigError, FindingsError
 from accessctl.core.model import Policies, Request, isoformat
 from accessctl.core.timestamps import parse_timestamp
 from accessctl.judge.evaluate import State
@@ -32,22 +35,37 @@ if TYPE_CHECKING:
               help="Also list requests deleted since this revision (as revoked).")
 @click.option("--offline", is_flag=True, help="Do not ask the VCS for approvers and PRs.")
 @click.option("--vcs", "vcs_kind", type=click.Choice(["github", "gitlab"]), default=None)
+@click.option("--from", "source", metavar="s3://BUCKET/PREFIX", default=None,
+              callback=check_url,
+              help="Export the audit sink instead: every line every run wrote, and whether "
+              "each started change has an outcome (exit 1 when one has not).")
 @click.pass_context
 def command(ctx: click.Context, repo: Path, now_text: str | None, fmt: str,
             since_text: str | None, history_since: str | None, offline: bool,
-            vcs_kind: str | None) -> None:
+            vcs_kind: str | None, source: str | None) -> None:
     """Every request as pending, approved, rejected, active, expired or revoked."""
     from accessctl.report.report import render, rows
 
     env = environment(ctx)
-    now = resolve_now(now_text, env)
     since = _since(since_text)
+    if source is not None:
+        ctx.exit(export_sink(env, source, fmt, since))
+    now = resolve_now(now_text, env)
     loaded = load(repo)
     ended: list[Request] = []
     if history_since:
         ended, _ = ended_requests(repo, history_since)
     evaluation = judge(loaded, now)
     verdicts: dict[str, Verdict] = {}
+    if not offline and vcs_kind is None:
+        from accessctl.approval.vcs.select import detect
+
+        if detect(env.environ) is None:
+            # Nothing to ask: the files alone, said so, rather than a usage error.
+            env.stderr.write("note: no VCS configured (GITHUB_REPOSITORY or CI_PROJECT_ID, or "
+                             "--vcs): approvers and pull requests are not read, states come "
+                             "from the files alone (as with --offline)\n")
+            offline = True
     if not offline and loaded.policies is not None:
         from accessctl.approval.vcs.select import from_environment
         from accessctl.approval.verify import Verifier
@@ -67,6 +85,34 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, fmt: str,
         ctx.exit(1)
 
 
+def export_sink(env: Environment, source: str, fmt: str, since: datetime | None) -> int:
+    """The auditor's export of the audit sink; 1 when it is not complete."""
+    from accessctl.change import audit_sink
+    from accessctl.report import audit_export
+
+    location = audit_sink.parse_url(source)
+    try:
+        client = audit_sink.make_client(env.environ)
+    except ImportError:
+        raise ConfigError("--from s3://... needs boto3: pip install 'accessctl[aws]'") from None
+
+    def lines() -> Iterator[audit_export.SinkLine]:
+        for run in audit_sink.list_runs(client, location, None):
+            for key in run.lines:
+                for number, text in enumerate(
+                        audit_sink.read_object(client, location, key), start=1):
+                    yield audit_export.SinkLine(run.run_id, key, number, text)
+
+    try:
+        export = audit_export.build(lines(), since)
+    except audit_sink.SinkError as error:
+        raise FindingsError(f"--from: {error}") from None
+    env.stdout.write(audit_export.render(export, fmt))
+    for line in audit_export.summary(export, location.url):
+        env.stderr.write(escape(line) + "\n")
+    return 0 if export.complete else 1
+
+
 def _since(text: str | None) -> datetime | None:
     if text is None:
         return None
@@ -82,9 +128,11 @@ def _since(text: str | None) -> datetime | None:
 @click.option("--mine", is_flag=True, help="Only your requests ($ACCESSCTL_LOGIN or --as).")
 @click.option("--as", "login", default=None, envvar="ACCESSCTL_LOGIN")
 @click.option("--soon", default="1h", show_default=True, help="What counts as expiring soon.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
 @click.pass_context
 def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, login: str | None,
-           soon: str) -> None:
+           soon: str, fmt: str) -> None:
     """Active, pending and soon-expiring access, from the files (no platform contacted)."""
     from accessctl.core.durations import parse_duration
 
@@ -101,8 +149,7 @@ def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, log
 
     warn_if_stale(repo, now, env.stderr)
     evaluation = judge(loaded, now)
-    shown = 0
-    noted: set[str] = set()
+    entries = []
     for path, judgement in sorted(evaluation.judgements.items(),
                                   key=lambda kv: kv[1].request.expires_at):
         request = judgement.request
@@ -110,21 +157,53 @@ def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, log
             continue
         if judgement.state not in (State.ACTIVE, State.PENDING):
             continue
-        label = judgement.state.value
-        if judgement.state is State.ACTIVE and request.expires_at - now <= window:
-            label = "expiring soon"
-        left = _left(request.expires_at - now)
-        starts = f" from {isoformat(request.starts_at)}" if judgement.state is State.PENDING \
-            and request.starts_at else ""
-        env.stdout.write(f"{label:14} {request.entitlement:28} {request.requester:12} "
-                         f"until {isoformat(request.expires_at)} ({left} left){starts}  {path}\n")
-        noted.add(request.entitlement)
-        shown += 1
-    if not shown:
-        env.stdout.write("no active or pending access\n")
-    _print_controls(env.stdout, loaded.policies, noted)
+        entries.append({
+            "request": path, "requester": request.requester,
+            "entitlement": request.entitlement, "state": judgement.state.value,
+            "expiring_soon": judgement.state is State.ACTIVE
+            and request.expires_at - now <= window,
+            "starts_at": isoformat(request.starts_at) if request.starts_at else None,
+            "expires_at": isoformat(request.expires_at),
+            "left": _left(request.expires_at - now),
+        })
+    noted = {str(e["entitlement"]) for e in entries}
+    if fmt == "json":
+        _print_status_json(env.stdout, entries, loaded.policies, noted)
+    else:
+        for entry in entries:
+            label = "expiring soon" if entry["expiring_soon"] else entry["state"]
+            starts = f" from {entry['starts_at']}" if entry["state"] == "pending" \
+                and entry["starts_at"] else ""
+            env.stdout.write(f"{label:14} {entry['entitlement']:28} {entry['requester']:12} "
+                             f"until {entry['expires_at']} ({entry['left']} left){starts}  "
+                             f"{entry['request']}\n")
+        if not entries:
+            env.stdout.write("no active or pending access\n")
+        _print_controls(env.stdout, loaded.policies, noted)
     if write_internal_errors(env.stderr, evaluation.findings):
         ctx.exit(1)
+
+
+def _print_status_json(stream: TextIO, entries: list[dict[str, object]],
+                       policies: Policies | None, names: Iterable[str]) -> None:
+    """{"requests": [...], "controls": {entitlement: [terms]}, "summary": {...}}: the same
+    request keys as `report --format json` where they mean the same."""
+    import json
+
+    from accessctl.judge.controls import describe
+
+    controls = {}
+    for name in sorted(names):
+        entitlement = policies.entitlements.get(name) if policies else None
+        if entitlement is not None and (lines := describe(entitlement)):
+            controls[name] = list(lines)
+    summary = {
+        "active": sum(1 for e in entries if e["state"] == "active"),
+        "pending": sum(1 for e in entries if e["state"] == "pending"),
+        "expiring_soon": sum(1 for e in entries if e["expiring_soon"]),
+    }
+    stream.write(json.dumps({"requests": entries, "controls": controls, "summary": summary},
+                            indent=2) + "\n")
 
 
 def _print_controls(stream: TextIO, policies: Policies | None, names: Iterable[str]) -> None:

@@ -76,7 +76,8 @@ def command(ctx: click.Context, entitlement: str, duration: str, reason: str,
             vcs_kind: str | None, repo: Path, now_text: str | None) -> None:
     """Ask for ENTITLEMENT: writes access-requests/ENTITLEMENT/<you>-<slug>.yaml."""
     env = environment(ctx)
-    now = resolve_now(now_text, env)
+    # Whole seconds, as the file is written: the window then is exactly what --for says.
+    now = resolve_now(now_text, env).replace(microsecond=0)
     try:
         length = parse_duration(duration)
         starts = parse_timestamp(start) if start else None
@@ -108,7 +109,12 @@ def command(ctx: click.Context, entitlement: str, duration: str, reason: str,
                              teams=teams).findings
     errors = [f for f in findings if f.severity is Severity.ERROR]
     for finding in errors:
-        env.stderr.write(f"{finding.location.path}: {finding.message}\n")
+        message = finding.message
+        if finding.code == "window-too-long":
+            # Said in the terms the user wrote, not in terms of the file not yet written.
+            limit = format_duration(loaded.policies.entitlements[entitlement].max_duration)
+            message = f"--for {duration.strip()}: {entitlement} allows at most {limit}"
+        env.stderr.write(f"{finding.location.path}: {message}\n")
     if errors:
         raise FindingsError("the request was not written")
     target = repo / path

@@ -8,7 +8,7 @@ import click
 
 from accessctl import schemas
 from accessctl.commands.common import environment, repo_option
-from accessctl.core.errors import FindingsError
+from accessctl.core.errors import ConfigError, FindingsError
 
 
 def exported() -> dict[str, str]:
@@ -21,10 +21,14 @@ def exported() -> dict[str, str]:
 @click.command("schemas")
 @repo_option
 @click.option("--write", is_flag=True, help="Write schemas/*.schema.json.")
-@click.option("--check", is_flag=True, help="Exit 1 when schemas/ differs from the engine's.")
+@click.option("--check", is_flag=True,
+              help="Exit 1 when schemas/ differs from the engine's (the default).")
 @click.pass_context
 def command(ctx: click.Context, repo: Path, write: bool, check: bool) -> None:
-    """Export the JSON Schemas for editors (--write) or check they are current (--check)."""
+    """Export the JSON Schemas for editors (--write) or check they are current (--check, the
+    default)."""
+    if write and check:
+        raise ConfigError("pass one of --write or --check, not both")
     env = environment(ctx)
     directory = repo / "schemas"
     stale = [name for name, text in exported().items()

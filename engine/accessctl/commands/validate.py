@@ -18,6 +18,8 @@ from accessctl.commands.common import (
     repo_option,
     resolve_now,
 )
+from accessctl.core.environment import Environment
+from accessctl.core.model import Finding
 from accessctl.read.load import Loaded
 
 
@@ -54,7 +56,8 @@ def command(ctx: click.Context, repo: Path, fmt: str, changed: tuple[str, ...],
         return
     loaded = _load(repo, changed)
     evaluation = judge(loaded, now, fresh=changed)
-    findings = [*loaded.findings, *evaluation.findings]
+    findings = [*loaded.findings, *evaluation.findings,
+                *_repository(repo, loaded, changed, env)]
     states = Counter(j.state.value for j in evaluation.judgements.values())
     unreadable = len({f.location.path for f in loaded.findings
                       if f.location.path.startswith("access-requests/")})
@@ -65,6 +68,19 @@ def command(ctx: click.Context, repo: Path, fmt: str, changed: tuple[str, ...],
     }
     print_findings(findings, fmt, env, summary)
     ctx.exit(1 if has_errors(findings) else 0)
+
+
+def _repository(repo: Path, loaded: Loaded, changed: tuple[str, ...],
+                env: Environment) -> list[Finding]:
+    """Stale generated files, a missing CODEOWNERS, teams nobody can resolve: whole-repository
+    checks, so not with --changed, which loads only part of the policies."""
+    if changed or loaded.policies is None:
+        return []
+    from accessctl.commands.repository_checks import findings, warnings
+
+    for line in warnings(repo):
+        env.stderr.write(f"warning: {line}\n")
+    return findings(repo, loaded.policies, env.environ)
 
 
 def _load(repo: Path, changed: tuple[str, ...]) -> Loaded:

@@ -33,8 +33,12 @@ def parse_duration(text: str) -> timedelta:
     return value
 
 
-def format_duration(value: timedelta) -> str:
-    """The short form, e.g. 1d4h30m; used in messages."""
+def format_duration(value: timedelta, to_minute: bool = False) -> str:
+    """The short form, e.g. 1d4h30m; used in messages. `to_minute` rounds to the nearest
+    minute: for spans measured between two times (a window from now), whose seconds are noise
+    nobody wrote ("4h59m59s" for a 5h request written a moment ago)."""
+    if to_minute:
+        value = timedelta(minutes=round(value.total_seconds() / 60))
     seconds = int(value.total_seconds())
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)

@@ -99,6 +99,23 @@ class BusinessHours:
 
 
 @dataclass(frozen=True)
+class PagerDutyOnCall:
+    """Where in PagerDuty the requester must be on call: any of these schedules or escalation
+    policies (their IDs)."""
+
+    schedule_ids: tuple[str, ...] = ()
+    escalation_policy_ids: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        parts = []
+        if self.schedule_ids:
+            parts.append("schedule " + ", ".join(self.schedule_ids))
+        if self.escalation_policy_ids:
+            parts.append("escalation policy " + ", ".join(self.escalation_policy_ids))
+        return "PagerDuty " + " or ".join(parts)
+
+
+@dataclass(frozen=True)
 class AutoApproveRule:
     """One condition set under which the engine itself approves a request (all must hold)."""
 
@@ -108,6 +125,9 @@ class AutoApproveRule:
     requester_on_call: str | None = None
     """The schedule (policies/schedules/<name>.yaml) the requester must be on call in."""
     business_hours: BusinessHours | None = None
+    on_call_pagerduty: PagerDutyOnCall | None = None
+    """requester_on_call: {pagerduty: ...}: on call in PagerDuty at the merge time (asked by
+    apply, passed to the judge as facts)."""
 
 
 @dataclass(frozen=True)
@@ -244,6 +264,13 @@ class Change:
     expires_at: datetime | None = None
     requests: tuple[str, ...] = ()
     native_expiry: bool = False
+    principal_id: str | None = None
+    """The platform's immutable id of the person (GitHub/GitLab user id, Okta user id, Entra
+    object id, AD objectGUID, IAM UserId, Identity Center UserId), where the change acts on one
+    the engine observed: a revoke removes that id, whatever name it goes by now."""
+    restore: tuple[tuple[str, str], ...] = ()
+    """Revokes only: the platform state the engine found before its grant raised an existing
+    membership (e.g. (("access_level", "30"),)): put it back instead of removing the member."""
 
     @property
     def pair(self) -> tuple[Target, str]:
@@ -263,6 +290,12 @@ class Outcome:
     status: Status
     detail: str = ""
     native_expiry_set: bool = False
+    principal_id: str | None = None
+    """The immutable id the platform gave for the principal the change acted on (a grant
+    resolves it from the name at the moment it is made)."""
+    previous: tuple[tuple[str, str], ...] = ()
+    """Grants only: the state of a membership the person already held and the grant raised
+    (kept in the ledger, so that the revoke restores it rather than removing the member)."""
 
 
 def utc(value: datetime) -> datetime:

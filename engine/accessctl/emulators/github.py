@@ -18,6 +18,14 @@ Behaviours modelled on purpose because approval verification depends on them:
 - Listing commits with `path=` simplifies history like `git log -- path` (a merge that took the
   file from one parent is skipped), so the newest commit touching a request file is the pull
   request's own commit, the squash commit or the rebased commit.
+- Commits, trees and blobs have real git object IDs (`git_objects` hands out the objects, as a
+  fetch would), so a local clone of the emulator's default branch has the very SHAs the API
+  names: the engine reads history from git and asks the API about the same commits.
+- `commits?path=` lists newest first by author date, as GitHub shows commits: a backdated commit
+  sorts below older ones.
+- A pull request's `base.sha` is where its base branch stood when it was opened or last pushed
+  to; merging does not refresh it. Merges are three-way per line: changes to different lines of
+  one file from both sides combine (a conflict only where they touch).
 - Adding an outside collaborator creates a pending invitation (201) that the user must accept; an
   organization member is added at once (204). Adding a non-member of the organization to a team
   leaves a pending membership until they join.
@@ -262,6 +270,8 @@ class GitHubEmulator(Emulator):
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC).replace(microsecond=0)
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
+        self.objects: GitObjects = {}
+        """Every commit, tree and blob, by its git object ID."""
         self._templates: list[tuple[str, str]] = []
         self._register_routes()
         self.add_user(login)
@@ -276,6 +286,7 @@ class GitHubEmulator(Emulator):
         routes: list[tuple[str, str, Callable[[Request], Response | JSON]]] = [
             ("GET", "/user", self._get_self),
             ("GET", "/users/{username}", self._get_user),
+            ("GET", "/user/{account_id}", self._get_user_by_id),
             ("GET", "/rate_limit", self._rate_limit),
             ("PATCH", "/user/repository_invitations/{invitation_id}", self._accept_invitation),
             ("GET", "/orgs/{org}", self._get_org),
@@ -571,9 +582,9 @@ class GitHubEmulator(Emulator):
                 "url": f"{self.api}/repos/{repo.full_name}/git/commits/{commit.sha}",
                 "author": person, "committer": person, "message": commit.message,
                 "comment_count": 0,
-                "tree": {"sha": _tree_sha(commit.tree),
+                "tree": {"sha": self._tree_of(commit),
                          "url": f"{self.api}/repos/{repo.full_name}/git/trees/"
-                                f"{_tree_sha(commit.tree)}"},
+                                f"{self._tree_of(commit)}"},
                 "verification": {"verified": False, "reason": "unsigned", "signature": None,
                                  "payload": None, "verified_at": None},
             },
@@ -591,6 +602,9 @@ class GitHubEmulator(Emulator):
                              "deletions": sum(f["deletions"] for f in files),
                              "total": sum(f["changes"] for f in files)}
         return body
+
+    def _tree_of(self, commit: Commit) -> str:
+        return self.objects[commit.sha][1][5:45].decode()
 
     def _diff_entries(self, repo: Repo, old: Mapping[str, bytes], new: Mapping[str, bytes],
                       ref: str) -> list[JSON]:
@@ -865,6 +879,18 @@ class GitHubEmulator(Emulator):
                 body["type"] = "Organization"
             return body
 
+    def _get_user_by_id(self, request: Request) -> JSON:
+        """`GET /user/{account_id}`: the account with that id, under its login of today."""
+        with self.lock:
+            number = _int_param(request, "account_id")
+            account = next((a for a in self.accounts.values() if a.id == number), None)
+            if account is None:
+                raise not_found()
+            body = self._public_user_json(account)
+            if account.type == "Organization":
+                body["type"] = "Organization"
+            return body
+
     def _rate_limit(self, request: Request) -> JSON:
         headers = self._rate_headers()
         core = {"limit": RATE_LIMIT, "remaining": int(headers["x-ratelimit-remaining"]),
@@ -1109,7 +1135,8 @@ class GitHubEmulator(Emulator):
                                                        len(blob), ref))
                 else:
                     sub = {k: v for k, v in commit.tree.items() if k.startswith(full + "/")}
-                    entries.append(self._content_entry(repo, full, "dir", _tree_sha(sub), 0, ref))
+                    entries.append(self._content_entry(repo, full, "dir",
+                                                       _tree_sha(sub, full + "/"), 0, ref))
             return entries
 
     def _content_entry(self, repo: Repo, path: str, kind: str, sha: str, size: int,
@@ -1157,7 +1184,7 @@ class GitHubEmulator(Emulator):
                 if mine or commit.parents:
                     found.append(commit)
                 todo.extend(commit.parents)
-            found.sort(key=lambda c: c.seq, reverse=True)
+            found.sort(key=lambda c: (c.date, c.seq), reverse=True)
             return self._paginate(request, [self._commit_json(repo, c) for c in found])
 
     def _commit_pulls(self, request: Request) -> Response:
@@ -1210,8 +1237,15 @@ class GitHubEmulator(Emulator):
             if state not in ("open", "closed", "all"):
                 raise invalid("state must be open, closed or all", "PullRequest", "state")
             head, base = request.arg("head"), request.arg("base")
+            sort = request.arg("sort", "created")
+            if sort not in ("created", "updated", "popularity", "long-running"):
+                raise invalid("sort is not valid", "PullRequest", "sort")
+            ascending = request.arg("direction", "desc") == "asc"
             pulls = []
-            for pull in sorted(repo.pulls.values(), key=lambda p: p.number, reverse=True):
+            ordered = sorted(repo.pulls.values(), reverse=not ascending,
+                             key=lambda p: (p.updated_at, p.number) if sort == "updated"
+                             else (p.created_at, p.number))
+            for pull in ordered:
                 if state != "all" and pull.state != state:
                     continue
                 if base and pull.base_ref != base:
@@ -1685,6 +1719,50 @@ class GitHubEmulator(Emulator):
                 if team.org == _key(org) and key in team.pending:
                     team.members[key] = team.pending.pop(key)
 
+    def rename_user(self, login: str, new_login: str) -> None:
+        """The user changes their login, as GitHub lets anyone do. The account keeps its id, and
+        everything that refers to it follows: organization and team memberships, pending
+        invitations, collaborators, pull requests, reviews, comments, commits, tokens. The old
+        login is free at once for anyone to take."""
+        with self.lock:
+            account = self._existing(login)
+            old, new = _key(account.login), _key(new_login)
+            if account.type == "Organization":
+                raise ValueError(f"{login!r} is an organization")
+            if new in self.accounts and new != old:
+                raise ValueError(f"login {new_login!r} is taken")
+
+            def key(value: str) -> str:
+                return new if value == old else value
+
+            def name(value: str) -> str:
+                return new_login if _key(value) == old else value
+
+            del self.accounts[old]
+            account.login = new_login
+            self.accounts[new] = account
+            for org in self.orgs.values():
+                org.members = {key(k): role for k, role in org.members.items()}
+            for team in self.teams.values():
+                team.members = {key(k): role for k, role in team.members.items()}
+                team.pending = {key(k): role for k, role in team.pending.items()}
+            for repo in self.repos.values():
+                repo.collaborators = {key(k): role for k, role in repo.collaborators.items()}
+                for invitation in repo.invitations.values():
+                    invitation.invitee = key(invitation.invitee)
+                    invitation.inviter = name(invitation.inviter)
+                for commit in repo.commits.values():
+                    commit.author = name(commit.author)
+                for comment in repo.comments.values():
+                    comment.user = name(comment.user)
+                for pull in repo.pulls.values():
+                    pull.user = name(pull.user)
+                    pull.merged_by = name(pull.merged_by) if pull.merged_by else None
+                    pull.requested_users = [key(k) for k in pull.requested_users]
+                    for review in pull.reviews:
+                        review.user = name(review.user)
+            self.tokens = {token: name(holder) for token, holder in self.tokens.items()}
+
     def add_team(self, org: str, slug: str, members: Iterable[str] = (),
                  maintainers: Iterable[str] = (), name: str | None = None) -> int:
         """A team in `org`; its members join the organization too."""
@@ -1830,7 +1908,10 @@ class GitHubEmulator(Emulator):
                 raise ValueError(f"pull request #{number} is {pull.state}")
             ref = f"refs/heads/{pull.base_ref}"
             target = store.refs[ref]
-            self._refresh(store, pull)
+            # GitHub leaves base.sha where the base branch stood at the last push: a merge over
+            # a base branch that moved since does not refresh it.
+            self._refresh(store, pull, base=False)
+            pull.merge_base = self._merge_base(store, pull.head_sha, target)
             own = self._range(store, target, pull.head_sha)
             pull.commits = own
             who = self._existing(merged_by).login
@@ -1933,11 +2014,60 @@ class GitHubEmulator(Emulator):
     def _make_commit(self, repo: Repo, parents: list[str], tree: dict[str, bytes], message: str,
                      author: str, ref: str | None, at: datetime | None = None) -> str:
         seq = next(self._seq)
-        sha = hashlib.sha1(f"{repo.id}:{seq}:{parents}:{message}".encode()).hexdigest()
-        repo.commits[sha] = Commit(sha, parents, tree, message, author, at or self.clock(), seq)
+        when = at or self.clock()
+        account = self.accounts.get(_key(author))
+        name = account.name if account and account.name else author
+        email = account.email if account and account.email \
+            else f"{author}@users.noreply.github.com"
+        person = f"{name} <{email}> {int(when.timestamp())} +0000".encode()
+        body = b"tree " + _git_tree(tree, self.objects).encode() + b"\n"
+        body += b"".join(b"parent " + p.encode() + b"\n" for p in parents)
+        body += b"author " + person + b"\ncommitter " + person + b"\n\n"
+        body += message.encode() + (b"" if message.endswith("\n") else b"\n")
+        sha = _git_hash(b"commit", body)
+        self.objects[sha] = ("commit", body)
+        if sha not in repo.commits:  # the same commit made twice is one object, as in git
+            repo.commits[sha] = Commit(sha, parents, tree, message, author, when, seq)
         if ref is not None:
             repo.refs[ref] = sha
         return sha
+
+    def git_objects(self, repo: str, ref: str, have: Callable[[str], bool]
+                    ) -> list[tuple[str, str, bytes]]:
+        """The git objects (sha, kind, body) of every commit reachable from `ref` for which
+        `have(sha)` is false, with their trees and blobs: what a fetch would send. Parents
+        first, so that a reader can write them in order."""
+        with self.lock:
+            store = self.repo(repo)
+            start = store.refs.get(ref, ref)
+            wanted: list[str] = []
+            seen: set[str] = set()
+            todo = [start]
+            while todo:
+                sha = todo.pop()
+                if sha in seen or have(sha):
+                    continue
+                seen.add(sha)
+                wanted.append(sha)
+                todo.extend(store.commits[sha].parents)
+            found: list[tuple[str, str, bytes]] = []
+            sent: set[str] = set()
+
+            def walk(sha: str) -> None:
+                if sha in sent:
+                    return
+                sent.add(sha)
+                kind, body = self.objects[sha]
+                if kind == "tree":
+                    for entry in _tree_entries(body):
+                        walk(entry)
+                found.append((sha, kind, body))
+
+            for sha in sorted(wanted, key=lambda s: store.commits[s].seq):
+                kind, body = self.objects[sha]
+                walk(body[5:45].decode())
+                found.append((sha, kind, body))
+            return found
 
     def _open(self, repo: Repo, author: str, head: str, base: str, title: str, body: str,
               at: datetime | None = None) -> int:
@@ -1952,12 +2082,12 @@ class GitHubEmulator(Emulator):
         repo.next_number += 1
         return pull.number
 
-    def _refresh(self, repo: Repo, pull: Pull) -> None:
-        head, base = repo.branch_sha(pull.head_ref), repo.branch_sha(pull.base_ref)
+    def _refresh(self, repo: Repo, pull: Pull, base: bool = True) -> None:
+        head, tip = repo.branch_sha(pull.head_ref), repo.branch_sha(pull.base_ref)
         if head is not None:
             pull.head_sha = head
-        if base is not None:
-            pull.base_sha = base
+        if tip is not None and base:
+            pull.base_sha = tip
         pull.merge_base = self._merge_base(repo, pull.head_sha, pull.base_sha)
         pull.updated_at = self.clock()
 
@@ -1988,8 +2118,12 @@ def _apply(onto: Mapping[str, bytes], before: Mapping[str, bytes], after: Mappin
         old, new = before.get(path), after.get(path)
         if old == new:
             continue
-        if onto.get(path) not in (old, new):
-            raise ValueError(f"merge conflict in {path} applying {what[:7]}")
+        mine = onto.get(path)
+        if mine not in (old, new):
+            merged = _merge_lines(old, mine, new) if None not in (old, mine, new) else None
+            if merged is None:
+                raise ValueError(f"merge conflict in {path} applying {what[:7]}")
+            new = merged
         if new is None:
             result.pop(path, None)
         else:
@@ -1997,20 +2131,92 @@ def _apply(onto: Mapping[str, bytes], before: Mapping[str, bytes], after: Mappin
     return result
 
 
+def _merge_lines(base: bytes | None, ours: bytes | None, theirs: bytes | None) -> bytes | None:
+    """A three-way merge of one file by lines, as git merges: both sides' changes where they
+    change different lines; None (a conflict) where they touch or overlap."""
+    assert base is not None and ours is not None and theirs is not None
+    lines = base.splitlines(keepends=True)
+
+    def hunks(other: bytes) -> list[tuple[int, int, list[bytes]]]:
+        changed = other.splitlines(keepends=True)
+        matcher = difflib.SequenceMatcher(None, lines, changed, autojunk=False)
+        return [(i1, i2, changed[j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+                if tag != "equal"]
+
+    mine, yours = hunks(ours), hunks(theirs)
+    for a1, a2, a_lines in mine:
+        for b1, b2, b_lines in yours:
+            if a1 <= b2 and b1 <= a2 and (a1, a2, a_lines) != (b1, b2, b_lines):
+                return None
+    result = list(lines)
+    for start, end, replacement in sorted({(a, b, tuple(c)) for a, b, c in mine + yours},
+                                          reverse=True):
+        result[start:end] = replacement
+    return b"".join(result)
+
+
 def _subtree(tree: Mapping[str, bytes], path: str) -> dict[str, bytes]:
     """The files at `path` (a file or a directory) in a tree."""
     return {k: v for k, v in tree.items() if k == path or k.startswith(path + "/")}
 
 
+def _git_hash(kind: bytes, body: bytes) -> str:
+    return hashlib.sha1(kind + b" %d\0" % len(body) + body).hexdigest()
+
+
 def _blob_sha(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    return _git_hash(b"blob", data)
 
 
-def _tree_sha(tree: Mapping[str, bytes]) -> str:
-    digest = hashlib.sha1()
-    for path in sorted(tree):
-        digest.update(path.encode() + b"\0" + _blob_sha(tree[path]).encode())
-    return digest.hexdigest()
+GitObjects = dict[str, tuple[str, bytes]]
+"""sha -> (kind, body): the emulator's git object store."""
+
+
+def _git_tree(tree: Mapping[str, bytes], objects: GitObjects | None = None) -> str:
+    """The git tree ID of a flat {path: content} tree (nested trees built as git builds them);
+    every tree and blob is kept in `objects` when given."""
+    nested: dict[str, Any] = {}
+    for path, content in tree.items():
+        *dirs, name = path.split("/")
+        node = nested
+        for part in dirs:
+            node = node.setdefault(part, {})
+        node[name] = content
+    return _tree_object(nested, objects)
+
+
+def _tree_object(node: Mapping[str, Any], objects: GitObjects | None) -> str:
+    entries = []
+    for name, value in node.items():
+        if isinstance(value, dict):
+            entries.append((name + "/", b"40000 " + name.encode() + b"\0",
+                            _tree_object(value, objects)))
+        else:
+            sha = _blob_sha(value)
+            if objects is not None and sha not in objects:
+                objects[sha] = ("blob", value)
+            entries.append((name, b"100644 " + name.encode() + b"\0", sha))
+    entries.sort(key=lambda e: e[0].encode())  # git sorts a directory as its name plus "/"
+    body = b"".join(head + bytes.fromhex(sha) for _, head, sha in entries)
+    sha = _git_hash(b"tree", body)
+    if objects is not None and sha not in objects:
+        objects[sha] = ("tree", body)
+    return sha
+
+
+def _tree_entries(body: bytes) -> list[str]:
+    """The object IDs a tree object names."""
+    found = []
+    position = 0
+    while position < len(body):
+        end = body.index(b"\0", position)
+        found.append(body[end + 1:end + 21].hex())
+        position = end + 21
+    return found
+
+
+def _tree_sha(tree: Mapping[str, bytes], prefix: str = "") -> str:
+    return _git_tree({k[len(prefix):]: v for k, v in tree.items()})
 
 
 def _encode(files: Mapping[str, FileContent]) -> list[tuple[str, bytes | None]]:

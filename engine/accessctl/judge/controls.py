@@ -15,6 +15,9 @@ def rule_terms(rule: AutoApproveRule) -> str:
     terms = [f"at most {format_duration(rule.max_duration)} from the merge"]
     if rule.requester_on_call:
         terms.append(f"requester on call in {rule.requester_on_call}")
+    if rule.on_call_pagerduty:
+        terms.append(f"requester on call in {rule.on_call_pagerduty.describe()} (asked at "
+                     "apply)")
     if rule.business_hours:
         terms.append(f"merged within {describe_hours(rule.business_hours)}")
     return ", ".join(terms)

@@ -7,9 +7,10 @@ engine wants to exist now.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -121,7 +122,8 @@ def _window_findings(
     if window > entitlement.max_duration:
         found.append(Finding(
             request.line_of("expires_at"), "window-too-long",
-            f"the window is {format_duration(window)} but {entitlement.name} allows at most "
+            f"the window is {format_duration(window, to_minute=True)} but {entitlement.name} "
+            "allows at most "
             f"{format_duration(entitlement.max_duration)}: move expires_at earlier",
         ))
     return found
@@ -186,14 +188,30 @@ def _directory_and_stem(path: str) -> tuple[str, str]:
     return (parts[-2] if len(parts) > 1 else ""), stem
 
 
-def _path_findings(request: Request) -> list[Finding]:
+def _mismatch(asked: str, directory: str, known: Collection[str]) -> str:
+    """Which of the two to fix, given the entitlements that exist (a typo in either)."""
+    head = f"entitlement {asked!r} must equal the directory name {directory!r}"
+    if asked in known and directory not in known:
+        return f"{head}: move the file to access-requests/{asked}/"
+    if directory in known and asked not in known:
+        return f"{head}, and there is no entitlement {asked!r}: set `entitlement: {directory}`"
+    if asked in known:
+        return (f"{head}: both are entitlements; to ask for {asked!r} move the file to "
+                f"access-requests/{asked}/, to ask for {directory!r} set "
+                f"`entitlement: {directory}`")
+    close = difflib.get_close_matches(asked, known, n=1) or \
+        difflib.get_close_matches(directory, known, n=1)
+    guess = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{head}, and neither is an entitlement{guess}"
+
+
+def _path_findings(request: Request, known: Collection[str] = ()) -> list[Finding]:
     found = []
     directory, stem = _directory_and_stem(request.path)
     if directory != request.entitlement:
         found.append(Finding(
             request.line_of("entitlement"), "wrong-directory",
-            f"entitlement {request.entitlement!r} must equal the directory name "
-            f"{directory!r}: move the file to access-requests/{request.entitlement}/",
+            _mismatch(request.entitlement, directory, known),
         ))
     if not stem.casefold().startswith(request.requester.casefold() + "-"):
         found.append(Finding(
@@ -312,12 +330,15 @@ def _own_findings(
     seen: dict[tuple[str, str, datetime | None, datetime], str] = {}
     for request in ordered:
         try:
-            found = _path_findings(request)
+            found = _path_findings(request, policies.entitlements)
             entitlement = policies.entitlements.get(request.entitlement)
             if entitlement is None:
+                close = difflib.get_close_matches(request.entitlement, policies.entitlements,
+                                                  n=1)
                 found.append(Finding(
                     request.line_of("entitlement"), "unknown-entitlement",
-                    f"there is no entitlement {request.entitlement!r} in policies/entitlements/",
+                    f"there is no entitlement {request.entitlement!r} in policies/entitlements/"
+                    + (f": did you mean {close[0]!r}?" if close else ""),
                 ))
             else:
                 found += _content_findings(request, entitlement, policies, lookup)

@@ -25,6 +25,7 @@ from accessctl.core.model import (
     Entitlement,
     Finding,
     Location,
+    PagerDutyOnCall,
     Person,
     Policies,
     ProviderInstance,
@@ -489,6 +490,19 @@ def _controls(
                                  "an auto-approval rule's max_duration must be longer than zero"))
             return None
         schedule = raw.get("requester_on_call")
+        pagerduty = None
+        if isinstance(schedule, dict):
+            spec = schedule["pagerduty"]
+            pagerduty = PagerDutyOnCall(tuple(spec.get("schedule_ids") or ()),
+                                        tuple(spec.get("escalation_policy_ids") or ()))
+            schedule = None
+            if not pagerduty.schedule_ids and not pagerduty.escalation_policy_ids:
+                found.append(Finding(
+                    document.location((*where, "requester_on_call", "pagerduty")),
+                    "pagerduty-on-call",
+                    "requester_on_call.pagerduty needs schedule_ids or escalation_policy_ids "
+                    "(a rule that names no on-call would approve nobody)"))
+                return None
         if schedule is not None and schedule not in schedules:
             # A misspelt schedule would make the rule approve nobody, silently.
             found.append(Finding(
@@ -517,7 +531,7 @@ def _controls(
             days = frozenset(_DAYS.index(d) + 1 for d in spec["days"])
             hours = BusinessHours(days, start, end, spec["timezone"])
         rules.append(AutoApproveRule(raw["name"], window, document.location(where),
-                                     schedule, hours))
+                                     schedule, hours, pagerduty))
     glass = None
     if "break_glass" in data:
         raw = data["break_glass"]

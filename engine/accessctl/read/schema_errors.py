@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import difflib
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from accessctl.core.model import Finding
@@ -16,6 +17,19 @@ def _field(path: JsonPath) -> str:
     return ".".join(str(p) for p in path) or "the file"
 
 
+def _known_keys(error: ValidationError) -> list[str]:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    return sorted((schema.get("properties") or {}).keys())
+
+
+def unknown_key(key: str, known: Sequence[str], where: str) -> str:
+    """'unknown key 'tiket' in the file: did you mean 'ticket'? (known keys: ...)'."""
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    guess = f": did you mean {close[0]!r}?" if close else ""
+    listed = f" (known keys: {', '.join(known)})" if known else ""
+    return f"unknown key {key!r} in {where}{guess}{listed}"
+
+
 def describe(error: ValidationError) -> str:
     """One sentence for one schema error."""
     where = _field(tuple(error.absolute_path))
@@ -24,9 +38,10 @@ def describe(error: ValidationError) -> str:
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return f"missing required key {missing!r} in {where}"
     if keyword == "additionalProperties":
-        known = sorted((error.schema.get("properties") or {}).keys())  # type: ignore[union-attr]
-        hint = f" (known keys: {', '.join(known)})" if known else ""
-        return f"{error.message.replace('Additional properties', 'unknown key')}{hint}"
+        known = _known_keys(error)
+        extra = [k for k in error.instance if k not in known] \
+            if isinstance(error.instance, dict) else []
+        return unknown_key(str(extra[0]) if extra else "?", known, where)
     if keyword == "type":
         return f"{where} must be of type {error.validator_value}; got {error.instance!r} " \
                "(quote the value to make it a string)"
@@ -53,11 +68,15 @@ def findings(
     for error in sorted(errors, key=lambda e: (list(map(str, e.absolute_path)), e.message)):
         path = (*prefix, *error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            # Point at the unknown key itself, not at its parent.
-            allowed = set((error.schema.get("properties") or {}).keys())  # type: ignore[union-attr]
-            extra = [k for k in error.instance if k not in allowed]
+            # One finding per unknown key, at the key itself rather than at its parent.
+            known = _known_keys(error)
+            extra = [k for k in error.instance if k not in known]
+            where = _field(tuple(error.absolute_path))
+            for key in extra:
+                result.append(Finding(document.location((*path, key)), code,
+                                      unknown_key(str(key), known, where)))
             if extra:
-                path = (*path, extra[0])
+                continue
         message = describe(error)
         result.append(Finding(document.location(path), code, message))
     return result

@@ -268,7 +268,11 @@ def _control_checks(policies: Policies, request: Request, entitlement: Entitleme
     checks = []
     for result in judge_rules(entitlement, request, now, policies.schedules):
         rule = result.rule
-        if result.applies:
+        if result.pending:
+            checks.append(Check("auto-approve", None,
+                                f"rule {rule.name} approves it if the requester is on call at "
+                                f"the merge: {rule_terms(rule)}; PagerDuty is asked by apply"))
+        elif result.applies:
             checks.append(Check("auto-approve", True,
                                 f"rule {rule.name} approves it if merged now: "
                                 f"{rule_terms(rule)}; judged again at the merge time, no "
@@ -276,7 +280,7 @@ def _control_checks(policies: Policies, request: Request, entitlement: Entitleme
         else:
             checks.append(Check("auto-approve", None,
                                 f"rule {rule.name} ({rule_terms(rule)}) does not apply if "
-                                f"merged now: {'; '.join(result.failed)}"))
+                                f"merged now: {'; '.join(result.failed + result.unknown)}"))
     glass = entitlement.break_glass
     if glass is not None:
         within = format_duration(glass.review_within)

@@ -17,9 +17,15 @@ from accessctl.judge.evaluate import Evaluation
 
 
 def _console(stream: TextIO) -> object:
+    import shutil
+
     from rich.console import Console
 
-    return Console(file=stream, width=140, soft_wrap=False, highlight=False,
+    # The terminal's width on a terminal; piped or captured output is never folded, so that a
+    # file name is never cut mid-name for a width nobody has.
+    isatty = getattr(stream, "isatty", None)
+    width = shutil.get_terminal_size().columns if isatty is not None and isatty() else 1000
+    return Console(file=stream, width=width, soft_wrap=False, highlight=False,
                    force_terminal=False, no_color=True)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -51,6 +51,13 @@ class PullRequest:
     """The changed files the pull request created (None: not known). Break-glass serves only a
     request file a pull request adds: changing an existing request is an extension, which
     needs fresh approval (invariant 6)."""
+    head_blobs: tuple[tuple[str, str], ...] | None = None
+    """(path, blob ID at the head commit) of each changed file that the head still has, where
+    the platform says (GitHub's pull request files do): what the approvals saw, to compare with
+    what is granted (invariant 11). None: not known."""
+
+    def head_blob(self, path: str) -> str | None:
+        return dict(self.head_blobs or ()).get(path)
 
 
 class Vcs(Protocol):
@@ -74,6 +81,20 @@ class Vcs(Protocol):
 
     def pull_request(self, number: int) -> PullRequest:
         """An open or closed pull request by number, with its changed files."""
+        ...
+
+    def recently_merged(self) -> Iterator[PullRequest]:
+        """Merged pull requests into the default branch, the most recently updated first, read
+        lazily (100 a call), without their files: one call finds many merges' pull requests."""
+        ...
+
+    def pulls_for_commit(self, commit_sha: str) -> list[PullRequest]:
+        """The pull requests the platform associates with a commit (for a commit on the default
+        branch: the merged one that brought it), without their files (`with_files`)."""
+        ...
+
+    def with_files(self, pull: PullRequest) -> PullRequest:
+        """`pull` with its changed files (and their blobs at the head, where known)."""
         ...
 
     def current_login(self) -> str:

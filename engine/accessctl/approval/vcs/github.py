@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -126,9 +126,32 @@ class GitHubVcs:
             # Exit 2: the event names a pull request this repository does not have.
             raise ConfigError(f"pull request {number} not found in {self.repository}") from None
 
-    def _record(self, pull: Any) -> PullRequest:
-        listed = list(pull.get_files())
-        files = tuple(f.filename for f in listed)
+    def recently_merged(self) -> Iterator[PullRequest]:
+        # Closed pull requests, the most recently updated first, 100 a call, read lazily: the
+        # ones merged since the last run are on the first page or two.
+        for pull in self._repo.get_pulls(state="closed", sort="updated", direction="desc",
+                                         base=self.default_branch):
+            if pull.merged_at is not None:
+                yield self._record(pull, files=False)
+
+    def pulls_for_commit(self, commit_sha: str) -> list[PullRequest]:
+        # One call (per 100 pull requests): the listed records carry everything but the files.
+        return [self._record(pull, files=False)
+                for pull in self._repo.get_commit(commit_sha).get_pulls()]
+
+    def with_files(self, pull: PullRequest) -> PullRequest:
+        import dataclasses
+
+        # The lazy client asks for the files only (one call per 100), not the pull request.
+        listed = list(self._repo.get_pull(pull.number).get_files())
+        return dataclasses.replace(
+            pull, changed_files=tuple(f.filename for f in listed),
+            added_files=tuple(f.filename for f in listed if f.status == "added"),
+            head_blobs=tuple((f.filename, f.sha) for f in listed
+                             if f.status != "removed" and f.sha))
+
+    def _record(self, pull: Any, files: bool = True) -> PullRequest:
+        listed = list(pull.get_files()) if files else []
         return PullRequest(
             number=pull.number,
             url=pull.html_url,
@@ -140,8 +163,11 @@ class GitHubVcs:
             merged=bool(pull.merged_at),
             merged_at=_aware(pull.merged_at),
             merge_commit_sha=pull.merge_commit_sha,
-            changed_files=files,
-            added_files=tuple(f.filename for f in listed if f.status == "added"),
+            changed_files=tuple(f.filename for f in listed),
+            added_files=tuple(f.filename for f in listed if f.status == "added")
+            if files else None,
+            head_blobs=tuple((f.filename, f.sha) for f in listed
+                             if f.status != "removed" and f.sha) if files else None,
         )
 
     def current_login(self) -> str:
@@ -209,12 +235,20 @@ class GitHubVcs:
         return found
 
     def team_members(self, team: str) -> frozenset[str] | None:
+        from urllib.parse import quote
+
         from github import GithubException
+        from github.NamedUser import NamedUser
+        from github.PaginatedList import PaginatedList
 
         org, _, slug = team.lstrip("@").partition("/")
         try:
-            found = self._client.get_organization(org).get_team_by_slug(slug)
-            return frozenset(m.login.casefold() for m in found.get_members())
+            # One call per 100 members: the team's member list by its slug, without first
+            # reading the organisation and the team (GET /orgs/{org}/teams/{slug}/members).
+            listed = PaginatedList(NamedUser, self._client.requester,
+                                   f"/orgs/{quote(org, safe='')}/teams/{quote(slug, safe='')}"
+                                   "/members", {"per_page": 100})
+            return frozenset(m.login.casefold() for m in listed)
         except GithubException as error:
             if error.status == 404:
                 return None

@@ -34,7 +34,7 @@ time is its creation; its author is judged like any approver.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,16 @@ class GitLabVcs:
             return None
         data = max(merged, key=lambda mr: mr.get("merged_at") or "")
         return self.pull_request(data["iid"])
+
+    def recently_merged(self) -> Iterator[PullRequest]:
+        return iter(())  # not read on GitLab yet: each commit's merge requests are asked
+
+    def pulls_for_commit(self, commit_sha: str) -> list[PullRequest]:
+        commit = self._project.commits.get(commit_sha, lazy=True)
+        return [self.pull_request(mr["iid"]) for mr in commit.merge_requests(get_all=True)]
+
+    def with_files(self, pull: PullRequest) -> PullRequest:
+        return pull  # pull_request reads the diffs already
 
     def pull_request(self, number: int) -> PullRequest:
         from gitlab.exceptions import GitlabGetError
