@@ -51,7 +51,8 @@ test: system-deps $(BIN)/.installed lint typecheck unit
 LOWEST := .venv-lowest
 LOWEST_SUITES := tests/conformance tests/test_github_provider.py tests/test_okta_provider.py \
 	tests/test_entra_provider.py tests/test_okta_oauth.py tests/test_aws_identity_center.py \
-	tests/test_aws_faults.py tests/test_apply_aws.py tests/test_gitlab_judged_base.py
+	tests/test_aws_faults.py tests/test_apply_aws.py tests/test_gitlab_judged_base.py \
+	tests/test_pagerduty_rules.py
 
 test-lowest:
 	rm -rf $(LOWEST)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from accessctl.emulators import http
 
-from tests.contracts import gcp, github, gitlab, graph, okta
+from tests.contracts import gcp, github, gitlab, graph, okta, pagerduty
 
 
 class ContractViolation(AssertionError):
@@ -34,6 +34,7 @@ def install() -> None:
     http.use_contract("gcp", gcp.contract)
     http.use_contract("graph", graph.contract)
     http.use_contract("gitlab", gitlab.contract)
+    http.use_contract("pagerduty", pagerduty.contract)
 
 
 def failure(found: list[str]) -> ContractViolation:
