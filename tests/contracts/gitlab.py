@@ -216,7 +216,25 @@ class GitLabContract:
                                 f"{request.method} with {sorted(allowed_statuses)}")
             if response.status == 204 and response.body is not None:
                 problems.append(f"{where}: a 204 carries a body")
+            problems += self._check_shape(operation, request, response)
         return problems
+
+    @staticmethod
+    def _check_shape(operation: Operation, request: Request, response: Response) -> list[str]:
+        """python-gitlab reads a list from a list operation and an object from a get, create or
+        update: the body must be that (what is inside is left to the documented examples)."""
+        if response.raw is not None or response.status == 204:
+            return []
+        if request.method == "GET" and operation.is_list:
+            wanted: type = list
+        elif operation.source.endswith(("(get)", "(create)", "(update)", "(set)")):
+            wanted = dict
+        else:
+            return []
+        if not isinstance(response.body, wanted):
+            return [f"{operation.source}: the body is not a JSON "
+                    f"{'array' if wanted is list else 'object'}"]
+        return []
 
     @staticmethod
     def _check_error(response: Response) -> list[str]:
