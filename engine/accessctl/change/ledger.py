@@ -308,8 +308,8 @@ def settle(ledger: Ledger, *, observed: Mapping[Target, frozenset[str]],
                 if pair in entries:
                     _end(entries, pair, seen_on.get(change.target), now)
             # A pair kept as `ended` (its person renamed) already stands for the removal.
-            ended = any(entries.get(pair) is not None for pair in gone)
-            if outcome.status is Status.DONE and key not in entries and not ended:
+            kept_ended = any(entries.get(pair) is not None for pair in gone)
+            if outcome.status is Status.DONE and key not in entries and not kept_ended:
                 # Kept while the platform's listing may still show it (see `settling`).
                 entries[key] = Entry(key[0], key[1], Origin.REVOKED, isoformat(now),
                                      tuple(change.requests), principal_id=principal_id,
