@@ -277,8 +277,10 @@ class GitHubVcs:
 
         base = self._client.requester.base_url
         repo = f"{base}/repos/{self.repository}"
-        probes = [("Contents: read", "to read commits and files", f"{repo}/commits"),
-                  ("Pull requests: read", "to read pull requests and reviews", f"{repo}/pulls")]
+        # Lists take per_page=1 (the cheapest answer); the team endpoint takes no parameter.
+        probes = [("Contents: read", "to read commits and files", f"{repo}/commits?per_page=1"),
+                  ("Pull requests: read", "to read pull requests and reviews",
+                   f"{repo}/pulls?per_page=1")]
         if team is not None:
             org, _, slug = team.lstrip("@").partition("/")
             probes.append(("Members: read", f"to read the members of {team}",
@@ -286,7 +288,7 @@ class GitHubVcs:
         found = []
         for permission, why, url in probes:
             try:
-                self._client.requester.requestJsonAndCheck("GET", url, parameters={"per_page": 1})
+                self._client.requester.requestJsonAndCheck("GET", url)
             except requests.exceptions.RequestException:
                 continue  # unreachable now: the run's own calls will meet it, and retry
             except GithubException as error:
