@@ -336,14 +336,19 @@ def report(args: argparse.Namespace, repo: Path) -> None:
 
     validate_cmd = [PYTHON, "-m", "accessctl.cli", "validate", "--repo", str(repo), "--now",
                     args.now]
-    # Validate and its floor alternate, so that a busy moment on a shared machine hits both.
+    plan_cmd = [PYTHON, "-m", "accessctl.cli", "plan", "--offline", "--repo", str(repo),
+                "--now", args.now]
+    # Validate, plan and the floor alternate, so that a busy moment on a shared machine hits
+    # all of them.
     validates: list[Run] = []
     floors: list[Run] = []
+    plans: list[Run] = []
     for round_ in range(max(1, args.repeat)):
-        progress(f"whole-repo validate and parse floor, round {round_ + 1}")
+        progress(f"whole-repo validate, plan --offline and parse floor, round {round_ + 1}")
         validates.append(run_process(validate_cmd, cwd=ROOT, capture=True))
+        plans.append(run_process(plan_cmd, cwd=ROOT))
         floors.append(run_process([PYTHON, "-c", FLOOR, str(repo)], cwd=ROOT))
-    validate, floor = fastest(validates), fastest(floors)
+    validate, floor, plan = fastest(validates), fastest(floors), fastest(plans)
     summary = validate.out.strip().splitlines()[-1] if validate.out.strip() else "(no output)"
     schema_tool: Run | None = None
     if not args.skip_check_jsonschema and (BIN / "check-jsonschema").exists():
@@ -394,6 +399,10 @@ def report(args: argparse.Namespace, repo: Path) -> None:
     rows += [
         Row("  validate peak memory", f"{validate.peak_mb:.0f} MB", "< 300 MB",
             validate.peak_mb < 300),
+        Row(f"plan --offline, whole repo ({n} requests)", f"{plan.seconds:.2f} s  exit "
+            f"{plan.code}"),
+        Row("  plan --offline / validate", f"{plan.seconds / validate.seconds:.2f}x", "<= 1.5x",
+            plan.seconds / validate.seconds <= 1.5),
         Row("  parse floor peak memory", f"{floor.peak_mb:.0f} MB"),
         Row("validate --changed <one file> (partial load)", f"{one_file.seconds:.2f} s",
             "< 1 s", one_file.seconds < 1.0),

@@ -219,6 +219,69 @@ def _required(schema: Mapping[str, Any]) -> dict[str, Any]:
     return {name: schema["properties"][name]["examples"][0] for name in schema.get("required", [])}
 
 
+def test_grants_look_people_up_in_bulk_then_write_once_each(graph: GraphEmulator,
+                                                            make: Make) -> None:
+    """prepare() finds 40 users in ceil(40 / 15) calls (Graph takes 15 values per `in`), so each
+    grant is then one write; a name Graph does not know is still reported by its own grant."""
+    provider = make()
+    group = graph.add_group("ops")
+    target = Target.build("entra-t", "entra", "group", {"group": group})
+    people = [f"u{n:02d}@corp.example" for n in range(40)]
+    for name in people:
+        graph.add_user(name)
+    changes = [change(Action.GRANT, target, name) for name in [*people, "nobody@corp.example"]]
+    graph.reset_log()
+    provider.prepare(changes)
+    lookups = [e for e in graph.log if e.path == "/v1.0/users"]
+    assert len(lookups) == 3 and all(e.status == 200 for e in lookups)
+    graph.reset_log()
+    outcomes = [provider.grant(c) for c in changes[:-1]]
+    assert {o.status for o in outcomes} == {Status.DONE}
+    assert [e.method for e in graph.log] == ["POST"] * 40  # no look-up left
+    with pytest.raises(NotFound, match=r"nobody@corp\.example"):
+        provider.grant(changes[-1])
+
+
+def test_the_emulator_refuses_more_than_fifteen_values_in_one_clause(
+        graph: GraphEmulator) -> None:
+    import urllib.request
+    from urllib.error import HTTPError
+    from urllib.parse import quote
+
+    names = ", ".join(f"'u{n}@corp.example'" for n in range(16))
+    url = f"{graph.base_url}/v1.0/users?$filter=" + quote(f"userPrincipalName in ({names})")
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    with pytest.raises(HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 400
+
+
+def test_calls_in_flight_spread_over_small_pools(graph: GraphEmulator) -> None:
+    """32 requests at once over the lanes: no pool holds more than its 8 connections, every
+    lane is handed back when its response is read, and later requests reuse the connections."""
+    import asyncio
+
+    import httpx
+    from accessctl.providers.http_lanes import LaneTransport
+
+    graph.set_faults(Faults(latency=0.05))
+    transport = LaneTransport()
+
+    async def run() -> list[int]:
+        async with httpx.AsyncClient(transport=transport) as client:
+            url = f"{graph.base_url}/v1.0/users"
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            for _ in range(3):
+                answers = await asyncio.gather(*(client.get(url, headers=headers)
+                                                 for _ in range(32)))
+                assert {a.status_code for a in answers} == {200}
+            return transport.in_flight()
+
+    assert asyncio.run(run()) == [0] * 8
+    assert len(graph.log) == 96
+    assert len({e.peer for e in graph.log}) <= 64  # 8 lanes x 8 connections, kept alive
+
+
 # -- the permission list, against Graph's per-route permissions --------------------------------
 KINDS = {
     "group": lambda g: {"group": g.add_group("ops")},

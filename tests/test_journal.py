@@ -82,3 +82,51 @@ def test_started_lines_go_to_the_file_only_and_settle_records_the_outcome(
     assert [(e.principal, e.outcome) for e in settled] == [("alice", "done")]
     assert read_unfinished(path) == []
     assert read_unfinished(tmp_path / "no-such.jsonl") == []
+
+
+def test_parallel_records_share_fsyncs_and_each_returns_only_once_on_disk(
+        tmp_path: Path, monkeypatch: object) -> None:
+    """Group commit: an fsync covers every line flushed before it began, so 16 threads share
+    fsyncs, yet no record returns before an fsync that began after its own line was written."""
+    import os
+    import threading
+    import time as clock
+
+    import pytest
+    from accessctl.change import audit as audit_module
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    path = tmp_path / "audit.jsonl"
+    synced_sizes: list[int] = []
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        size = os.fstat(fd).st_size  # what this fsync covers: all written before it began
+        clock.sleep(0.002)
+        real_fsync(fd)
+        synced_sizes.append(size)
+
+    monkeypatch.setattr(audit_module.os, "fsync", slow_fsync)
+    log = AuditLog(path, None)
+    late: list[str] = []
+
+    def worker(n: int) -> None:
+        for i in range(20):
+            principal = f"p{n}-{i}"
+            log.record(change_event(NOW, Outcome(change(Action.GRANT, principal), Status.DONE,
+                                                 "added"), "c1"))
+            text = path.read_text()
+            end = text.index(f'"{principal}"')
+            if not synced_sizes or max(synced_sizes) <= end:
+                late.append(principal)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log.close()
+    written = path.read_text().splitlines()
+    assert len(written) == 320 and all(json.loads(line) for line in written)
+    assert late == []
+    assert len(synced_sizes) < 320

@@ -275,3 +275,27 @@ def test_okta_yaml_in_the_working_directory_or_home_is_not_read(
                           check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "['ann@acme.example']"
+
+
+def test_grants_look_people_up_in_bulk_then_write_once_each(emulator: OktaEmulator) -> None:
+    """prepare() finds 90 users in ceil(90 / 40) filtered listings, so each grant is one write
+    (and the membership check comes from observe, not a request); a login with a quote in it
+    stays a literal, and a login Okta does not know is still reported by its own grant."""
+    group = emulator.add_group("ops")
+    logins = [f"u{n:02d}@acme.example" for n in range(89)] + ['o"brien@acme.example']
+    for login in logins:
+        emulator.add_user(login)
+    provider = make(emulator)
+    provider.observe([target(group)])
+    changes = [change(Action.GRANT, group, login) for login in logins]
+    emulator.reset_log()
+    provider.prepare([*changes, change(Action.GRANT, group, "nobody@acme.example")])
+    listings = [e for e in emulator.log if e.path == "/api/v1/users"]
+    assert len(listings) == 3 and all(e.status == 200 for e in listings)
+    emulator.reset_log()
+    assert {provider.grant(c).status for c in changes} == {Status.DONE}
+    assert [e.method for e in emulator.log] == ["PUT"] * 90
+    assert emulator.member_logins(group) == set(logins)
+    with pytest.raises(NotFound):
+        provider.grant(change(Action.GRANT, group, "nobody@acme.example"))
+    provider.close()

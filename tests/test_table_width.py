@@ -25,7 +25,8 @@ def repo(tmp_path: Path) -> Path:
 
 
 def test_piped_tables_keep_each_file_name_whole(tmp_path: Path) -> None:
-    result = invoke("plan", "--offline", "--repo", str(repo(tmp_path)))
+    # plan lists every request only with --verbose (by default it counts them)
+    result = invoke("plan", "--offline", "--verbose", "--repo", str(repo(tmp_path)))
     assert result.code == 0, result.err
     assert f"access-requests/prod-admin/{LONG}.yaml" in result.out  # one line, not folded
 

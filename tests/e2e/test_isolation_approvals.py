@@ -1,6 +1,8 @@
 """Invariant 13 with approvals read from the VCS: the GitHub emulator fails the call made for
-one request; that request is a finding and grants nothing, and every other one is still judged
-and granted. Before, the run stopped with exit 3 and granted nobody."""
+one request with an answer the engine does not expect (a 400: not a 5xx or a limit, which the
+VCS transport retries or defers, see test_vcs_rate_limits.py); that request is a finding and grants
+nothing, and every other one is still judged and granted. Before, the run stopped with exit 3
+and granted nobody."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ def two_approved_requests(world: World) -> None:
 def fail_next_call(world: World, check_calls: int) -> None:
     """Fail the first call the run makes for a request: after the start-up check of the VCS
     token's permissions (approval/vcs/access.py), one cheap read per permission."""
-    world.github.faults.script = [""] * check_calls + ["500"]
+    world.github.faults.script = [""] * check_calls + ["400"]
 
 
 def test_a_failed_approval_look_up_is_a_finding_against_that_file_only(world: World) -> None:

@@ -54,6 +54,7 @@ def converge(
     sweep_only: bool = False,
     ledgers: Mapping[str, Ledger] | None = None,
     observation: Observation | None = None,
+    hold: Collection[tuple[Target, str]] = (),
 ) -> tuple[Converged, Providers]:
     """Observe every managed target (or those of the `only` instances) and plan.
 
@@ -63,6 +64,8 @@ def converge(
     recorded find each person under the name they go by now (change/holders.py).
     With `observation` (and the `providers` that made it), the platforms are not read again:
     apply observes first, verifies what must change, then plans from the same observation.
+    Pairs in `hold` (named by requests whose approval could not be verified this run) are
+    never revoked.
     """
     made = providers or Providers(policies, environ)
     targets = {t: name for t, name in managed_targets(policies).items()
@@ -72,7 +75,7 @@ def converge(
     seen = holders(observation.observed, observation.ids)
     managed: Mapping[tuple[Target, str], Sequence[str]] = evaluation.managed
     grants: list[Grant] = list(evaluation.grants)
-    keep: Collection[tuple[Target, str]] = evaluation.unexpired if sweep_only else ()
+    keep: Collection[tuple[Target, str]] = [*(evaluation.unexpired if sweep_only else ()), *hold]
     held: list[Grant] = []
     moved: dict[tuple[Target, str], str] = {}
     if ledgers is not None:

@@ -22,7 +22,7 @@ from accessctl.change.audit_sink import SinkError
 from accessctl.change.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
 from accessctl.core.model import Action, Change, Outcome, Policies, ProviderInstance, Status, Target
 from accessctl.providers import load_module
-from accessctl.providers.base import NotFound, Provider, ProviderError
+from accessctl.providers.base import PREPARE, NotFound, Provider, ProviderError
 
 DEFAULT_CONCURRENCY = 8
 
@@ -204,6 +204,7 @@ def execute(
         audit.record(change_event(clock(), outcome, commit))
         return outcome
 
+    prepare(changes, providers)
     if concurrency <= 1 or len(changes) <= 1:
         return [work(c) for c in changes]
     queue = _Queue(changes, caps)
@@ -220,6 +221,21 @@ def execute(
         for running in [pool.submit(worker) for _ in range(min(concurrency, len(changes)))]:
             running.result()
     return [r for r in results if r is not None]
+
+
+def prepare(changes: Sequence[Change], providers: Providers) -> None:
+    """Let each provider that can look people up in bulk do so before its changes run (see
+    `providers.base.PREPARE`). A failure only costs the look-ups it would have saved."""
+    by_instance: dict[str, list[Change]] = defaultdict(list)
+    for change in changes:
+        by_instance[change.target.instance].append(change)
+    for name, mine in sorted(by_instance.items()):
+        try:
+            hook = getattr(providers.get(name), PREPARE, None)
+            if callable(hook):
+                hook(mine)
+        except Exception:  # each change looks up what this could not
+            continue
 
 
 class _Queue:

@@ -39,7 +39,7 @@ from accessctl.core.model import (
     principal_key,
 )
 from accessctl.judge.evaluate import Evaluation, State, evaluate
-from accessctl.judge.isolation import is_internal, judge_each
+from accessctl.judge.isolation import is_internal
 from accessctl.read.history import check_revision, distinct_pairs, head_commit, request_history
 from accessctl.read.load import Loaded
 from accessctl.report.render import print_changes, print_outcomes
@@ -141,16 +141,19 @@ def verify_changes(
     unjudged: Evaluation,
     observed: Mapping[Target, frozenset[str]], ledgers: Mapping[str, Ledger] | None,
     only: frozenset[str], *, targets: Collection[Target] | None = None,
-    present_only: bool = False,
+    present_only: bool = False, deferred: dict[str, str] | None = None,
 ) -> tuple[Evaluation, dict[str, Verdict], Selection]:
     """Judge with teams from the VCS, verifying the approval of only the requests whose grant
     changes now (change/backing.py): the platforms were observed first, with the requests judged
     without approval (`unjudged`, with the VCS's teams). Requests outside `targets` (reconcile:
-    the non-exclusive ones) are taken as written, as before."""
+    the non-exclusive ones) are taken as written, as before. Those the VCS could not be asked
+    about now (unreachable, out of budget) go into `deferred`, by path with why: neither granted
+    nor revoked (approval/deferral.py)."""
+    from accessctl.approval import deferral
     from accessctl.change.backing import select
 
     assert loaded.policies is not None
-    teams = verifier.team_lookup(loaded.policies)
+    teams = deferral.DeferringTeams(verifier.team_lookup(loaded.policies), loaded.policies, None)
 
     def blob_of(path: str) -> str | None:
         landing = verifier.landing(path)
@@ -160,9 +163,11 @@ def verify_changes(
                        present_only=present_only)
     by_path = {r.path: r for r in loaded.requests}
     verifier.expected = len(selection.verify)
-    verdicts, unverified = judge_each(
-        (by_path[p] for p in selection.verify), "verifying its approval",
-        lambda request: verifier.verify(request, now))
+    verdicts, unverified, waiting = deferral.verify_each(
+        (by_path[p] for p in selection.verify), lambda request: verifier.verify(request, now),
+        None)
+    if deferred is not None:
+        deferred.update(waiting)
     approved: dict[str, bool] = {}
     if targets is not None:
         approved = {path: True for path in by_path}
@@ -170,10 +175,51 @@ def verify_changes(
     approved.update({p: True for p in selection.trusted})
     approved.update({path: v.approved for path, v in verdicts.items()})
     # A request that could not be judged or verified stays INVALID when judged again.
-    failed = {f.location.path: f for f in [*unjudged.findings, *unverified] if is_internal(f)}
+    failed = {f.location.path: f for f in [*unjudged.findings, *unverified]
+              if is_internal(f) and f.location.path not in waiting}
     rejudged = evaluate(loaded.policies, loaded.requests, now, approved=approved,
                         teams=teams, ended=ended, failed=failed)
+    if deferred is not None:
+        deferred.update(deferral.deferred_by_teams(rejudged, loaded.policies, teams.unanswered,
+                                                   now))
     return rejudged, verdicts, selection
+
+
+def held(evaluation: Evaluation, deferred: dict[str, str]) -> set[tuple[Target, str]]:
+    from accessctl.approval.deferral import held_pairs
+
+    return held_pairs(evaluation, deferred) if deferred else set()
+
+
+def report_deferred(env: Environment, deferred: dict[str, str]) -> None:
+    from accessctl.approval.deferral import describe
+
+    for path, why in sorted(deferred.items()):
+        env.stderr.write(f"deferred: {escape(describe(path, why))}\n")
+
+
+def deferred_events(evaluation: Evaluation, deferred: dict[str, str], time: datetime,
+                    commit: str | None) -> list[Event]:
+    """One `verify` event per deferred request, outcome `deferred`: on record that it was
+    neither granted nor revoked, and why."""
+    events = []
+    for path, why in sorted(deferred.items()):
+        judgement = evaluation.judgements.get(path)
+        events.append(Event(
+            time=time, action="verify", outcome="deferred", request=path,
+            entitlement=judgement.request.entitlement if judgement else None,
+            principal=judgement.principal if judgement else None,
+            provider=judgement.target.instance if judgement and judgement.target else None,
+            target=judgement.target.display if judgement and judgement.target else None,
+            commit=commit, error=why))
+    return events
+
+
+def all_deferred(evaluation: Evaluation, only: frozenset[str], why: str) -> dict[str, str]:
+    """With no VCS client at all: every live request in scope, deferred for `why`."""
+    return {path: why for path, j in evaluation.judgements.items()
+            if j.state in (State.ACTIVE, State.PENDING) and j.target is not None
+            and (not only or j.target.instance in only)}
 
 
 def confirmed_grants(evaluation: Evaluation, verdicts: Mapping[str, Verdict],
@@ -301,6 +347,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     evaluation = judge(loaded, now, ended=ended)
     verdicts: dict[str, Verdict] = {}
     verifier: Verifier | None = None
+    deferred: dict[str, str] = {}
 
     @functools.cache
     def sweep_verifier() -> Verifier:
@@ -317,16 +364,34 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     audit_file = options.audit_file or options.repo / DEFAULT_AUDIT_FILE
     store = store_for(options.repo, env.environ, options.ledger_remote)
     if Action.GRANT in actions and not options.skip_approval:
+        from accessctl.approval import deferral
+        from accessctl.approval.deferral import DeferringTeams
         from accessctl.approval.vcs import access
+        from accessctl.approval.vcs.transport import VcsDeferral
         from accessctl.approval.verify import denials_file
 
         # Approvals are verified after the platforms are observed, for what changes only.
-        verifier = make_verifier(env, options.vcs_kind, options.repo, denials_file(audit_file),
-                                 store)
-        # Apply may comment and ask for reviews (break-glass): every permission, checked first.
-        access.require(verifier.vcs, loaded.policies, writes=True)
-        evaluation = evaluate(loaded.policies, loaded.requests, now,
-                              teams=verifier.team_lookup(loaded.policies), ended=ended)
+        try:
+            verifier = make_verifier(env, options.vcs_kind, options.repo,
+                                     denials_file(audit_file), store)
+            # Apply may comment and ask for reviews (break-glass): every permission, checked
+            # first.
+            access.require(verifier.vcs, loaded.policies, writes=True)
+        except VcsDeferral as error:
+            # No VCS at all this run: nothing is approved, and every live request waits, its
+            # pair kept as it is; what expired or was deleted still ends.
+            teams = DeferringTeams(None, loaded.policies, str(error))
+            unjudged = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
+            deferred = all_deferred(unjudged, frozenset(options.providers), str(error))
+            deferred |= deferral.deferred_by_teams(unjudged, loaded.policies, teams.unanswered,
+                                                   now)
+            evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams,
+                                  ended=ended, approved={})
+        else:
+            evaluation = evaluate(
+                loaded.policies, loaded.requests, now, ended=ended,
+                teams=DeferringTeams(verifier.team_lookup(loaded.policies), loaded.policies,
+                                     None))
     elif Action.GRANT not in actions:
         # Break-glass grants stand only until their review deadline unless ratified: the one
         # thing the sweep asks the VCS about (and only when a deadline may have passed).
@@ -348,8 +413,13 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     if Action.GRANT not in actions and (options.vcs_kind or detect(env.environ)):
         # The sweep removes only what expired whatever the teams say; with the VCS at hand its
         # view of live grants (for expiry notices and the summary) uses the real teams too.
-        teams = sweep_verifier().team_lookup(loaded.policies)
+        from accessctl.approval.deferral import teams_for_sweep
+
+        teams = teams_for_sweep(sweep_verifier, loaded.policies)
         evaluation = evaluate(loaded.policies, loaded.requests, now, teams=teams, ended=ended)
+        for why in sorted(set(teams.unanswered.values())):
+            env.stderr.write(f"warning: teams not read ({escape(why)}): the requests they "
+                             "decide are kept as they are until the next run\n")
     unknown = sorted(set(options.providers) - set(loaded.policies.providers))
     if unknown:
         raise ConfigError(f"--provider {', '.join(unknown)}: not in policies/providers.yaml")
@@ -357,18 +427,19 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     converged, providers = converge(loaded.policies, evaluation, env.environ,
                                     only=frozenset(options.providers),
                                     sweep_only=Action.GRANT not in actions,
-                                    ledgers=ledgers)
+                                    ledgers=ledgers, hold=held(evaluation, deferred))
     blobs: dict[str, str] = {}
     confirmed: list[tuple[Target, str, tuple[str, ...], datetime | None]] = []
     if verifier is not None:
         observed = converged.observation.observed
         evaluation, verdicts, selection = verify_changes(
             loaded, now, verifier, ended, evaluation, observed, ledgers,
-            frozenset(options.providers))
+            frozenset(options.providers), deferred=deferred)
         converged, providers = converge(loaded.policies, evaluation, env.environ,
                                         only=frozenset(options.providers), ledgers=ledgers,
                                         providers=providers,
-                                        observation=converged.observation)
+                                        observation=converged.observation,
+                                        hold=held(evaluation, deferred))
         for note in verifier.notes:
             env.stderr.write(f"notice: {escape(note)}\n")
         for path in [*selection.trusted, *(p for p, v in verdicts.items() if v.approved)]:
@@ -393,13 +464,15 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     # not read or judge at all is reported by both, and fails the run (invariant 13).
     judged = evaluation.findings if Action.GRANT in actions else [
         f for f in evaluation.findings if is_internal(f)]
-    invalid = [f for f in loaded.findings + judged if f.severity.value == "error"]
+    invalid = [f for f in loaded.findings + judged if f.severity.value == "error"
+               and f.location.path not in deferred]
     for finding in invalid:
         env.stderr.write(f"skipped: {escape(str(finding.location))}: {escape(finding.message)}\n")
+    report_deferred(env, deferred)
     if not options.confirm:
         print_changes(env.stderr, changes, "Dry run: changes that --confirm would make")
         failed = bool(converged.observation.failures) or bool(denied) or bool(invalid)
-        ctx.exit(1 if failed else 0)
+        ctx.exit(1 if failed or deferred else 0)
     audit = AuditLog(audit_file, env.stdout, approval_skipped=options.skip_approval,
                      sink=audit_sink.open_sink(options.audit_sink, env.environ, env.clock()))
     try:
@@ -416,7 +489,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
             for warning in store.warnings if store is not None else []:
                 env.stderr.write(f"warning: {warning}\n")
         for path, judgement in sorted(evaluation.judgements.items()):
-            if Action.GRANT not in actions or not invalid \
+            if Action.GRANT not in actions or not invalid or path in deferred \
                     or judgement.state is not State.INVALID \
                     or judgement.request.expires_at <= now:
                 continue
@@ -424,6 +497,8 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
                 time=env.clock(), action="deny", outcome="invalid", request=path,
                 entitlement=judgement.request.entitlement, principal=judgement.principal,
                 commit=commit, error="; ".join(f.message for f in judgement.findings)))
+        for event in deferred_events(evaluation, deferred, env.clock(), commit):
+            audit.record(event)
         for name, why in sorted(converged.observation.failures.items()):
             audit.record(Event(time=env.clock(), action="observe", outcome="failed",
                                provider=name, commit=commit, error=why))
@@ -464,7 +539,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
                          f"after their expiry (worst {format_duration(late[-1])})\n")
     if Action.GRANT not in actions and not failed:
         keep_heartbeat(options, outcomes, now, env)
-    ctx.exit(1 if failed or invalid or denied or late else 0)
+    ctx.exit(1 if failed or invalid or denied or late or deferred else 0)
 
 
 def settle_earlier_runs(audit: AuditLog, converged: Converged, changes: list[Change],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -11,7 +13,10 @@ from accessctl.change.ledger_store import store_for
 from accessctl.commands.common import environment, judge, load, now_option, repo_option, resolve_now
 from accessctl.commands.mutate import history_requests, read_ledgers
 from accessctl.core.errors import FindingsError
+from accessctl.core.model import Change, Grant, Policies
+from accessctl.judge.evaluate import Evaluation
 from accessctl.judge.isolation import write_internal_errors
+from accessctl.report import plan_output
 from accessctl.report.render import print_changes, print_controls, print_grants, print_requests
 
 
@@ -20,9 +25,17 @@ from accessctl.report.render import print_changes, print_controls, print_grants,
 @now_option
 @click.option("--offline", is_flag=True,
               help="Do not contact any platform: show requests and desired grants only.")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: every request, grant and change, and the counts.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Text: list every request and desired grant, not only the counts.")
 @click.pass_context
-def command(ctx: click.Context, repo: Path, now_text: str | None, offline: bool) -> None:
-    """Show desired grants, and with platforms reachable, the changes apply/revoke would make."""
+def command(ctx: click.Context, repo: Path, now_text: str | None, offline: bool, output: str,
+            verbose: bool) -> None:
+    """Show desired grants, and with platforms reachable, the changes apply/revoke would make.
+
+    By default requests and grants are counted (by entitlement and state) and the changes are
+    listed in full; --verbose lists every row, --format json holds everything."""
     env = environment(ctx)
     now = resolve_now(now_text, env)
     loaded = load(repo)
@@ -31,16 +44,20 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, offline: bool)
     evaluation = judge(loaded, now)
     # A request that could not be judged is shown as invalid; the rest of the plan stands.
     broken = write_internal_errors(env.stderr, evaluation.findings)
-    print_requests(env.stdout, evaluation)
-    print_controls(env.stdout, loaded.policies, evaluation)
-    print_grants(env.stdout, evaluation.grants)
     if offline:
-        env.stdout.write("offline: platforms were not contacted, so no changes are shown\n")
+        show(env.stdout, output, verbose, loaded.policies, evaluation, None)
+        if output == "text":
+            env.stdout.write("offline: platforms were not contacted, so no changes are shown\n")
         ctx.exit(1 if broken else 0)
+    wanted = evaluation
     evaluation = judge(loaded, now, ended=history_requests(repo, env))
     ledgers = read_ledgers(store_for(repo, env.environ), tuple(loaded.policies.providers), env)
     converged, providers = converge(loaded.policies, evaluation, env.environ, ledgers=ledgers)
     providers.close()
+    show(env.stdout, output, verbose, loaded.policies, wanted, converged.plan.changes,
+         converged.observation.failures, converged.standing)
+    if output == "json":
+        ctx.exit(1 if converged.observation.failures or broken else 0)
     print_changes(env.stdout, converged.plan.changes, "Changes")
     for grant in converged.standing:
         env.stdout.write(f"{grant.person} already holds {grant.entitlement} "
@@ -50,3 +67,20 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, offline: bool)
         env.stdout.write(f"unreachable: {name}: {why}\n")
     if converged.observation.failures or broken:
         ctx.exit(1)
+
+
+def show(stream: TextIO, output: str, verbose: bool, policies: Policies, evaluation: Evaluation,
+         changes: Sequence[Change] | None, unreachable: Mapping[str, str] | None = None,
+         standing: Sequence[Grant] = ()) -> None:
+    """Everything but the changes table: JSON (changes included), or text, counted or in full."""
+    counts = plan_output.summary(evaluation, changes, unreachable, standing)
+    if output == "json":
+        stream.write(plan_output.as_json(evaluation, changes, counts))
+        return
+    if verbose:
+        print_requests(stream, evaluation)
+    else:
+        plan_output.print_summary(stream, counts)
+    print_controls(stream, policies, evaluation)
+    if verbose:
+        print_grants(stream, evaluation.grants)

@@ -316,6 +316,16 @@ class GitHubEmulator(Emulator):
         self.objects: GitObjects = {}
         """Every commit, tree and blob, by its git object ID."""
         self._templates: list[tuple[str, str]] = []
+        self.rate_limit = RATE_LIMIT
+        """Requests allowed per window (`set_budget`); the primary rate limit."""
+        self.rate_used = 0
+        self.rate_reset = int(time.time()) + 3600
+        self.exhausted_status = 403
+        """GitHub answers a spent primary limit with 403 or 429 (both documented)."""
+        self.limited = 0
+        """Requests answered as rate limited (primary or secondary)."""
+        self.secondary: list[int] = []
+        """Scripted secondary limits: each item answers one request 403 with that Retry-After."""
         self._register_routes()
         self.add_user(login)
         self.add_token(token, login)
@@ -419,6 +429,17 @@ class GitHubEmulator(Emulator):
         self._log("?", "?", None, response)
         return response
 
+    def set_budget(self, limit: int, reset_in: float = 3600.0, status: int = 403,
+                   used: int = 0) -> None:
+        """A primary rate-limit window of `limit` requests, `used` of them already spent (by
+        someone else), resetting `reset_in` seconds from now; past it, requests are answered
+        `status` (403 or 429) with x-ratelimit-remaining: 0 and GitHub's documented message.
+        The next window is `limit` requests again."""
+        with self.lock:
+            self.rate_limit, self.rate_used = limit, used
+            self.rate_reset = int(time.time() + reset_in)
+            self.exhausted_status, self.limited = status, 0
+
     def dispatch(self, request: Request) -> Response:
         path = request.path[len(API):] if request.path.startswith(API) else request.path
         route = self._template_for(request.method, path)
@@ -427,6 +448,8 @@ class GitHubEmulator(Emulator):
             message = ("Requires authentication" if not request.headers.get("authorization")
                        else "Bad credentials")
             response = Response(401, self.error_body(401, message))
+        elif (limited := self._limited(path)) is not None:
+            response = limited
         elif (refused := self._lacks_permission(request, route)) is not None:
             response = refused
         else:
@@ -434,6 +457,33 @@ class GitHubEmulator(Emulator):
         response.headers = {**self._rate_headers(), **response.headers}
         self._log(request.method, path, route, response)
         return response
+
+    def _limited(self, path: str) -> Response | None:
+        """The rate-limited answer this request gets, if any (GET /rate_limit is free)."""
+        if path == "/rate_limit":
+            return None
+        with self.lock:
+            if time.time() >= self.rate_reset:
+                self.rate_used, self.rate_reset = 0, int(time.time()) + 3600
+            if self.secondary:
+                wait = self.secondary.pop(0)
+                self.limited += 1
+                return Response(403, self.error_body(
+                    403, "You have exceeded a secondary rate limit. Please wait a few minutes "
+                         "before you try again. If you reach out to GitHub Support for help, "
+                         "please include the request ID 0000:0000:000000:000000:00000000."),
+                    {"retry-after": str(wait)})
+            if self.rate_used >= self.rate_limit:
+                self.limited += 1
+                return Response(self.exhausted_status, {
+                    "message": "API rate limit exceeded for user ID 1. If you reach out to "
+                               "GitHub Support for help, please include the request ID "
+                               "0000:0000:000000:000000:00000000.",
+                    "documentation_url": "https://docs.github.com/rest/overview/"
+                                         "rate-limits-for-the-rest-api",
+                    "status": str(self.exhausted_status)}, self._rate_headers(remaining=0))
+            self.rate_used += 1
+        return None
 
     def _template_for(self, method: str, path: str) -> str | None:
         for known_method, template in self._templates:
@@ -472,12 +522,13 @@ class GitHubEmulator(Emulator):
         return self.accounts[_key(login)]
 
     def _rate_headers(self, remaining: int | None = None) -> dict[str, str]:
-        used = len(self.responses) + 1
-        left = max(RATE_LIMIT - used, 0) if remaining is None else remaining
+        with self.lock:
+            used, limit, reset = self.rate_used, self.rate_limit, self.rate_reset
+        left = max(limit - used, 0) if remaining is None else remaining
         return {
-            "x-ratelimit-limit": str(RATE_LIMIT),
+            "x-ratelimit-limit": str(limit),
             "x-ratelimit-remaining": str(left),
-            "x-ratelimit-reset": str(int(time.time()) + 3600),
+            "x-ratelimit-reset": str(reset),
             "x-ratelimit-used": str(used),
             "x-ratelimit-resource": "core",
             "X-GitHub-Media-Type": "github.v3; format=json",
@@ -942,7 +993,7 @@ class GitHubEmulator(Emulator):
 
     def _rate_limit(self, request: Request) -> JSON:
         headers = self._rate_headers()
-        core = {"limit": RATE_LIMIT, "remaining": int(headers["x-ratelimit-remaining"]),
+        core = {"limit": self.rate_limit, "remaining": int(headers["x-ratelimit-remaining"]),
                 "reset": int(headers["x-ratelimit-reset"]),
                 "used": int(headers["x-ratelimit-used"])}
         search = {"limit": 30, "remaining": 30, "reset": core["reset"], "used": 0}

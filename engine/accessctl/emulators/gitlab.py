@@ -33,6 +33,7 @@ import hashlib
 import itertools
 import math
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -226,6 +227,18 @@ APPROVAL_SETTINGS: dict[str, type] = {
 """The project-level merge request approval settings (`GET/POST /projects/:id/approvals`)."""
 
 
+def _throttle_headers(limit: int, used: int, reset: float) -> dict[str, str]:
+    at = datetime.fromtimestamp(reset, UTC)
+    return {
+        "RateLimit-Name": "throttle_authenticated_api",
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Observed": str(used),
+        "RateLimit-Remaining": str(max(limit - used, 0)),
+        "RateLimit-Reset": str(math.ceil(reset)),
+        "RateLimit-ResetTime": format_datetime(at, usegmt=True),
+    }
+
+
 # -- the emulator ---------------------------------------------------------------------------------
 class GitLabEmulator(Emulator):
     name = "gitlab"
@@ -250,6 +263,13 @@ class GitLabEmulator(Emulator):
         root = self.add_user("root", "Administrator", is_admin=True)
         self.tokens[token] = root
         self.token = token
+        self.budget: int | None = None
+        """Authenticated API requests allowed per `budget_period` (None: no throttle)."""
+        self.budget_period = 60.0
+        self.budget_used = 0
+        self._budget_start = 0.0
+        self.throttled = 0
+        """Requests answered 429 because the budget was spent."""
         self._register_routes()
 
     def _register_routes(self) -> None:
@@ -329,6 +349,39 @@ class GitLabEmulator(Emulator):
                                          "by the access token.",
                     "scope": "api"})
             return self.users[user_id]
+
+    # -- the API budget (Rack::Attack's authenticated API throttle) -----------------------------
+    def set_budget(self, limit: int | None, period: float = 60.0, used: int = 0) -> None:
+        """Allow `limit` API requests per `period` seconds from now on, `used` of them already
+        spent by someone else (None: unthrottled). Every answer then carries GitLab's
+        RateLimit-* headers; past the limit, 429 with Retry-After until the period ends, as
+        GitLab's throttle answers."""
+        with self.lock:
+            self.budget, self.budget_period = limit, period
+            self.budget_used, self.throttled = used, 0
+            self._budget_start = time.time()
+
+    def dispatch(self, request: Request) -> Response:
+        if self.budget is None or not request.path.startswith(API):
+            return super().dispatch(request)
+        with self.lock:
+            now = time.time()
+            if now - self._budget_start >= self.budget_period:
+                self._budget_start, self.budget_used = now, 0
+            self.budget_used += 1
+            used, limit = self.budget_used, self.budget
+            reset = self._budget_start + self.budget_period
+        headers = _throttle_headers(limit, used, reset)
+        if used > limit:
+            with self.lock:
+                self.throttled += 1
+            return Response(429, None, {
+                "Content-Type": "text/plain",
+                "Retry-After": str(max(1, math.ceil(reset - now))), **headers,
+            }, raw=b"Retry later\n")
+        response = super().dispatch(request)
+        response.headers = {**headers, **response.headers}
+        return response
 
     def _token_self(self, request: Request, actor: User) -> JSON:
         """`GET /personal_access_tokens/self`: the token describing itself (GitLab 15.5+)."""

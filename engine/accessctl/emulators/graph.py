@@ -248,6 +248,26 @@ def check_declared(body: Any, type_name: str) -> None:
         check_declared(body.get("expiration"), "expirationPattern")
 
 
+IN_LIMIT = 15
+"""Graph refuses more than 15 values in one `in (...)` clause."""
+
+
+def _literal(text: str, position: int) -> tuple[str, int]:
+    """The OData string literal whose opening quote is just before `position` (a quote inside
+    is written as two), and the position after its closing quote."""
+    literal: list[str] = []
+    while True:
+        quote_at = text.find("'", position)
+        if quote_at < 0:
+            raise _error(400, "BadRequest", f"Unterminated string literal in filter {text!r}.")
+        literal.append(text[position:quote_at])
+        if text.startswith("''", quote_at):
+            literal.append("'")
+            position = quote_at + 2
+            continue
+        return "".join(literal), quote_at + 1
+
+
 def parse_filter(text: str, allowed: Iterable[str]) -> dict[str, str]:
     """Parse `prop eq 'literal' [and prop eq 'literal']...`, the only OData form served here.
 
@@ -263,20 +283,7 @@ def parse_filter(text: str, allowed: Iterable[str]) -> dict[str, str]:
         if not match or match.group(1) not in allowed_names:
             raise _error(400, "Request_UnsupportedQuery", f"Unsupported or invalid query filter "
                          f"clause specified: {text!r}.")
-        position = match.end()
-        literal: list[str] = []
-        while True:
-            quote_at = text.find("'", position)
-            if quote_at < 0:
-                raise _error(400, "BadRequest", f"Unterminated string literal in filter {text!r}.")
-            literal.append(text[position:quote_at])
-            if text.startswith("''", quote_at):
-                literal.append("'")
-                position = quote_at + 2
-                continue
-            position = quote_at + 1
-            break
-        result[match.group(1)] = "".join(literal)
+        result[match.group(1)], position = _literal(text, match.end())
         rest = re.compile(r"\s+and\s+").match(text, position)
         if rest:
             position = rest.end()
@@ -284,6 +291,37 @@ def parse_filter(text: str, allowed: Iterable[str]) -> dict[str, str]:
         if text[position:].strip():
             raise _error(400, "Request_UnsupportedQuery", f"Unsupported filter {text!r}.")
         return result
+
+
+def parse_in_filter(text: str, allowed: Iterable[str]) -> tuple[str, list[str]] | None:
+    """Parse `prop in ('a', 'b', ...)` (None: not that form). More than `IN_LIMIT` values are
+    refused, as Graph refuses them."""
+    match = re.compile(r"\s*(\w+)\s+in\s*\(").match(text)
+    if not match:
+        return None
+    if match.group(1) not in set(allowed):
+        raise _error(400, "Request_UnsupportedQuery", f"Unsupported or invalid query filter "
+                     f"clause specified: {text!r}.")
+    values: list[str] = []
+    position = match.end()
+    while True:
+        opening = re.compile(r"\s*'").match(text, position)
+        if not opening:
+            raise _error(400, "BadRequest", f"Invalid filter {text!r}.")
+        value, position = _literal(text, opening.end())
+        values.append(value)
+        after = re.compile(r"\s*([,)])").match(text, position)
+        if not after:
+            raise _error(400, "BadRequest", f"Invalid filter {text!r}.")
+        position = after.end()
+        if after.group(1) == ")":
+            break
+    if text[position:].strip():
+        raise _error(400, "Request_UnsupportedQuery", f"Unsupported filter {text!r}.")
+    if len(values) > IN_LIMIT:
+        raise _error(400, "Request_UnsupportedQuery", f"The number of values in an 'in' "
+                     f"clause ({len(values)}) exceeds the limit of {IN_LIMIT}.")
+    return match.group(1), values
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None
@@ -548,7 +586,13 @@ class GraphEmulator(Emulator):
         with self.lock:
             users = list(self.users.values())
             text = request.arg("$filter")
-            if text is not None:
+            listed = parse_in_filter(text, ("mail", "userPrincipalName")) if text else None
+            if listed is not None:
+                field_name = _USER_FIELDS[listed[0]]
+                names = {v.casefold() for v in listed[1]}
+                users = [u for u in users
+                         if (getattr(u, field_name) or "").casefold() in names]
+            elif text is not None:
                 wanted = parse_filter(text, ("mail", "userPrincipalName"))
                 users = [
                     u for u in users

@@ -68,6 +68,8 @@ class LoggedRequest:
     status: int
     body: bytes
     headers: dict[str, str]
+    peer: str = ""
+    """The client's address and port: one per connection it opened."""
 
 
 Handler = Callable[[Request], Response | JSON]
@@ -208,6 +210,10 @@ class Emulator:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: more clients connecting at once (a run at
+    # --concurrency 32 opening its connections) lose their SYN and retry a second later.
+    request_queue_size = 128
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gave up (a timeout test, a killed process) is not the server's error.
         import sys
@@ -254,9 +260,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _record(self, request: Request, query: str, status: int) -> None:
         with self.owner.lock:
+            host, port = self.client_address[:2]
             self.owner.log.append(
                 LoggedRequest(request.method, request.path, query, status, request.body,
-                              request.headers)
+                              request.headers, f"{host}:{port}")
             )
 
     def _send(self, response: Response) -> None:

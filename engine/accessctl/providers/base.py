@@ -47,6 +47,13 @@ class Provider(Protocol):
         ...
 
 
+PREPARE = "prepare"
+"""An optional provider method, `prepare(changes: Sequence[Change]) -> None`, that the runner
+calls once per instance before making its changes: a platform that can look many people up in
+one call warms its caches there, so that each change is one write. Best effort: what it could
+not look up, each change looks up itself."""
+
+
 class KnowsIds(Protocol):
     """What a provider adds where its platform gives people immutable ids (all but GCP).
 

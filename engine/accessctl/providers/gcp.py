@@ -26,11 +26,11 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from accessctl.core.model import Change, Outcome, ProviderInstance, Status, Target, isoformat
+from accessctl.core.retry_after import retry_after
 from accessctl.providers.base import NotFound, ProviderError, principal_key
 
 PLATFORM = "gcp"
@@ -592,16 +592,7 @@ class _EtagConflict(Exception):
 
 
 def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 0.0)
-    except (TypeError, ValueError):
-        return None
+    return retry_after(value, datetime.now(UTC))
 
 
 @contextmanager

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from accessctl.core.model import Change, Outcome, ProviderInstance, Status, Target
+from accessctl.core.retry_after import retry_after, until_reset
 from accessctl.providers.base import NotFound, ProviderError, principal_key
 from accessctl.providers.observed import ObservedMembers
 
@@ -658,13 +659,11 @@ def _collaborator_rank(user: Any) -> int:
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait: Retry-After, else the primary limit's reset when nothing remains."""
-    try:
-        if headers.get("retry-after"):
-            return max(0.0, float(headers["retry-after"]))
-        if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
-            return max(0.0, float(headers["x-ratelimit-reset"]) - time.time())
-    except ValueError:
-        return None
+    now = datetime.now(UTC)
+    if headers.get("retry-after"):
+        return retry_after(headers["retry-after"], now)
+    if headers.get("x-ratelimit-remaining") == "0":
+        return until_reset(headers.get("x-ratelimit-reset"), now)
     return None
 
 

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
 from accessctl.core.model import Change, Outcome, ProviderInstance, Status, Target, utc
+from accessctl.core.retry_after import retry_after, until_reset
 from accessctl.providers.base import NotFound, ProviderError, principal_key
 from accessctl.providers.observed import ObservedMembers
 
@@ -181,16 +181,11 @@ class GitLabProvider:
         """python-gitlab's errors carry no headers, so keep the wait a 429 asked for."""
         if response.status_code != 429:
             return
-        wait: float | None = None
         headers = response.headers
-        try:
-            if headers.get("Retry-After"):
-                wait = float(headers["Retry-After"])
-            elif headers.get("RateLimit-Reset"):
-                wait = max(0.0, float(headers["RateLimit-Reset"]) - time.time())
-        except ValueError:
-            wait = None
-        self._last.retry_after = wait
+        now = datetime.now(UTC)
+        self._last.retry_after = (retry_after(headers["Retry-After"], now)
+                                  if headers.get("Retry-After")
+                                  else until_reset(headers.get("RateLimit-Reset"), now))
 
     def _call(self, subject: str, call: Callable[[], T]) -> T:
         """Run one SDK call, mapping its failures to the engine's errors."""

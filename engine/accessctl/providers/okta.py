@@ -30,10 +30,12 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from accessctl.core.model import Change, Outcome, ProviderInstance, Status, Target
+from accessctl.core.model import Action, Change, Outcome, ProviderInstance, Status, Target
+from accessctl.core.retry_after import retry_after, until_reset
 from accessctl.providers.background_loop import BackgroundLoop
 from accessctl.providers.base import NotFound, ProviderError, principal_key
 from accessctl.providers.observed import ObservedMembers
@@ -49,6 +51,8 @@ TOKEN_RENEWAL_MINUTES = 5
 """The SDK fetches a new access token this long before the current one expires (its default,
 pinned here so that a run never sends a token that expires in flight)."""
 DEFAULT_PAGE_SIZE = 200
+LOGINS_PER_LOOKUP = 40
+"""Logins per bulk look-up: 40 `profile.login eq "..."` clauses keep the URL near 2 KB."""
 _MAX_PAGES = 100_000  # a server that keeps answering `rel="next"` must not loop us forever
 _ID_LIKE = re.compile(r"^[A-Za-z0-9]{1,64}$")
 
@@ -254,6 +258,34 @@ class OktaProvider:
         return Outcome(change, Status.DONE, f"added to Okta group {group.name}",
                        principal_id=user_id)
 
+    def prepare(self, changes: Sequence[Change]) -> None:
+        """Look up in bulk the users these grants name (`filter=profile.login eq ... or ...`,
+        LOGINS_PER_LOOKUP a call, the calls side by side): a grant is then one write, not a
+        look-up and a write. Revokes need none: observe gave the members' ids."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        wanted = {principal_key(c.principal): c.principal for c in changes
+                  if c.action is Action.GRANT and principal_key(c.principal) not in self._users}
+        names = sorted(wanted.values())
+        chunks = [names[i:i + LOGINS_PER_LOOKUP]
+                  for i in range(0, len(names), LOGINS_PER_LOOKUP)]
+        if not chunks:
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(chunks))) as pool:
+            found = list(pool.map(self._users_with_logins, chunks))
+        for users in found:
+            for user in users:
+                key = principal_key(_login_of(user))
+                if key in wanted and getattr(user, "id", None):
+                    self._users.setdefault(key, str(user.id))
+
+    def _users_with_logins(self, logins: Sequence[str]) -> list[Any]:
+        expression = " or ".join(f'profile.login eq "{_search_literal(login)}"'
+                                 for login in logins)
+        return self._all_pages(
+            lambda c, after: c.list_users(filter=expression, after=after, limit=200),
+            f"{len(logins)} Okta users")
+
     def revoke(self, change: Change) -> Outcome:
         group = self._group(change.target)
         self._require_writable(group)
@@ -304,8 +336,7 @@ class OktaProvider:
 
     def _group_by_name(self, name: str) -> _Group:
         # The name goes into a search expression: escape it the way Okta's grammar reads strings.
-        literal = name.replace("\\", "\\\\").replace('"', '\\"')
-        expression = f'profile.name eq "{literal}"'
+        expression = f'profile.name eq "{_search_literal(name)}"'
         matches = [
             group for group in map(_group_of, self._all_pages(
                 lambda c, after: c.list_groups(search=expression, after=after, limit=200),
@@ -664,24 +695,23 @@ def _seconds_to_reset(headers: Mapping[str, str]) -> float | None:
     reset = _header(headers, "X-Rate-Limit-Reset")
     if reset is None:
         return _retry_after(headers)
-    try:
-        reset_at = float(reset)
-    except ValueError:
-        return None
     date = _header(headers, "Date")
-    now = time.time()
+    now = datetime.now(UTC)
     if date:
         with contextlib.suppress(TypeError, ValueError):
-            now = parsedate_to_datetime(date).timestamp()
-    return max(reset_at - now, 0.0) + 1.0  # the reset has one-second granularity
+            now = parsedate_to_datetime(date)
+    wait = until_reset(reset, now)
+    return None if wait is None else wait + 1.0  # the reset has one-second granularity
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = _header(headers, "Retry-After")
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:
-        return None
+    return retry_after(_header(headers, "Retry-After"), datetime.now(UTC))
+
+
+def _search_literal(value: str) -> str:
+    """A string inside a search or filter expression's quotes, escaped as Okta's grammar reads
+    it: a quote or backslash in a login cannot end the literal."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _group_of(found: Any) -> _Group:

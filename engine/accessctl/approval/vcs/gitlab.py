@@ -42,6 +42,7 @@ from typing import Any
 from accessctl.approval.codeowners import LOCATIONS, ROLE_PREFIX
 from accessctl.approval.vcs import local_git
 from accessctl.approval.vcs.base import RATIFY, PullRequest, Review, ReviewState
+from accessctl.approval.vcs.transport import Budget, BudgetSettings, mount, settings_from
 from accessctl.core.errors import ConfigError
 
 ROLES = {"@@developer": 30, "@@maintainer": 40, "@@owner": 50}
@@ -111,11 +112,16 @@ class GitLabVcs:
     kind = "gitlab"
 
     def __init__(self, project: str, token: str, url: str = "https://gitlab.com",
-                 default_branch: str | None = None, checkout: Path | None = None) -> None:
+                 default_branch: str | None = None, checkout: Path | None = None,
+                 budget: Budget | None = None) -> None:
         import gitlab
         from gitlab.exceptions import GitlabGetError
 
+        # python-gitlab's own retries are off: the budget adapter under it retries, waits out
+        # limits and keeps the reserve (transport.py).
         self._client = gitlab.Gitlab(url, private_token=token, retry_transient_errors=False)
+        self.budget = budget or Budget(BudgetSettings("GitLab", url, "GITLAB_TOKEN"))
+        mount(self._client.session, self.budget)
         try:
             self._project = self._client.projects.get(project)
         except GitlabGetError as error:
@@ -404,7 +410,8 @@ class GitLabVcs:
 def from_environment(environ: Mapping[str, str]) -> GitLabVcs:
     """GitLab CI sets the project and API URL; the token is a project access token."""
     project = environ.get("CI_PROJECT_ID") or environ.get("CI_PROJECT_PATH")
-    token = environ.get("ACCESSCTL_VCS_TOKEN") or environ.get("GITLAB_TOKEN")
+    variable = "ACCESSCTL_VCS_TOKEN" if environ.get("ACCESSCTL_VCS_TOKEN") else "GITLAB_TOKEN"
+    token = environ.get(variable)
     if not project or not token:
         raise ConfigError("GitLab needs CI_PROJECT_ID and ACCESSCTL_VCS_TOKEN (a project "
                           "access token, Reporter, with the `api` scope where the engine comments "
@@ -414,4 +421,5 @@ def from_environment(environ: Mapping[str, str]) -> GitLabVcs:
     # GitLab CI clones the repository into CI_PROJECT_DIR: commits found there need no API call.
     checkout = environ.get("CI_PROJECT_DIR")
     return GitLabVcs(project, token, url, environ.get("ACCESSCTL_DEFAULT_BRANCH"),
-                     Path(checkout) if checkout else None)
+                     Path(checkout) if checkout else None,
+                     Budget(settings_from(environ, "GitLab", url, variable)))
