@@ -353,3 +353,85 @@ def test_a_national_cloud_credential_asks_its_own_authority() -> None:
     # azure-identity keeps the authority on the credential (or its client): no token request.
     held = vars(credential).get("_authority") or vars(credential._client).get("_authority")
     assert held == "https://login.microsoftonline.us"
+
+
+# -- what PIM answers a schedule request with (its `status`) --------------------------------------
+def pim_target(graph: GraphEmulator, kind: str) -> Target:
+    if kind == "pim_group":
+        return Target.build("entra-t", "entra", "pim_group", {"group": graph.add_group("pim")})
+    return Target.build("entra-t", "entra", "directory_role",
+                        {"role": graph.add_role("Reader"), "scope": "/"})
+
+
+def held(graph: GraphEmulator, target: Target) -> list[Any]:
+    if target.kind == "pim_group":
+        return graph.active_schedules("group", resource=target.param("group"))
+    return graph.active_schedules("role", resource=target.param("role"))
+
+
+@pytest.mark.parametrize("kind", ["pim_group", "directory_role"])
+def test_pim_pending_provisioning_is_polled_until_provisioned(
+    graph: GraphEmulator, make: Make, kind: str
+) -> None:
+    provider = make()
+    graph.add_user("cy@corp.example")
+    target = pim_target(graph, kind)
+    graph.pim_outcomes = [("PendingProvisioning", "PendingProvisioning", "Provisioned")]
+    outcome = provider.grant(change(Action.GRANT, target, "cy@corp.example"))
+    assert outcome.status is Status.DONE
+    assert len(held(graph, target)) == 1
+    polls = [e for e in graph.log if e.method == "GET" and "ScheduleRequests/" in e.path]
+    assert len(polls) == 2  # read by id until Provisioned, then no more
+
+
+@pytest.mark.parametrize("kind", ["pim_group", "directory_role"])
+def test_pim_pending_approval_is_not_a_grant(graph: GraphEmulator, make: Make, kind: str) -> None:
+    provider = make()
+    graph.add_user("di@corp.example")
+    target = pim_target(graph, kind)
+    graph.pim_outcomes = [("PendingApproval",)]
+    with pytest.raises(ProviderError, match="PendingApproval") as raised:
+        provider.grant(change(Action.GRANT, target, "di@corp.example"))
+    assert not raised.value.retryable  # an approver must act: retrying now changes nothing
+    assert held(graph, target) == []
+
+
+@pytest.mark.parametrize("status", ["Failed", "Denied", "Canceled"])
+def test_pim_failed_or_denied_is_a_failure_naming_the_status(
+    graph: GraphEmulator, make: Make, status: str
+) -> None:
+    provider = make()
+    graph.add_user("ed@corp.example")
+    target = pim_target(graph, "pim_group")
+    graph.pim_outcomes = [("PendingProvisioning", status)]
+    with pytest.raises(ProviderError, match=f"ended {status}") as raised:
+        provider.grant(change(Action.GRANT, target, "ed@corp.example"))
+    assert not raised.value.retryable
+    assert held(graph, target) == []
+
+
+def test_pim_still_provisioning_at_the_bound_is_retryable(graph: GraphEmulator,
+                                                          make: Make) -> None:
+    provider = make(timeout_seconds=1)
+    graph.add_user("flo@corp.example")
+    target = pim_target(graph, "pim_group")
+    graph.pim_outcomes = [("PendingProvisioning",) * 50]
+    with pytest.raises(ProviderError, match="still PendingProvisioning") as raised:
+        provider.grant(change(Action.GRANT, target, "flo@corp.example"))
+    assert raised.value.retryable
+    polls = [e for e in graph.log if e.method == "GET" and "ScheduleRequests/" in e.path]
+    assert 1 <= len(polls) <= 2  # bounded by the one-second budget (0.5 s, then 1 s)
+
+
+def test_pim_revoke_of_an_assignment_pim_no_longer_holds_is_unchanged(
+    graph: GraphEmulator, make: Make
+) -> None:
+    """The refusal's code is not trusted (Graph documents none for this case): the engine
+    reads the schedules and finds nothing to remove."""
+    provider = make()
+    graph.add_user("gil@corp.example")
+    target = pim_target(graph, "pim_group")
+    provider.grant(change(Action.GRANT, target, "gil@corp.example"))
+    graph.schedules.clear()  # ended in Entra between the plan and the revoke
+    outcome = provider.revoke(change(Action.REVOKE, target, "gil@corp.example"))
+    assert outcome.status is Status.UNCHANGED

@@ -375,3 +375,26 @@ def emulator_json(emulator: GitHubEmulator, path: str) -> Any:
                                      headers={"Authorization": f"token {emulator.token}"})
     with urllib.request.urlopen(request) as answer:
         return json.load(answer)
+
+
+@pytest.mark.parametrize("kind", ["403-secondary", "403-primary"])
+def test_a_403_rate_limit_is_retried_after_the_wait_github_gives(
+        emulator: GitHubEmulator, kind: str) -> None:
+    """Secondary limit: 403 with retry-after; primary limit spent: 403 with
+    x-ratelimit-remaining 0 and x-ratelimit-reset. Each is retried after that wait, not as a
+    permission error."""
+    provider = make(emulator)
+    emulator.set_faults(Faults(script=[kind], retry_after=30))
+    with pytest.raises(ProviderError) as limited:
+        provider.grant(change(Action.GRANT, team(), "alice"))
+    assert limited.value.retryable and "rate limit" in str(limited.value)
+    assert limited.value.retry_after is not None
+    assert 28 <= limited.value.retry_after <= 30
+    slept: list[float] = []
+    emulator.set_faults(Faults(script=[kind], retry_after=30))
+    policy = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02, max_retry_after=60)
+    outcome = call_with_retry(lambda: provider.grant(change(Action.GRANT, team(), "alice")),
+                              policy, sleep=slept.append)
+    assert outcome.status is Status.DONE
+    assert len(slept) == 1 and 28 <= slept[0] <= 30  # waited as told, then went on
+    assert "Alice" in emulator.team_members("acme", "sre")

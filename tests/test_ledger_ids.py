@@ -159,8 +159,13 @@ def test_settle_keeps_a_renamed_grant_and_ends_it_by_id() -> None:
 
 
 def test_settle_forgets_a_grant_that_ends_without_a_rename() -> None:
-    assert after(ledger(entry("alice")), seen(alice=ALICE), [],
-                 [outcome(Action.REVOKE, "alice", ALICE)]) == {}
+    # Removed: remembered as `revoked` while the listing (read before the removal) shows it,
+    # so that a lagging listing does not bring a second removal (ledger.settling); forgotten
+    # once a run finds the person gone.
+    revoked = after(ledger(entry("alice")), seen(alice=ALICE), [],
+                    [outcome(Action.REVOKE, "alice", ALICE)])
+    assert revoked == {"alice": (Origin.REVOKED, ALICE)}
+    assert after(ledger(entry("alice", Origin.REVOKED)), seen(), [], []) == {}
     assert after(ledger(entry("alice")), seen(), [], []) == {}
     # Gone, and the name someone else's: ended, with the id.
     assert after(ledger(entry("alice")), seen(alice=MALLORY), [], []) == {

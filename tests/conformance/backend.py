@@ -17,7 +17,8 @@ from accessctl.providers.base import Provider
 class Backend(Protocol):
     platform: str
     supports_faults: bool
-    """True when the server can inject 429 and 5xx (emulators); moto and Samba cannot."""
+    """True when the server can inject 429 and 5xx (emulators, and moto behind tests/servers/
+    aws_faults.py); a real Samba DC cannot."""
 
     def provider(self) -> Provider:
         """A provider pointed at the test server, with fast retries."""

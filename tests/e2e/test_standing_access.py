@@ -63,6 +63,12 @@ def test_a_grant_the_engine_made_still_ends(world: World) -> None:
     result = sweep(world, hours(4))
     assert [(e["action"], e["principal"]) for e in result.events()] == [("revoke", "alice")]
     assert world.members() == set()
+    # The removal is remembered while the platform's listing may still show it (eventual
+    # consistency), then dropped by the next run that sees the member gone.
+    entries = ledger(world)["entries"]
+    assert [(e["principal"], e["origin"]) for e in entries] == [("alice", "revoked")]  # type: ignore[attr-defined]
+    again = sweep(world, hours(4))
+    assert [e for e in again.events() if e["action"] == "revoke"] == []
     assert ledger(world)["entries"] == []
 
 

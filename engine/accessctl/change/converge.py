@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from accessctl.change.holders import Holders, holders
-from accessctl.change.ledger import Ledger, effective_managed, renamed, standing
+from accessctl.change.ledger import Ledger, effective_managed, renamed, settling, standing
 from accessctl.change.plan import DEFAULT_REMOVAL_CAP, Plan, make_plan
 from accessctl.change.runner import Observation, Providers, observe
-from accessctl.core.model import Grant, Policies, Target, principal_key
+from accessctl.core.model import Change, Grant, Policies, Target, principal_key
 from accessctl.judge.evaluate import Evaluation, target_of
 
 
@@ -23,6 +24,9 @@ class Converged:
     """Who holds each observed target, by name and by immutable id (for the ledger)."""
     renamed: dict[tuple[Target, str], str] = field(default_factory=dict)
     """(target, principal key the ledger recorded) -> the key its person holds it by now."""
+    settling: list[Change] = field(default_factory=list)
+    """Changes the listing asked for that repeat a write the platform confirmed moments ago
+    (its listing has not caught up): not made."""
 
 
 def managed_targets(policies: Policies) -> dict[Target, str]:
@@ -55,6 +59,7 @@ def converge(
     ledgers: Mapping[str, Ledger] | None = None,
     observation: Observation | None = None,
     hold: Collection[tuple[Target, str]] = (),
+    now: datetime | None = None,
 ) -> tuple[Converged, Providers]:
     """Observe every managed target (or those of the `only` instances) and plan.
 
@@ -66,6 +71,8 @@ def converge(
     apply observes first, verifies what must change, then plans from the same observation.
     Pairs in `hold` (named by requests whose approval could not be verified this run) are
     never revoked.
+    With `ledgers` and `now`, a change that repeats a write the platform confirmed moments ago
+    is held back (`ledger.settling`: its listing has not caught up yet).
     """
     made = providers or Providers(policies, environ)
     targets = {t: name for t, name in managed_targets(policies).items()
@@ -95,4 +102,7 @@ def converge(
         removal_cap=removal_cap, native_expiry=observation.native, entitlement_of=targets,
         keep=keep, ids=observation.ids,
     )
-    return Converged(plan, observation, held, seen, moved), made
+    settled: list[Change] = []
+    if ledgers is not None and now is not None:
+        plan.changes, settled = settling(plan.changes, ledgers, now)
+    return Converged(plan, observation, held, seen, moved, settled), made

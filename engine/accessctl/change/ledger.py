@@ -14,7 +14,15 @@ found first:
   record is gone): treated as the engine's, so that a lost record never keeps access alive;
 - `ended`: a grant of the engine's that ended after its person had changed name, or once their
   old name had passed to someone else. Git history still names the pair by the old name; the
-  entry keeps the id that name meant, so that whoever holds it later is not taken for them.
+  entry keeps the id that name meant, so that whoever holds it later is not taken for them;
+- `revoked`: the engine removed it (the platform said so); kept until the platform stops listing
+  it.
+
+Member listings are eventually consistent on most platforms: a member the last run wrote may be
+missing from this run's listing, and one it removed may still be listed. `written_at` records
+when the platform confirmed the engine's write; for `SETTLING` after that, a listing that does
+not show it yet is not taken as a reason to write again (`settling`), so a run soon after another
+neither repeats the write nor records it twice. After that window the listing is believed.
 
 A pair with no entry is judged as before the ledger existed: managed when some version of some
 request file on the default branch named it (fail closed). An entry is dropped once the pair is
@@ -34,7 +42,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from accessctl.change.holders import Holders
 from accessctl.core.model import (
@@ -54,6 +62,11 @@ class Origin(enum.StrEnum):
     STANDING = "standing"
     UNKNOWN = "unknown"
     ENDED = "ended"
+    REVOKED = "revoked"
+
+
+SETTLING = timedelta(minutes=10)
+"""How long after a confirmed write a listing that does not reflect it is taken to be lagging."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,8 @@ class Entry:
     is still these bytes (change/backing.py)."""
     principal_id: str | None = None
     """The platform's immutable id of the person (None: not known yet, or an older record)."""
+    written_at: str | None = None
+    """When the platform confirmed the engine's write (a grant or revoke that was DONE)."""
 
     def as_dict(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -87,6 +102,8 @@ class Entry:
             data["blobs"] = list(self.blobs)
         if self.principal_id is not None:
             data["principal_id"] = self.principal_id
+        if self.written_at is not None:
+            data["written_at"] = self.written_at
         return data
 
 
@@ -168,7 +185,7 @@ def _follow_ids(result: dict[tuple[Target, str], tuple[str, ...]], named: Named,
                 continue
             if entry.origin is Origin.STANDING:
                 result.pop((target, now), None)  # standing access, under a new name
-            elif entry.origin is not Origin.ENDED:
+            elif entry.origin not in (Origin.ENDED, Origin.REVOKED):
                 moved.append((target, now, {*entry.requests, *paths_of.get((target, key), ())}))
             elif (target, key) in paths_of:
                 # An ended grant's person, back under a new name: as a pair history names.
@@ -187,7 +204,7 @@ def renamed(ledgers: Mapping[str, Ledger], holders: Mapping[Target, Holders]
     for ledger in ledgers.values():
         for (display, key), entry in ledger.entries.items():
             target = by_display.get(display)
-            if target is None or entry.principal_id is None:
+            if target is None or entry.principal_id is None or entry.origin is Origin.REVOKED:
                 continue
             now = holders[target].where(key, entry.principal_id)
             if now is not None and now != key:
@@ -290,7 +307,16 @@ def settle(ledger: Ledger, *, observed: Mapping[Target, frozenset[str]],
             for pair in gone:
                 if pair in entries:
                     _end(entries, pair, seen_on.get(change.target), now)
+            # A pair kept as `ended` (its person renamed) already stands for the removal.
+            kept_ended = any(entries.get(pair) is not None for pair in gone)
+            if outcome.status is Status.DONE and key not in entries and not kept_ended:
+                # Kept while the platform's listing may still show it (see `settling`).
+                entries[key] = Entry(key[0], key[1], Origin.REVOKED, isoformat(now),
+                                     tuple(change.requests), principal_id=principal_id,
+                                     written_at=isoformat(now))
         elif key in entries:
+            if outcome.status is Status.DONE and entries[key].origin is Origin.GRANTED:
+                entries[key] = replace(entries[key], written_at=isoformat(now))
             if outcome.principal_id is not None:
                 entries[key] = replace(entries[key], principal_id=outcome.principal_id)
             if outcome.previous:
@@ -370,3 +396,23 @@ def restoring(changes: Iterable[Change], ledgers: Mapping[str, Ledger]) -> list[
             change = replace(change, restore=entry.found)
         result.append(change)
     return result
+
+
+def settling(changes: Iterable[Change], ledgers: Mapping[str, Ledger], now: datetime
+             ) -> tuple[list[Change], list[Change]]:
+    """(changes to make, changes held back): a grant of a pair whose grant the platform
+    confirmed, or a revoke of a pair whose removal it confirmed, less than `SETTLING` ago is
+    held back: the listing that planned it has not caught up with the write yet."""
+    made, held = [], []
+    for change in changes:
+        ledger = ledgers.get(change.target.instance)
+        entry = ledger.entries.get((change.target.display, principal_key(change.principal))) \
+            if ledger is not None else None
+        wanted = Origin.GRANTED if change.action is Action.GRANT else Origin.REVOKED
+        if entry is not None and entry.origin is wanted and entry.written_at is not None:
+            age = now - datetime.fromisoformat(entry.written_at.replace("Z", "+00:00"))
+            if timedelta(0) <= age < SETTLING:
+                held.append(change)
+                continue
+        made.append(change)
+    return made, held

@@ -122,7 +122,7 @@ class LedgerStore:
                               item.get("expires_at"),
                               tuple(sorted((str(k), str(v)) for k, v in found.items())),
                               tuple(str(b) for b in item.get("blobs", ())),
-                              principal_id)
+                              principal_id, item.get("written_at"))
                 entries[(entry.target, entry.principal)] = entry
         except (ValueError, KeyError, TypeError) as error:
             self.warnings.append(

@@ -427,7 +427,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     converged, providers = converge(loaded.policies, evaluation, env.environ,
                                     only=frozenset(options.providers),
                                     sweep_only=Action.GRANT not in actions,
-                                    ledgers=ledgers, hold=held(evaluation, deferred))
+                                    ledgers=ledgers, hold=held(evaluation, deferred), now=now)
     blobs: dict[str, str] = {}
     confirmed: list[tuple[Target, str, tuple[str, ...], datetime | None]] = []
     if verifier is not None:
@@ -439,7 +439,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
                                         only=frozenset(options.providers), ledgers=ledgers,
                                         providers=providers,
                                         observation=converged.observation,
-                                        hold=held(evaluation, deferred))
+                                        hold=held(evaluation, deferred), now=now)
         for note in verifier.notes:
             env.stderr.write(f"notice: {escape(note)}\n")
         for path in [*selection.trusted, *(p for p, v in verdicts.items() if v.approved)]:
@@ -448,6 +448,10 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
                 blobs[path] = landing.blob
         confirmed = confirmed_grants(evaluation, verdicts, observed, ledgers)
     report_standing(env, converged.standing)
+    for waiting in converged.settling:
+        env.stderr.write(f"settling: {waiting.action.value} {escape(waiting.principal)} on "
+                         f"{escape(waiting.target.display)}: the platform confirmed this moments "
+                         "ago and its listing has not caught up; not repeated\n")
     due = due_times(evaluation.managed, loaded.requests, now)
     # A revoke of someone who renamed is due when the pair under their old name was.
     due.update({(t, key): due[(t, old)] for (t, old), key in converged.renamed.items()

@@ -416,6 +416,24 @@ class GitHubEmulator(Emulator):
         return {"message": message, "documentation_url": DOCS, "status": str(status)}
 
     def fault_response(self, kind: str) -> Response:
+        if kind == "403-secondary":
+            # docs.github.com "Rate limits for the REST API": a secondary limit may answer 403
+            # with retry-after.
+            response = Response(403, self.error_body(
+                403, "You have exceeded a secondary rate limit. Please wait a few minutes "
+                     "before you try again."), {"Retry-After": str(self.faults.retry_after)})
+            self._log("?", "?", None, response)
+            return response
+        if kind == "403-primary":
+            # The primary limit spent: 403, x-ratelimit-remaining 0, and when it resets.
+            response = Response(403, self.error_body(
+                403, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support "
+                     "for help, please include the request ID."))
+            response.headers.update(self._rate_headers(remaining=0))
+            response.headers["x-ratelimit-reset"] = str(int(time.time())
+                                                        + self.faults.retry_after)
+            self._log("?", "?", None, response)
+            return response
         if kind == "429":
             # GitHub's secondary rate limit: 429 (or 403) with Retry-After.
             response = Response(429, self.error_body(
@@ -1065,7 +1083,8 @@ class GitHubEmulator(Emulator):
                 raise invalid("role must be all, member or maintainer", "Team", "role")
             # "Team members will include the members of child teams." (GitHub's REST docs)
             keys = [k for k, r in self._all_members(team).items() if role in ("all", r)]
-            return self._paginate(request, self._users_sorted(keys))
+            listed = self.listing_lag.listed(team.id, ((k, k) for k in keys))
+            return self._paginate(request, self._users_sorted(listed))
 
     def _synced(self, team: Team) -> None:
         """GitHub refuses API changes to the membership of a team its IdP manages."""
@@ -1172,6 +1191,8 @@ class GitHubEmulator(Emulator):
                 raise invalid("role must be member or maintainer", "TeamMember", "role")
             key = _key(account.login)
             if key in self.orgs[team.org].members:
+                if key not in team.members:
+                    self.listing_lag.wrote(team.id, key, True)
                 team.members[key] = role
                 team.pending.pop(key, None)
                 return self._membership_json(team, account.login, role, "active")
@@ -1187,6 +1208,8 @@ class GitHubEmulator(Emulator):
             key = _key(account.login)
             if key not in team.members and key not in team.pending:
                 raise not_found()
+            if key in team.members:
+                self.listing_lag.wrote(team.id, key, False, key)
             team.members.pop(key, None)
             team.pending.pop(key, None)
             return Response(204)

@@ -845,8 +845,10 @@ class GitLabEmulator(Emulator):
             if op in ("list", "list_all"):
                 members = direct if op == "list" else self._effective(direct, inherited)
                 query = (request.arg("query") or "").casefold()
+                shown = self.listing_lag.listed(id(direct), (
+                    (m.user_id, m) for m in sorted(members.values(), key=lambda m: m.user_id)))
                 rows = [
-                    self._member_json(m) for m in sorted(members.values(), key=lambda m: m.user_id)
+                    self._member_json(m) for m in shown
                     if not query or query in self.users[m.user_id].username.casefold()
                     or query in self.users[m.user_id].name.casefold()
                 ]
@@ -871,7 +873,7 @@ class GitLabEmulator(Emulator):
                 if "expires_at" in data:
                     member.expires_at = _expiry(data.get("expires_at"), self.clock())
                 return self._member_json(member)
-            del direct[user_id]
+            self.listing_lag.wrote(id(direct), user_id, False, direct.pop(user_id))
             skip = (request.arg("skip_subresources") or "false").casefold() in ("true", "1")
             if kind == "groups" and not skip:
                 # GitLab's default (skip_subresources=false): the user's direct memberships in
@@ -913,6 +915,7 @@ class GitLabEmulator(Emulator):
         expires_at = _expiry(data.get("expires_at"), self.clock())
         member = Member(user.id, level, expires_at, self.clock(), actor.id)
         direct[user.id] = member
+        self.listing_lag.wrote(id(direct), user.id, True)
         return Response(201, self._member_json(member))
 
     def _check_inherited(self, user_id: int, level: int,

@@ -7,7 +7,13 @@ are the contract), and Graph's error body `{"error": {"code", "message", "innerE
 Where Graph's documentation is silent the emulator picks one plausible answer and says so here:
 - PIM requests naming a group, role or principal that does not exist answer 404 `ResourceNotFound`.
 - `adminRemove` / `adminUpdate` of an assignment that does not exist answer 400
-  `RoleAssignmentDoesNotExist` (the code PIM uses for that case).
+  `RoleAssignmentDoesNotExist`. Graph's documentation names no code for this case (its
+  counterpart `RoleAssignmentExists` is seen in real answers); the engine does not rely on it:
+  on any refusal of a removal it reads the schedules again.
+- A schedule request answers `status: Provisioned` unless a test scripted another path in
+  `pim_outcomes` (e.g. `PendingProvisioning` then `Provisioned`, `PendingApproval`, `Failed`):
+  then the assignment exists only once the request reaches `Provisioned`, and each read of the
+  request by id (`GET .../assignmentScheduleRequests/{id}`) moves it one step on.
 - A group's member listing includes the principals of its active PIM `member` assignments, as
   Entra does; `DELETE .../members/{id}/$ref` removes only direct memberships.
 
@@ -376,6 +382,9 @@ class GraphEmulator(Emulator):
         self.roles: dict[str, Role] = {}
         self.schedules: dict[str, Schedule] = {}
         self.requests: dict[str, dict[str, JSON]] = {}
+        self.pim_outcomes: list[tuple[str, ...]] = []
+        """Status paths for the next `adminAssign` requests, one tuple per request."""
+        self._pending: dict[str, tuple[Schedule | None, list[str]]] = {}
         self.responses: list[LoggedResponse] = []
         self._ids = itertools.count(1)
         r = self.route
@@ -386,9 +395,12 @@ class GraphEmulator(Emulator):
         r("POST", "/v1.0/groups/{group}/members/" + _REF, self._add_member_ref)
         r("DELETE", "/v1.0/groups/{group}/members/{member}/" + _REF, self._remove_member_ref)
         r("POST", f"{PIM_GROUP}/assignmentScheduleRequests", self._pim_request)
+        r("GET", f"{PIM_GROUP}/assignmentScheduleRequests/{{request_id}}", self._get_request)
         r("GET", f"{PIM_GROUP}/assignmentSchedules", self._pim_schedules)
         r("GET", f"{ROLE_DIRECTORY}/roleDefinitions/{{role}}", self._get_role)
         r("POST", f"{ROLE_DIRECTORY}/roleAssignmentScheduleRequests", self._role_request)
+        r("GET", f"{ROLE_DIRECTORY}/roleAssignmentScheduleRequests/{{request_id}}",
+          self._get_request)
         r("GET", f"{ROLE_DIRECTORY}/roleAssignmentSchedules", self._role_schedules)
 
     # -- seeding and inspection (tests and the demo) -------------------------------------------
@@ -615,7 +627,8 @@ class GraphEmulator(Emulator):
     def _list_members(self, request: Request) -> JSON:
         with self.lock:
             group_id = self._group(request.params["group"]).id
-            items = [self._principal_json(i) for i in self.member_ids(group_id)]
+            items = self.listing_lag.listed(group_id, (
+                (i, self._principal_json(i)) for i in self.member_ids(group_id)))
             return self._page(request, request.path, items, "directoryObjects")
 
     def _add_member_ref(self, request: Request) -> Response:
@@ -638,6 +651,7 @@ class GraphEmulator(Emulator):
                 raise _error(400, "Request_BadRequest", "One or more added object references "
                              "already exist for the following modified properties: 'members'.")
             group.members.append(member_id)
+            self.listing_lag.wrote(group.id, member_id, True)
             return Response(204)
 
     def _remove_member_ref(self, request: Request) -> Response:
@@ -649,6 +663,7 @@ class GraphEmulator(Emulator):
                              "exist or one of its queried reference-property objects are not "
                              "present.")
             group.members.remove(member_id)
+            self.listing_lag.wrote(group.id, member_id, False, self._principal_json(member_id))
             return Response(204)
 
     # -- schedules: shared by PIM for Groups and directory roles -------------------------------
@@ -711,6 +726,34 @@ class GraphEmulator(Emulator):
             return existing[0], "Revoked"
         raise _error(400, "InvalidScheduleRequest", f"Action '{action}' is not supported.")
 
+    def _scripted(self, request_id: str, action: Any, schedule: Schedule | None,
+                  status: str) -> str:
+        """The first status of a scripted path; the assignment waits until `Provisioned`."""
+        if action != "adminAssign" or not self.pim_outcomes:
+            return status
+        path = list(self.pim_outcomes.pop(0))
+        first = path.pop(0)
+        if first != "Provisioned" and schedule is not None:
+            del self.schedules[schedule.id]
+            self._pending[request_id] = (schedule, path)
+        return first
+
+    def _get_request(self, request: Request) -> JSON:
+        with self.lock:
+            request_id = request.params["request_id"]
+            found = self.requests.get(request_id)
+            if found is None:
+                raise _error(404, "ResourceNotFound", f"Request '{request_id}' was not found.")
+            schedule, path = self._pending.get(request_id, (None, []))
+            if path:
+                found["status"] = path.pop(0)
+                if found["status"] == "Provisioned" and schedule is not None:
+                    self.schedules[schedule.id] = schedule
+                    del self._pending[request_id]
+            kind = "identityGovernance/privilegedAccess/group/assignmentScheduleRequests" \
+                if "groupId" in found else "roleManagement/directory/roleAssignmentScheduleRequests"
+            return {"@odata.context": f"{self.root}/$metadata#{kind}/$entity", **found}
+
     def _request_json(self, request_id: str, body: dict[str, Any], status: str,
                       schedule: Schedule | None) -> dict[str, JSON]:
         now = iso(self.now())
@@ -761,6 +804,7 @@ class GraphEmulator(Emulator):
             schedule, status = self._apply_action("group", body.get("action"), group_id,
                                                   principal_id, access, "/", body)
             request_id = self._new_id()
+            status = self._scripted(request_id, body.get("action"), schedule, status)
             result = self._request_json(request_id, body, status, schedule)
             result.update({"accessId": access, "groupId": group_id, "principalId": principal_id})
             self.requests[request_id] = result
@@ -817,6 +861,7 @@ class GraphEmulator(Emulator):
             schedule, status = self._apply_action("role", body.get("action"), role_id,
                                                   principal_id, "", scope, body)
             request_id = self._new_id()
+            status = self._scripted(request_id, body.get("action"), schedule, status)
             result = self._request_json(request_id, body, status, schedule)
             result.update({"principalId": principal_id, "roleDefinitionId": role_id,
                            "directoryScopeId": scope, "appScopeId": None})

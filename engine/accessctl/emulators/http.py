@@ -3,6 +3,14 @@
 It gives every emulator the same test hooks: a request log, request counting, injected latency, and
 injected faults (5xx, 429 with Retry-After, dropped connections) either at a random rate from a
 seeded generator or scripted for the next N requests.
+
+Strict contract mode: when an emulator has a `contract` (a checker of the vendor's API
+description, installed by name through `use_contract`) and `strict` is on, every request it
+receives and every answer it gives is checked against that contract before the answer is sent, and
+each violation is kept in `violations` (and in the process-wide list `take_violations` drains), so a
+test harness can fail the test that caused it. `STRICT` is the default for new emulators: off, so
+that `accessctl demo` pays nothing; the test suite turns it on. `lax()` turns it off for the calls
+of one block, for tests that send what the platform would refuse on purpose.
 """
 
 from __future__ import annotations
@@ -14,11 +22,13 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from accessctl.emulators.consistency import ListingLag
 
 JSON = Any
 
@@ -41,6 +51,8 @@ class Request:
     headers: dict[str, str]
     body: bytes
     params: dict[str, str] = field(default_factory=dict)
+    route: str | None = None
+    """The template of the route that matched, once dispatched."""
 
     def json(self) -> JSON:
         if not self.body:
@@ -75,6 +87,37 @@ class LoggedRequest:
 Handler = Callable[[Request], Response | JSON]
 
 
+class Contract(Protocol):
+    """A vendor's API description, as a checker of one exchange."""
+
+    def check(self, request: Request, response: Response, injected: bool) -> list[str]:
+        """What in this request or its answer the description does not allow (empty: nothing).
+        `injected` is True for an answer a test forced (a fault), not one a route gave."""
+        ...
+
+
+STRICT = False
+"""Whether new emulators check their exchanges against their contract (the test suite sets it)."""
+
+_contracts: dict[str, Callable[[], Contract]] = {}
+_violations: list[str] = []
+_violations_lock = threading.Lock()
+
+
+def use_contract(emulator_name: str, factory: Callable[[], Contract]) -> None:
+    """Give every emulator named `emulator_name` started from now on the contract `factory`
+    makes (called at each start: cache what is costly to load)."""
+    _contracts[emulator_name] = factory
+
+
+def take_violations() -> list[str]:
+    """Every contract violation any emulator of this process recorded since the last call."""
+    with _violations_lock:
+        found = list(_violations)
+        _violations.clear()
+    return found
+
+
 @dataclass
 class Faults:
     """What to break. `rate` is the chance a request fails; `kinds` picks how; `script` forces the
@@ -94,9 +137,14 @@ class Emulator:
     name = "emulator"
 
     def __init__(self) -> None:
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._routes: list[tuple[str, re.Pattern[str], Handler, str]] = []
         self.lock = threading.RLock()
         self.log: list[LoggedRequest] = []
+        self.strict = STRICT
+        self.contract: Contract | None = None
+        self.violations: list[str] = []
+        self.listing_lag = ListingLag()
+        """Eventual consistency of member listings (off unless a test sets its seconds)."""
         self.faults = Faults()
         self._random = random.Random(0)
         self._server: ThreadingHTTPServer | None = None
@@ -110,17 +158,18 @@ class Emulator:
         """
         pattern = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", template)
         pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
-        self._routes.append((method.upper(), re.compile(f"^{pattern}$"), handler))
+        self._routes.append((method.upper(), re.compile(f"^{pattern}$"), handler, template))
 
     def dispatch(self, request: Request) -> Response:
         allowed = False
-        for method, pattern, handler in self._routes:
+        for method, pattern, handler, template in self._routes:
             match = pattern.match(request.path)
             if not match:
                 continue
             allowed = True
             if method != request.method:
                 continue
+            request.route = template
             request.params = {k: unquote(v) for k, v in match.groupdict().items()}
             try:
                 result = handler(request)
@@ -134,6 +183,37 @@ class Emulator:
     def error_body(self, status: int, message: str) -> JSON:
         """The platform's error body shape; subclasses override."""
         return {"message": message}
+
+    # -- the contract --------------------------------------------------------------------------
+    def check_contract(self, request: Request, response: Response, injected: bool) -> None:
+        """Check one exchange against the contract (in strict mode) and record what breaks it."""
+        if not self.strict or self.contract is None:
+            return
+        try:
+            problems = self.contract.check(request, response, injected)
+        except Exception as error:  # a checker that cannot read the exchange is a finding too
+            problems = [f"the contract check failed: {type(error).__name__}: {error}"]
+        if not problems:
+            return
+        query = "&".join(f"{k}={v}" for k, values in request.query.items() for v in values)
+        call = f"{self.name}: {request.method} {request.path}{'?' + query if query else ''}" \
+               f" -> {response.status}"
+        found = [f"{call}: {problem}" for problem in problems]
+        with self.lock:
+            self.violations.extend(found)
+        with _violations_lock:
+            _violations.extend(found)
+
+    @contextlib.contextmanager
+    def lax(self) -> Iterator[None]:
+        """Strict mode off for the block: for requests a test sends outside the contract on
+        purpose (a misspelt field, an unknown path) to see how the emulator refuses them."""
+        before = self.strict
+        self.strict = False
+        try:
+            yield
+        finally:
+            self.strict = before
 
     # -- faults --------------------------------------------------------------------------------
     def set_faults(self, faults: Faults) -> None:
@@ -183,6 +263,8 @@ class Emulator:
 
     def start(self, port: int = 0) -> str:
         emulator = self
+        if self.contract is None and self.name in _contracts:
+            self.contract = _contracts[self.name]()
 
         class _Handler(_RequestHandler):
             owner = emulator
@@ -233,10 +315,27 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the emulator keeps its own log
         return
 
+    def _read_body(self) -> bytes:
+        # A chunked body (RFC 9112 7.1) has no Content-Length: read chunk by chunk up to the
+        # zero-size chunk, then skip the trailer section.
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size_line = self.rfile.readline(65537)
+                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(65537)  # the CRLF after each chunk
+            while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                pass
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
     def _handle(self) -> None:
         owner = self.owner
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._read_body()
         parts = urlsplit(self.path)
         request = Request(
             method=self.command,
@@ -256,6 +355,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         response = owner.fault_response(fault) if fault else owner.dispatch(request)
         self._record(request, parts.query, response.status)
+        # Checked before it is sent: once the client has the answer, the violation is on record.
+        owner.check_contract(request, response, injected=fault is not None)
         self._send(response)
 
     def _record(self, request: Request, query: str, status: int) -> None:

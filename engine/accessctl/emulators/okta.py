@@ -803,7 +803,8 @@ class OktaEmulator(Emulator):
     def _list_members(self, request: Request) -> Response:
         with self.lock:
             group = self._group(request.params["groupId"])
-            chosen = [(uid, self._user_json(self.users[uid])) for uid in group.members]
+            chosen = self.listing_lag.listed(group.id, (
+                (uid, (uid, self._user_json(self.users[uid]))) for uid in group.members))
         return self._page(request, chosen, MEMBERS_DEFAULT_LIMIT)
 
     def _add_member(self, request: Request) -> Response:
@@ -816,6 +817,7 @@ class OktaEmulator(Emulator):
             if user.id not in group.members:
                 group.members.add(user.id)
                 group.last_membership_updated = datetime.now(UTC)
+                self.listing_lag.wrote(group.id, user.id, True)
         return Response(204)
 
     def _remove_member(self, request: Request) -> Response:
@@ -828,6 +830,7 @@ class OktaEmulator(Emulator):
             if user.id in group.members:
                 group.members.discard(user.id)
                 group.last_membership_updated = datetime.now(UTC)
+                self.listing_lag.wrote(group.id, user.id, False, (user.id, self._user_json(user)))
         return Response(204)
 
     # -- handlers: users -------------------------------------------------------------------------

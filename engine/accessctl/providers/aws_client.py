@@ -35,7 +35,8 @@ def make_client(instance: ProviderInstance, environ: Mapping[str, str], service:
         region_name=settings.get("region") or environ.get("AWS_REGION") or "us-east-1",
     )
     # One retry loop (the engine's): botocore's own retries would multiply attempts.
-    config = Config(retries={"max_attempts": 1, "mode": "standard"},
+    # (`max_attempts` counts retries after the first request; `total_max_attempts` counts all.)
+    config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
                     connect_timeout=10, read_timeout=30)
     return session.client(service, endpoint_url=settings.get("endpoint_url"), config=config)
 

@@ -18,6 +18,7 @@ side over one HTTP client. The SDK and azure-identity are imported only when the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import threading
@@ -361,6 +362,16 @@ def odata_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# A schedule request's `status` (learn.microsoft.com/graph/api/resources/request): only
+# `Provisioned` means the assignment exists; the pending ones may still get there.
+PIM_DONE = frozenset({"Provisioned"})
+PIM_PENDING = frozenset({"Granted", "PendingApproval", "PendingAdminDecision",
+                         "PendingProvisioning", "PendingScheduleCreation", "ScheduleCreated"})
+PIM_WAITS_FOR_PEOPLE = frozenset({"PendingApproval", "PendingAdminDecision"})
+PIM_POLL_FIRST_DELAY = 0.5
+PIM_POLL_MAX_DELAY = 4.0
+
+
 class EntraProvider:
     observe_in_parallel = True
     """Calls from several threads share the provider's one event loop (`BackgroundLoop`): the
@@ -374,6 +385,8 @@ class EntraProvider:
         self.lookup = str(settings.get("user_lookup", "userPrincipalName"))
         self.page_size = int(settings.get("page_size", 999))
         self.timeout = float(settings.get("timeout_seconds", 30))
+        self.pim_poll_timeout = float(settings.get("timeout_seconds", 30))
+        """How long a grant waits for a PIM request to be provisioned before it is retried."""
         self._loop = BackgroundLoop(f"entra-{instance.name}")
         self._client_lock = threading.Lock()
         self._client: Any = None
@@ -789,23 +802,53 @@ class EntraProvider:
 
     async def _post_schedule_request(self, change: Change, action: str, principal_id: str,
                                      ) -> str | None:
-        """POST the request; return the PIM error code when Graph refused it with a 400."""
+        """POST the request and wait for PIM to carry it out; return the PIM error code when
+        Graph refused it with a 400 or 404 (the caller decides what that means)."""
         from kiota_abstractions.api_error import APIError
 
         body, collection = self._schedule_request(
             change.target, action, principal_id, change.expires_at, _justification(change)
         )
         try:
-            await collection.post(body)
+            made = await collection.post(body)
         except APIError as error:
             code, _ = odata_code(error)
-            if error.response_status_code == 400 and code in ("RoleAssignmentExists",
-                                                                "RoleAssignmentDoesNotExist"):
+            status = error.response_status_code
+            if status == 400 and code in ("RoleAssignmentExists", "RoleAssignmentDoesNotExist"):
                 return code
+            if action == "adminRemove" and status in (400, 404):
+                return code or str(status)  # the caller reads the schedules again
             raise translate(error, change.target.display) or error from None
         except Exception as error:
             raise translate(error, change.target.display) or error from None
+        if action != "adminRemove":
+            await self._until_provisioned(change, collection, made)
         return None
+
+    async def _until_provisioned(self, change: Change, collection: Any, made: Any) -> None:
+        """Poll the schedule request (bounded) until PIM says `Provisioned`: a request that
+        waits for an approver, or that PIM failed, denied or cancelled, is not a grant."""
+        status = str(getattr(made, "status", None) or "Provisioned")
+        request_id = str(getattr(made, "id", None) or "")
+        subject = f"{change.target.display}: PIM request {request_id}"
+        delay, waited = PIM_POLL_FIRST_DELAY, 0.0
+        while status in PIM_PENDING and status not in PIM_WAITS_FOR_PEOPLE \
+                and waited + delay <= self.pim_poll_timeout and request_id:
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, PIM_POLL_MAX_DELAY)
+            item = _request_item(collection, request_id)
+            again = await self._call(item.get(), subject)
+            status = str(getattr(again, "status", None) or status)
+        if status in PIM_DONE:
+            return
+        if status in PIM_WAITS_FOR_PEOPLE:
+            raise ProviderError(f"{subject} is {status}: PIM waits for an approver, so nothing is "
+                                "granted yet; approve it in PIM or remove the approval rule "
+                                "from the role's PIM settings")
+        if status in PIM_PENDING:
+            raise ProviderError(f"{subject} still {status} after {waited:g}s", retryable=True)
+        raise ProviderError(f"{subject} ended {status}: Entra PIM did not grant it")
 
     async def _grant_schedule(self, change: Change) -> Outcome:
         target = change.target
@@ -838,8 +881,14 @@ class EntraProvider:
         await self._check_resource(change.target)
         principal_id = await self._revoke_id(change)
         refused = await self._post_schedule_request(change, "adminRemove", principal_id)
-        if refused == "RoleAssignmentDoesNotExist":
-            return Outcome(change, Status.UNCHANGED, "no active assignment")
+        if refused is not None:
+            # Graph's documentation names no code for "no such assignment" (the emulator's
+            # RoleAssignmentDoesNotExist is an assumption), so the refusal is not trusted
+            # either way: what PIM holds now decides.
+            if not await self._schedules(change.target, principal_id):
+                return Outcome(change, Status.UNCHANGED, "no active assignment")
+            raise ProviderError(f"{change.target.display}: Entra PIM refused to remove the "
+                                f"assignment of {change.principal} ({refused})")
         return Outcome(change, Status.DONE, "assignment removed")
 
 
@@ -856,6 +905,12 @@ def _adapter_class() -> Any:
             request_info.url = request_info.url  # expanded once, kept as the raw URL
 
     return PinnedUrls
+
+
+def _request_item(collection: Any, request_id: str) -> Any:
+    """The request builder for one schedule request of `collection` (group or role)."""
+    by_id = next(name for name in dir(collection) if name.startswith("by_"))
+    return getattr(collection, by_id)(request_id)
 
 
 def _end_of(schedule: Mapping[str, Any]) -> datetime | None:

@@ -275,8 +275,12 @@ class GitHubProvider:
         if details:
             message = f"{message}: {details}"
         headers = {str(k).lower(): str(v) for k, v in (error.headers or {}).items()}
+        # A rate limit answers 429 or 403 (docs: "Rate limits for the REST API"); a 403 is one
+        # when it says so, when it carries retry-after, or when no requests remain.
         limited = (isinstance(error, RateLimitExceededException) or status == 429
-                   or (status == 403 and "rate limit" in message.lower()))
+                   or (status == 403 and ("rate limit" in message.lower()
+                                          or "retry-after" in headers
+                                          or headers.get("x-ratelimit-remaining") == "0")))
         if limited:
             return ProviderError(f"GitHub rate limit on {subject}: {message}", retryable=True,
                                  retry_after=_retry_after(headers))

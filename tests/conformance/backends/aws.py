@@ -10,19 +10,21 @@ from typing import Any
 from accessctl.core.model import ProviderInstance, Target, principal_key
 from accessctl.providers import aws
 
-from tests.servers import moto_server
+from tests.servers import aws_faults, moto_server
 
 _ids = itertools.count()
 
 
 class AwsBackend:
     platform = "aws"
-    supports_faults = False
+    supports_faults = True
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, proxy: aws_faults.AwsFaultProxy) -> None:
         self.endpoint = endpoint
+        self.proxy = proxy
+        # The provider talks to moto through the fault proxy; the out-of-band client directly.
         self.instance = ProviderInstance(
-            "aws-test", "aws", {"endpoint_url": endpoint, "region": "us-east-1"}
+            "aws-test", "aws", {"endpoint_url": proxy.url, "region": "us-east-1"}
         )
         self.iam: Any = moto_server.client("iam", endpoint)
 
@@ -61,7 +63,9 @@ class AwsBackend:
         return 100  # moto pages get_group at 100 users, like AWS's default MaxItems
 
     def inject(self, kinds: list[str]) -> None:
-        raise NotImplementedError("moto cannot inject faults")
+        # AWS throttles with 400 Throttling / ThrottlingException, never 429: the proxy answers
+        # a "429" that way.
+        self.proxy.script = list(kinds)
 
     def native_expiry_out_of_band(self, target: Target, principal: str) -> str | None:
         return None  # IAM has no expiry on group membership
@@ -69,5 +73,5 @@ class AwsBackend:
 
 @contextmanager
 def backend() -> Iterator[AwsBackend]:
-    with moto_server.running() as endpoint:
-        yield AwsBackend(endpoint)
+    with moto_server.running() as endpoint, aws_faults.proxy(endpoint) as proxy:
+        yield AwsBackend(endpoint, proxy)

@@ -15,7 +15,7 @@ from accessctl.core.model import ProviderInstance, Target
 from accessctl.providers import aws
 from accessctl.providers.base import Provider, principal_key
 
-from tests.servers import moto_server
+from tests.servers import aws_faults, moto_server
 
 ACCOUNT = "111122223333"
 PAGE = 100
@@ -27,11 +27,14 @@ _ids = itertools.count()
 
 class IdentityCenterBackend:
     platform = "aws"
-    supports_faults = False
+    supports_faults = True
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, proxy: aws_faults.AwsFaultProxy | None = None) -> None:
+        # The provider talks to moto through the fault proxy; the out-of-band clients directly.
+        self.proxy = proxy or aws_faults.AwsFaultProxy(endpoint)
         self.instance = ProviderInstance(
-            "aws-sso-test", "aws", {"endpoint_url": endpoint, "region": "us-east-1"}
+            "aws-sso-test", "aws",
+            {"endpoint_url": proxy.url if proxy else endpoint, "region": "us-east-1"}
         )
         self.sso: Any = moto_server.client("sso-admin", endpoint)
         self.store: Any = moto_server.client("identitystore", endpoint)
@@ -138,7 +141,9 @@ class IdentityCenterBackend:
         return PAGE
 
     def inject(self, kinds: list[str]) -> None:
-        raise NotImplementedError("moto cannot inject faults")
+        # AWS throttles with 400 Throttling / ThrottlingException, never 429: the proxy answers
+        # a "429" that way.
+        self.proxy.script = list(kinds)
 
     def native_expiry_out_of_band(self, target: Target, principal: str) -> str | None:
         return None  # Identity Center has no expiry on account assignments
@@ -146,5 +151,5 @@ class IdentityCenterBackend:
 
 @contextmanager
 def backend() -> Iterator[IdentityCenterBackend]:
-    with moto_server.running() as endpoint:
-        yield IdentityCenterBackend(endpoint)
+    with moto_server.running() as endpoint, aws_faults.proxy(endpoint) as proxy:
+        yield IdentityCenterBackend(endpoint, proxy)
