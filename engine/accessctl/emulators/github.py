@@ -1131,7 +1131,11 @@ class GitHubEmulator(Emulator):
                     children.setdefault(key, role)
             chosen = {"IMMEDIATE": team.members, "CHILD_TEAM": children,
                       "ALL": self._all_members(team)}[kind.group(1)]
-            keys = sorted(chosen, key=lambda k: self.accounts[k].id)
+            # The same lag as the REST listing: a membership written moments ago may not be
+            # listed yet (eventual consistency).
+            keys = sorted(self.listing_lag.listed(team.id, ((k, k) for k in chosen))
+                          if kind.group(1) == "IMMEDIATE" else chosen,
+                          key=lambda k: self.accounts[k].id)
             start = int(str(variables.get("after") or "0") or 0)
             size = min(int(first.group(1)), 100)
             page = keys[start:start + size]
