@@ -4,15 +4,20 @@ from `@octokit/openapi` 23.0.2 `generated/api.github.com.json`, GitHub's own des
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from accessctl.emulators.http import Request, Response
 
+from tests.contracts import github_graphql
 from tests.contracts.openapi import OpenApiContract
 
 FILE = Path(__file__).parent / "github-rest-subset.json"
+GHEC_FILE = Path(__file__).parent / "github-ghec-subset.json"
+"""Endpoints only GitHub Enterprise Cloud's description has (a team's IdP groups: team-sync
+group mappings, EMU external groups), cut by cut_openapi_subset.py from the same package's
+`generated/ghec.json`."""
 
 # Statuses GitHub answers on any endpoint, each where GitHub documents it for all of them.
 GLOBAL_STATUSES = {
@@ -54,92 +59,40 @@ def _every_error_names_its_docs(request: Request, response: Response) -> list[st
     return []
 
 
-@cache
-def _spec() -> dict[str, object]:
-    loaded: dict[str, object] = json.loads(FILE.read_text(encoding="utf-8"))
+def _load(path: Path) -> dict[str, object]:
+    loaded: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
     return loaded
 
 
-GRAPHQL_PATH = "/api/graphql"
-"""GitHub's GraphQL endpoint (GHES: /api/graphql), outside the REST description. The engine sends
-one query there: a team's immediate members (providers/github.py IMMEDIATE_MEMBERS)."""
+class GitHubContract(OpenApiContract):
+    """The REST description, and GitHub's GraphQL schema for `POST /api/graphql`."""
 
-# The GraphQL types the query reads, as GitHub's public schema documents them
-# (docs.github.com/graphql/reference: Organization.team(slug), Team.members(first, after,
-# membership: TeamMembershipType = IMMEDIATE | CHILD_TEAM | ALL), TeamMemberConnection.nodes
-# (User), User.login (String!), User.databaseId (Int), PageInfo.hasNextPage (Boolean!),
-# PageInfo.endCursor (String)).
-_GRAPHQL_QUERY = re.compile(
-    r"organization\(login:\s*\$org\)\s*\{\s*team\(slug:\s*\$team\)\s*\{\s*members\("
-    r"first:\s*\d+,\s*after:\s*\$after,\s*membership:\s*(IMMEDIATE|CHILD_TEAM|ALL)\)")
-
-
-def _graphql(request: Request, response: Response) -> list[str]:
-    """The one GraphQL call, checked against the schema's types for the fields it reads."""
-    body = request.json() if request.body else None
-    problems: list[str] = []
-    if request.method != "POST" or not isinstance(body, dict) \
-            or not isinstance(body.get("query"), str):
-        return [f"GraphQL: {request.method} {GRAPHQL_PATH} takes a POST of {{query, variables}}"]
-    if not _GRAPHQL_QUERY.search(body["query"]):
-        problems.append("GraphQL: not the team members query the contract knows")
-    answer = response.body
-    if response.status != 200 or not isinstance(answer, dict):
-        return [*problems, f"GraphQL answers 200 with a JSON object, not {response.status}"]
-    team = ((answer.get("data") or {}).get("organization") or {}).get("team")
-    if team is None:
-        return problems  # null organization or team: GraphQL's NOT_FOUND, with `errors`
-    members = team.get("members") if isinstance(team, dict) else None
-    if not isinstance(members, dict) or not isinstance(members.get("nodes"), list) \
-            or not isinstance(members.get("pageInfo"), dict):
-        return [*problems, "GraphQL: members needs nodes and pageInfo"]
-    for node in members["nodes"]:
-        if not isinstance(node, dict) or not isinstance(node.get("login"), str) or (
-                "databaseId" in node and not isinstance(node["databaseId"], int)):
-            problems.append(f"GraphQL: a User node has login (String!), databaseId (Int): {node}")
-    info = members["pageInfo"]
-    if not isinstance(info.get("hasNextPage"), bool):
-        problems.append("GraphQL: PageInfo.hasNextPage is a Boolean!")
-    return problems
-
-
-_IDP_ROUTES = {
-    # Read only after a 403 on a team membership change, to name the IdP group; both are in
-    # GitHub's REST description upstream (not yet in the cut subset), method and path checked.
-    re.compile(r"^/api/v3/orgs/[^/]+/teams/[^/]+/team-sync/group-mappings$"):
-        "docs.github.com/enterprise-cloud@latest/rest/teams/team-sync",
-    re.compile(r"^/api/v3/orgs/[^/]+/teams/[^/]+/external-groups$"):
-        "docs.github.com/enterprise-cloud@latest/rest/teams/external-groups",
-}
-
-
-class _WithGraphQL:
-    """The REST description, and the one GraphQL query beside it."""
-
-    def __init__(self, rest: OpenApiContract) -> None:
-        self.rest = rest
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.rest, name)
+    def __init__(self, *args: Any, enterprise: OpenApiContract, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.enterprise = enterprise
 
     def check(self, request: Request, response: Response, injected: bool) -> list[str]:
-        if request.path == GRAPHQL_PATH:
-            if injected or response.status in GLOBAL_STATUSES:
-                return []  # a bad token or a rate limit answers GraphQL as it does REST
-            return _graphql(request, response)
-        if request.method == "GET" and any(p.match(request.path) for p in _IDP_ROUTES):
-            return [] if response.status in (200, *GLOBAL_STATUSES) else [
-                f"{request.path}: status {response.status} not documented"]
-        return self.rest.check(request, response, injected)
+        if request.path == github_graphql.PATH and not injected:
+            return github_graphql.check(request, response)
+        if not injected and self.operation(request.method, request.path)[0] is None \
+                and self.enterprise.operation(request.method, request.path)[0] is not None:
+            return self.enterprise.check(request, response, injected)
+        return super().check(request, response, injected)
 
 
 def contract() -> OpenApiContract:
-    return _WithGraphQL(_contract())  # type: ignore[return-value]
+    return _contract()
 
 
 @cache
 def _contract() -> OpenApiContract:
-    return OpenApiContract(
-        _spec(), name="GitHub", prefix="/api/v3", global_statuses=GLOBAL_STATUSES,
-        error_schema={"$ref": "#/components/schemas/basic-error"}, aliases=ALIASES,
-        multi_segment=MULTI_SEGMENT, extra_checks=(_every_error_names_its_docs,))
+    github_graphql.schema()  # parsed once, when the first emulator starts
+    common: dict[str, Any] = {
+        "prefix": "/api/v3", "global_statuses": GLOBAL_STATUSES,
+        "error_schema": {"$ref": "#/components/schemas/basic-error"}, "aliases": ALIASES,
+        "multi_segment": MULTI_SEGMENT, "extra_checks": (_every_error_names_its_docs,)}
+    # The enterprise subset holds no `basic-error` (its paths do not refer to it): its error
+    # bodies are held to the check every GitHub error gets (message and documentation_url).
+    enterprise = OpenApiContract(_load(GHEC_FILE), name="GitHub Enterprise Cloud",
+                                 **{**common, "error_schema": None})
+    return GitHubContract(_load(FILE), name="GitHub", enterprise=enterprise, **common)
