@@ -157,7 +157,7 @@ def test_github_token_refused_is_a_configuration_error_naming_the_variable(
     world.env["GITHUB_TOKEN"] = "ghp_wrong"
     result = world.apply()
     assert result.code == 2, result.err
-    assert "refused the token (401): check GITHUB_TOKEN" in result.err
+    assert "refused the token (401" in result.err and "check GITHUB_TOKEN" in result.err
     assert world.members() == set()
 
 
@@ -228,7 +228,8 @@ def test_gitlab_token_refused_is_a_configuration_error_naming_the_variable(
     gitlab.env["ACCESSCTL_VCS_TOKEN"] = "glpat-wrong"
     result = gitlab.apply()
     assert result.code == 2, result.err
-    assert "refused the token (401): check ACCESSCTL_VCS_TOKEN" in result.err
+    assert "refused the token (401" in result.err
+    assert "check ACCESSCTL_VCS_TOKEN" in result.err
 
 
 def test_github_reads_are_retried_after_a_5xx_and_writes_are_not(world: World) -> None:

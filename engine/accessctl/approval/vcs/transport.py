@@ -225,10 +225,13 @@ class BudgetAdapter(HTTPAdapter):
                 continue
             self.budget.observe(response.headers)
             if response.status_code == 401:
+                said = _message(response)
                 response.close()
+                hint = ("; a GitHub App installation token expires an hour after it is made: "
+                        "mint it in the job" if settings.platform == "GitHub" else "")
                 raise VcsTokenRejected(
-                    f"{settings.platform} at {settings.url} refused the token (401): check "
-                    f"{settings.token_variable}")
+                    f"{settings.platform} at {settings.url} refused the token (401"
+                    f"{': ' + said if said else ''}): check {settings.token_variable}{hint}")
             retry = self.budget.retry_wait(response)
             if retry is None:
                 return response
@@ -286,6 +289,16 @@ def _says_secondary(response: requests.Response) -> bool:
     except Exception:  # a body that cannot be read says nothing
         return False
     return SECONDARY_MESSAGE in text.casefold()
+
+
+def _message(response: requests.Response) -> str:
+    """The platform's own words from an error body ({"message": ...}), one short line."""
+    try:
+        data = response.json()
+    except ValueError:
+        return ""
+    text = data.get("message") if isinstance(data, dict) else None
+    return _short(ValueError(text)) if isinstance(text, str) else ""
 
 
 def _header(headers: Mapping[str, str], *names: str) -> str | None:
