@@ -258,44 +258,70 @@ class GitHubVcs:
         return ApiFiles(self._repo, sha)
 
     def missing_permissions(self, team: str | None, writes: bool) -> list[str]:
-        """The permissions a run needs that the token lacks, one cheap read each (see
-        approval/vcs/access.py). `writes` is not tried: only writing would tell."""
-        from urllib.parse import quote
-
+        """The permissions a run needs that the token lacks, from one GraphQL query (see
+        approval/vcs/access.py). GraphQL answers each field it may not read with its own
+        FORBIDDEN error, so one call names every missing read, and it counts against GraphQL's
+        rate limit, which is separate from the REST one the run's own calls spend. `writes` is
+        not tried: only writing would tell."""
         import requests
         from github import GithubException
 
-        base = self._client.requester.base_url
-        repo = f"{base}/repos/{self.repository}"
-        probes = [("Contents: read", "to read commits and files", f"{repo}/commits"),
-                  ("Pull requests: read", "to read pull requests and reviews", f"{repo}/pulls")]
-        if team is not None:
-            org, _, slug = team.lstrip("@").partition("/")
-            probes.append(("Members: read", f"to read the members of {team}",
-                           f"{base}/orgs/{quote(org, safe='')}/teams/{quote(slug, safe='')}"))
-        found = []
-        for permission, why, url in probes:
-            try:
-                self._client.requester.requestJsonAndCheck("GET", url, parameters={"per_page": 1})
-            except requests.exceptions.RequestException:
-                continue  # unreachable now: the run's own calls will meet it, and retry
-            except GithubException as error:
-                data = error.data if isinstance(error.data, dict) else {}
-                if error.status == 401:
-                    return [f"a valid credential (GitHub answered 401 {data.get('message') or ''}"
-                            "; an installation token expires an hour after it is made: mint "
-                            "it in the job)"]
-                if error.status != 403:
-                    # A missing team (404) is judged per request; an outage is met, and retried,
-                    # by the run's own calls. Only a refusal names a permission.
-                    continue
-                accepted = {str(k).lower(): str(v) for k, v in (error.headers or {}).items()
-                            }.get("x-accepted-github-permissions")
-                said = f"GitHub answered {error.status} {data.get('message') or ''}".rstrip()
-                if accepted:
-                    said += f" and names the permission it wants: {accepted}"
-                found.append(f"{permission} ({why}; {said})")
-        return found
+        owner, _, name = self.repository.partition("/")
+        org, _, slug = (team or "").lstrip("@").partition("/")
+        variables = {"owner": owner, "name": name, "org": org, "team": slug,
+                     "withTeam": team is not None}
+        requester = self._client.requester
+        try:
+            _, answer = requester.requestJsonAndCheck(
+                "POST", requester.graphql_url,
+                input={"query": TOKEN_CHECK, "variables": variables})
+        except requests.exceptions.RequestException:
+            return []  # unreachable now: the run's own calls will meet it
+        except GithubException as error:
+            data = error.data if isinstance(error.data, dict) else {}
+            if error.status == 401:
+                return [f"a valid credential (GitHub answered 401 {data.get('message') or ''}"
+                        "; an installation token expires an hour after it is made: mint it in "
+                        "the job)"]
+            # Any other HTTP error (an outage, a rate limit) says nothing about permissions:
+            # the run's own calls meet it.
+            return []
+        errors = answer.get("errors") if isinstance(answer, dict) else None
+        found: dict[str, str] = {}
+        for item in errors if isinstance(errors, list) else []:
+            if not isinstance(item, dict) or item.get("type") != "FORBIDDEN":
+                continue  # NOT_FOUND (a missing team, say) is judged per request
+            path = [str(p) for p in item.get("path") or []]
+            field_name = next((f for f in TOKEN_CHECK_FIELDS if f in path), None)
+            if field_name is None:
+                continue
+            permission, why = TOKEN_CHECK_FIELDS[field_name]
+            found.setdefault(permission, (
+                f"{permission} ({why.format(team=team)}; GitHub answered FORBIDDEN on "
+                f"{'.'.join(path)}: {item.get('message') or 'no message'})"))
+        return list(found.values())
+
+
+TOKEN_CHECK = """query AccessctlTokenCheck($owner: String!, $name: String!, $org: String!,
+    $team: String!, $withTeam: Boolean!) {
+  repository(owner: $owner, name: $name) {
+    object(expression: "HEAD") { oid }
+    pullRequests(first: 1) { totalCount }
+  }
+  organization(login: $org) @include(if: $withTeam) {
+    team(slug: $team) { members(first: 1) { totalCount } }
+  }
+}"""
+"""The start-up check of a GitHub token: one query that reads one item behind each permission
+the run needs (a git object: Contents; a pull request: Pull requests; a team's members:
+Members)."""
+
+TOKEN_CHECK_FIELDS = {
+    "object": ("Contents: read", "to read commits and files"),
+    "pullRequests": ("Pull requests: read", "to read pull requests and reviews"),
+    "team": ("Members: read", "to read the members of {team}"),
+}
+"""The field of TOKEN_CHECK a FORBIDDEN error names, and the permission it stands for."""
 
 
 def from_environment(environ: Mapping[str, str]) -> GitHubVcs:
