@@ -310,6 +310,19 @@ class Directory:
         self.connection.search(dn, "(objectClass=*)", BASE, attributes=["sAMAccountName"])
         return _single(self.connection.response[0]["attributes"]["sAMAccountName"])
 
+    def rename_user(self, dn: str, sam: str) -> str:
+        """Rename a user as an administrator does in AD Users and Computers: a new
+        sAMAccountName and userPrincipalName, and a new CN (so a new DN). The objectGUID stays,
+        and AD rewrites the `member` values that named the old DN. The user's new DN."""
+        from ldap3 import MODIFY_REPLACE
+        from ldap3.utils.dn import escape_rdn
+
+        self.connection.modify(dn, {
+            "sAMAccountName": [(MODIFY_REPLACE, [sam])],
+            "userPrincipalName": [(MODIFY_REPLACE, [f"{sam}@{REALM.lower()}"])]})
+        self.connection.modify_dn(dn, f"CN={escape_rdn(sam)}")
+        return f"CN={escape_rdn(sam)},{dn.split(',', 1)[1]}"
+
     def set_delegation(self, ou: str, sddl_aces: str) -> None:
         """Append ACEs (SDDL) to an OU's security descriptor, as `samba-tool dsacl` does."""
         done = subprocess.run(

@@ -91,16 +91,28 @@ def test_team_grant_never_demotes_a_maintainer(emulator: GitHubEmulator) -> None
     assert not outcome.native_expiry_set and not provider.native_expiry(team())
 
 
-def test_after_observe_a_grant_is_one_put_and_a_stranger_is_not_found(
+def test_after_observe_a_grant_is_the_id_look_up_and_one_put_and_a_stranger_is_not_found(
         emulator: GitHubEmulator) -> None:
     provider = make(emulator)
     provider.observe([team()])
     before = len(emulator.log)
     outcome = provider.grant(change(Action.GRANT, team(), "Alice"))
     assert outcome.status is Status.DONE
+    # The account id the login names now is what the engine records (a login can be renamed
+    # and re-used), so it is looked up; the observation spares the read-first.
     assert [(e.method, e.path) for e in emulator.log[before:]] == [
+        ("GET", "/api/v3/users/Alice"),
         ("PUT", "/api/v3/orgs/acme/teams/sre/memberships/Alice")]
+    assert outcome.principal_id == str(emulator.accounts["alice"].id)
     assert emulator.team_members("acme", "sre") == {"bob": "maintainer", "Alice": "member"}
+    # Someone a member list of this run showed needs no look-up: one PUT.
+    emulator.add_team("acme", "ops")
+    provider.observe([team("ops")])
+    before = len(emulator.log)
+    again = provider.grant(change(Action.GRANT, team("ops"), "bob"))
+    assert [(e.method, e.path) for e in emulator.log[before:]] == [
+        ("PUT", "/api/v3/orgs/acme/teams/ops/memberships/bob")]
+    assert again.principal_id == str(emulator.accounts["bob"].id)
     for missing in ("no-such-user", "acme"):  # nobody, and an organization
         with pytest.raises(NotFound, match=f"GitHub user {missing} does not exist"):
             provider.grant(change(Action.GRANT, team(), missing))
@@ -138,6 +150,23 @@ def test_team_grant_to_an_outsider_is_pending_counted_and_cancelled(
     assert provider.observe([team()])[team()] == frozenset({"bob", "outsider"})
     assert provider.grant(change(Action.GRANT, team(), "outsider")).status is Status.UNCHANGED
     assert provider.revoke(change(Action.REVOKE, team(), "outsider")).status is Status.DONE
+    assert emulator.team_pending("acme", "sre") == {}
+
+
+def test_a_pending_team_invitee_who_renames_is_still_cancelled_by_id(
+        emulator: GitHubEmulator) -> None:
+    """An invitation lists the invitee's login only: observe looks their id up, so that an
+    invitee who renames before accepting is still known, and cancelled at expiry."""
+    granted = make(emulator).grant(change(Action.GRANT, team(), "outsider"))
+    assert granted.principal_id == str(emulator.accounts["outsider"].id)
+    emulator.rename_user("outsider", "insider-now")
+    emulator.add_user("outsider")  # the old login, someone else's
+    later = make(emulator)
+    assert later.observe([team()])[team()] == frozenset({"bob", "insider-now"})
+    assert later.member_ids(team())["insider-now"] == granted.principal_id
+    revoke = Change(Action.REVOKE, team(), "outsider", "github-infra", "test",
+                    principal_id=granted.principal_id)
+    assert later.revoke(revoke).status is Status.DONE
     assert emulator.team_pending("acme", "sre") == {}
 
 

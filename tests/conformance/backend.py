@@ -56,3 +56,9 @@ class Backend(Protocol):
     def native_expiry_out_of_band(self, target: Target, principal: str) -> str | None:
         """The expiry the platform holds for the grant (RFC 3339), or None when it has none."""
         ...
+
+    # Platforms whose names can change also define (the suite skips the rest):
+    #
+    # def rename_out_of_band(self, principal: str, new_name: str | None = None) -> str:
+    #     """Rename the principal on the platform, as its owner or an administrator would (to
+    #     `new_name`, else a fresh name); the new name, as identities.yaml would write it."""

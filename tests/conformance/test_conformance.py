@@ -144,3 +144,58 @@ def test_native_expiry_is_set_where_claimed(backend: Any) -> None:
     else:
         assert not outcome.native_expiry_set
         assert held is None
+
+
+def test_a_renamed_holder_is_removed_by_id_and_the_old_name_s_new_holder_stays(
+        backend: Any) -> None:
+    """People are known by immutable ids. A grant reports the id it went to; after the person
+    renames themselves and someone else takes the old name (and holds the target their own
+    way), the next run's observe names the id under its new name, and a revoke given the id
+    removes that person, never the new holder of the old name."""
+    rename = getattr(backend, "rename_out_of_band", None)
+    if rename is None:
+        pytest.skip(f"{backend.platform}'s test server cannot rename a principal")
+    provider = backend.provider()
+    target, principal = backend.new_target(), backend.new_principal()
+    provider.observe([target])  # the engine plans from an observation first
+    granted = provider.grant(change(Action.GRANT, target, principal))
+    assert granted.status is Status.DONE
+    assert granted.principal_id
+
+    renamed = rename(principal)
+    other = rename(backend.new_principal(), principal)  # the old name, someone else's now
+    backend.add_member_out_of_band(target, other)
+
+    later = backend.provider()  # the next run
+    assert later.observe([target])[target] == frozenset(
+        {principal_key(renamed), principal_key(other)})
+    ids = later.member_ids(target)
+    assert ids[principal_key(renamed)] == granted.principal_id
+    assert ids[principal_key(other)] != granted.principal_id
+    outcome = later.revoke(Change(Action.REVOKE, target, principal, "conformance",
+                                  "conformance test", principal_id=granted.principal_id))
+    assert outcome.status is Status.DONE
+    assert backend.members_out_of_band(target) == {principal_key(other)}
+
+
+def test_a_grant_resolves_the_name_to_whoever_has_it_when_the_grant_is_made(
+        backend: Any) -> None:
+    """Between the request and the apply, the person who had the name renamed themselves and
+    another account took it: the grant goes to the name as the platform knows it at that moment,
+    and reports that account's id (the one the engine will revoke)."""
+    rename = getattr(backend, "rename_out_of_band", None)
+    if rename is None:
+        pytest.skip(f"{backend.platform}'s test server cannot rename a principal")
+    target, name = backend.new_target(), backend.new_principal()
+    before = backend.provider()
+    before.observe([target])
+    moved = rename(name)
+    rename(backend.new_principal(), name)
+    provider = backend.provider()
+    provider.observe([target])
+    granted = provider.grant(change(Action.GRANT, target, name))
+    assert granted.status is Status.DONE and granted.principal_id
+    later = backend.provider()
+    assert later.observe([target])[target] == frozenset({principal_key(name)})
+    assert later.member_ids(target) == {principal_key(name): granted.principal_id}
+    assert principal_key(moved) not in backend.members_out_of_band(target)

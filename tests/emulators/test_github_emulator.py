@@ -31,6 +31,8 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ALIASES = {
     "/organizations/{org_id}/team/{team_id}": "/orgs/{org}/teams/{team_slug}",
     "/repos/{owner}/{repo}/contents/": "/repos/{owner}/{repo}/contents/{path}",
+    # "Get a user using their ID" answers what "Get a user" does.
+    "/user/{account_id}": "/users/{username}",
 }
 EXTRA_SCHEMAS = {
     ("GET", "/repos/{owner}/{repo}/commits", 200):
@@ -508,6 +510,32 @@ def test_users_bots_and_rate_limit(emulator: GitHubEmulator) -> None:
     assert gh.get_user("carol").name == "Carol"
     limit = gh.get_rate_limit()
     assert limit.resources.core.limit == 5000
+
+
+def test_a_renamed_user_keeps_the_id_and_memberships_and_frees_the_login(
+        emulator: GitHubEmulator) -> None:
+    from github import UnknownObjectException
+
+    gh = client(emulator)
+    number = open_request(emulator)
+    alice_id = gh.get_user("alice").id
+    emulator.set_team_member("acme", "security", "alice")
+    emulator.rename_user("alice", "Alice-Renamed")
+    renamed = gh.get_user_by_id(alice_id)
+    assert renamed.login == "Alice-Renamed"
+    team = gh.get_organization("acme").get_team_by_slug("security")
+    assert {(m.login, m.id) for m in team.get_members()} >= {("Alice-Renamed", alice_id)}
+    assert gh.get_repo(REPO).get_pull(number).user.login == "Alice-Renamed"
+    assert client(emulator, "token-alice").get_user().login == "Alice-Renamed"
+    with pytest.raises(UnknownObjectException):
+        gh.get_user("alice")
+    emulator.rename_user("erin", "alice")  # the old login is anyone's to take
+    assert gh.get_user("alice").id != alice_id
+    assert "alice" not in {m.login for m in team.get_members()}
+    with pytest.raises(UnknownObjectException):
+        gh.get_user_by_id(999_999).login  # noqa: B018
+    with pytest.raises(ValueError, match="taken"):
+        emulator.rename_user("dave", "alice-renamed")
 
 
 def test_statuses_and_check_runs(emulator: GitHubEmulator) -> None:

@@ -41,6 +41,9 @@ class Event:
     approval_skipped: bool = False
     """The run was started with --skip-approval (approval not verified): set by AuditLog on
     every event of such a run."""
+    principal_id: str | None = None
+    """The platform's immutable id of the principal (grants and revokes, where the platform
+    has ids): the name may change or pass to someone else, the id never does."""
     expires_at: datetime | None = None
     """Revokes: when the access was due to end (the expiry written in its file)."""
     lag_seconds: int | None = None
@@ -53,6 +56,8 @@ class Event:
         for key in ("action", "outcome", "request", "entitlement", "principal", "provider",
                     "target", "commit", "error", "detail"):
             data[key] = getattr(self, key)
+            if key == "principal" and self.principal_id is not None:
+                data["principal_id"] = self.principal_id
         # Only on the events that have them, so every other line keeps its shape.
         if self.approved_by_rule is not None:
             data["approved_by_rule"] = self.approved_by_rule
@@ -87,6 +92,7 @@ def change_event(time: datetime, outcome: Outcome, commit: str | None) -> Event:
         commit=commit,
         error=outcome.detail if outcome.status.value == "failed" else None,
         detail=outcome.detail if outcome.status.value != "failed" else None,
+        principal_id=outcome.principal_id or change.principal_id,
         expires_at=revoke_due,
         lag_seconds=late,
     )
@@ -99,7 +105,7 @@ def started_event(time: datetime, change: Change, commit: str | None) -> Event:
         time=time, action=change.action.value, outcome="started",
         request=",".join(change.requests) or None, entitlement=change.entitlement or None,
         principal=change.principal, provider=change.target.instance,
-        target=change.target.display, commit=commit,
+        target=change.target.display, commit=commit, principal_id=change.principal_id,
     )
 
 

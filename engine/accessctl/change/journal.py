@@ -101,7 +101,7 @@ def finish(
             time=time, action=action, outcome="done" if took_effect else "abandoned",
             request=_text(line.get("request")), entitlement=_text(line.get("entitlement")),
             principal=_text(line.get("principal")), provider=instance, target=display,
-            commit=commit,
+            commit=commit, principal_id=_text(line.get("principal_id")),
             detail=(f"finished for an interrupted run (started {line.get('time')}"
                     + (f", commit {line.get('commit')}" if line.get("commit") else "") + "): "
                     + ("the platform shows it took effect" if took_effect else

@@ -9,12 +9,14 @@ writes it: jobs running side by side never race on the same ref.
 
 Forging it: anyone who can push to the repository can push this ref (branch protection does not
 cover it). The only thing a forged record can do that git history alone cannot is mark a pair as
-`standing`, so that its grant is never revoked. With ACCESSCTL_LEDGER_KEY set (a secret held only
-by the jobs that hold platform credentials), every record carries an HMAC-SHA256 of its content,
-and a record whose signature does not match is ignored: the run falls back to git history, which
-revokes whatever request files named (fail closed). Deleting the ref gains nothing either: a lost
-record (the ref is gone but `refs/accessctl/applied` shows the engine ran before) never turns
-present members into standing access.
+`standing`, so that its grant is never revoked, or, the same in effect, record a grant's
+`principal_id` as someone else's, so that the revoke misses its holder. With
+ACCESSCTL_LEDGER_KEY set (a secret held only by the jobs that hold platform credentials), every
+record carries an HMAC-SHA256 of its content, and a record whose signature does not match is
+ignored: the run falls back to git history, which revokes whatever request files named (fail
+closed). Deleting the ref gains nothing either: a lost record (the ref is gone but
+`refs/accessctl/applied` shows the engine ran before) never turns present members into standing
+access.
 """
 
 from __future__ import annotations
@@ -109,13 +111,18 @@ class LedgerStore:
                 raise ValueError(f"its signature does not match {KEY_ENV}")
             entries = {}
             for item in data["entries"]:
+                # Records written before ids were kept have no principal_id: still readable.
+                principal_id = item.get("principal_id")
+                if principal_id is not None and not isinstance(principal_id, str):
+                    raise ValueError(f"principal_id {principal_id!r} is not a string")
                 found = item.get("found") or {}
                 entry = Entry(str(item["target"]), str(item["principal"]),
                               Origin(item["origin"]), str(item["at"]),
                               tuple(str(p) for p in item.get("requests", ())),
                               item.get("expires_at"),
                               tuple(sorted((str(k), str(v)) for k, v in found.items())),
-                              tuple(str(b) for b in item.get("blobs", ())))
+                              tuple(str(b) for b in item.get("blobs", ())),
+                              principal_id)
                 entries[(entry.target, entry.principal)] = entry
         except (ValueError, KeyError, TypeError) as error:
             self.warnings.append(

@@ -54,6 +54,7 @@ def make_plan(
     native_expiry: Mapping[Target, bool] | None = None,
     entitlement_of: Mapping[Target, str] | None = None,
     keep: Collection[tuple[Target, str]] = (),
+    ids: Mapping[Target, Mapping[str, str]] | None = None,
 ) -> Plan:
     """Changes that make `observed` match `desired` on the targets in `observed`.
 
@@ -64,6 +65,8 @@ def make_plan(
     `exclusive` targets that nothing backs are removed too, unless that would remove more than
     `removal_cap` of a target's members, in which case that target gets a refusal instead.
     Pairs in `keep` are never revoked (the sweep keeps what an unexpired request names).
+    `ids` gives, per target, the immutable id observe read for each member: a revoke carries
+    it, so that the platform removes that very person, whatever name they go by by then.
     """
     plan = Plan()
     native = native_expiry or {}
@@ -90,8 +93,10 @@ def make_plan(
     managed_keys = set(named_by)
     kept = {(t, principal_key(p)) for t, p in keep}
     exclusive_set = set(exclusive)
+    known = ids or {}
     for target in sorted(observed, key=lambda t: t.display):
         members = observed[target]
+        id_of = known.get(target, {})
         unbacked = []
         for member in sorted(members):
             if (target, member) in wanted or (target, member) in kept:
@@ -102,7 +107,7 @@ def make_plan(
                     action=Action.REVOKE, target=target, principal=member,
                     entitlement=entitlement,
                     why="no unexpired approved request backs this grant",
-                    requests=named_by[(target, member)],
+                    requests=named_by[(target, member)], principal_id=id_of.get(member),
                 ))
             elif remove_unbacked and target in exclusive_set:
                 unbacked.append(member)
@@ -124,5 +129,6 @@ def make_plan(
                 action=Action.REVOKE, target=target, principal=member,
                 entitlement=names.get(target, ""),
                 why="exclusive entitlement: no request backs this member",
+                principal_id=id_of.get(member),
             ))
     return plan

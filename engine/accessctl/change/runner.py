@@ -57,6 +57,9 @@ class Observation:
     failures: dict[str, str] = field(default_factory=dict)
     """Instance name -> why its targets could not be read."""
     native: dict[Target, bool] = field(default_factory=dict)
+    ids: dict[Target, dict[str, str]] = field(default_factory=dict)
+    """Per target, principal key -> immutable id of the members whose id observe read
+    (providers with `member_ids`; change/holders.py)."""
 
 
 def observe(
@@ -114,8 +117,14 @@ def observe(
             continue
         for provider, group, answer in parts_seen:
             result.observed.update(answer)
+            member_ids = getattr(provider, "member_ids", None)
             for target in group:
                 result.native[target] = provider.native_expiry(target)
+                if callable(member_ids) and target in answer:
+                    members = answer[target]
+                    result.ids[target] = {key: str(value)
+                                          for key, value in member_ids(target).items()
+                                          if key in members}
     return result
 
 

@@ -260,7 +260,7 @@ def record_outcomes(store: LedgerStore | None, ledgers: dict[str, Ledger] | None
         if name in converged.observation.failures:
             continue
         after = settle(ledger, observed=converged.observation.observed, wanted=wanted,
-                       outcomes=outcomes, now=now)
+                       outcomes=outcomes, now=now, holders=converged.holders)
         if after.entries != ledger.entries or (not ledger.exists and after.entries):
             store.write(after, commit)
 
@@ -377,8 +377,11 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
                 blobs[path] = landing.blob
         confirmed = confirmed_grants(evaluation, verdicts, observed, ledgers)
     report_standing(env, converged.standing)
-    changes = with_due([c for c in converged.plan.changes if c.action in actions],
-                       due_times(evaluation.managed, loaded.requests, now))
+    due = due_times(evaluation.managed, loaded.requests, now)
+    # A revoke of someone who renamed is due when the pair under their old name was.
+    due.update({(t, key): due[(t, old)] for (t, old), key in converged.renamed.items()
+                if (t, old) in due})
+    changes = with_due([c for c in converged.plan.changes if c.action in actions], due)
     if ledgers is not None:
         changes = restoring(changes, ledgers)
     denied = {p: v for p, v in sorted(verdicts.items()) if not v.approved}

@@ -264,6 +264,10 @@ class Change:
     expires_at: datetime | None = None
     requests: tuple[str, ...] = ()
     native_expiry: bool = False
+    principal_id: str | None = None
+    """The platform's immutable id of the person (GitHub/GitLab user id, Okta user id, Entra
+    object id, AD objectGUID, IAM UserId, Identity Center UserId), where the change acts on one
+    the engine observed: a revoke removes that id, whatever name it goes by now."""
     restore: tuple[tuple[str, str], ...] = ()
     """Revokes only: the platform state the engine found before its grant raised an existing
     membership (e.g. (("access_level", "30"),)): put it back instead of removing the member."""
@@ -286,6 +290,9 @@ class Outcome:
     status: Status
     detail: str = ""
     native_expiry_set: bool = False
+    principal_id: str | None = None
+    """The immutable id the platform gave for the principal the change acted on (a grant
+    resolves it from the name at the moment it is made)."""
     previous: tuple[tuple[str, str], ...] = ()
     """Grants only: the state of a membership the person already held and the grant raised
     (kept in the ledger, so that the revoke restores it rather than removing the member)."""

@@ -329,6 +329,7 @@ class GitHubEmulator(Emulator):
         routes: list[tuple[str, str, Callable[[Request], Response | JSON]]] = [
             ("GET", "/user", self._get_self),
             ("GET", "/users/{username}", self._get_user),
+            ("GET", "/user/{account_id}", self._get_user_by_id),
             ("GET", "/rate_limit", self._rate_limit),
             ("PATCH", "/user/repository_invitations/{invitation_id}", self._accept_invitation),
             ("GET", "/orgs/{org}", self._get_org),
@@ -927,6 +928,18 @@ class GitHubEmulator(Emulator):
                 body["type"] = "Organization"
             return body
 
+    def _get_user_by_id(self, request: Request) -> JSON:
+        """`GET /user/{account_id}`: the account with that id, under its login of today."""
+        with self.lock:
+            number = _int_param(request, "account_id")
+            account = next((a for a in self.accounts.values() if a.id == number), None)
+            if account is None:
+                raise not_found()
+            body = self._public_user_json(account)
+            if account.type == "Organization":
+                body["type"] = "Organization"
+            return body
+
     def _rate_limit(self, request: Request) -> JSON:
         headers = self._rate_headers()
         core = {"limit": RATE_LIMIT, "remaining": int(headers["x-ratelimit-remaining"]),
@@ -1114,7 +1127,10 @@ class GitHubEmulator(Emulator):
             size = min(int(first.group(1)), 100)
             page = keys[start:start + size]
             more = start + size < len(keys)
-            nodes = [{"login": self.accounts[k].login} for k in page]
+            wants_id = "databaseId" in query
+            nodes = [{"login": self.accounts[k].login,
+                      **({"databaseId": self.accounts[k].id} if wants_id else {})}
+                     for k in page]
             return {"data": {"organization": {"team": {"members": {
                 "nodes": nodes,
                 "pageInfo": {"hasNextPage": more,
@@ -1897,6 +1913,50 @@ class GitHubEmulator(Emulator):
             for team in self.teams.values():
                 if team.org == _key(org) and key in team.pending:
                     team.members[key] = team.pending.pop(key)
+
+    def rename_user(self, login: str, new_login: str) -> None:
+        """The user changes their login, as GitHub lets anyone do. The account keeps its id, and
+        everything that refers to it follows: organization and team memberships, pending
+        invitations, collaborators, pull requests, reviews, comments, commits, tokens. The old
+        login is free at once for anyone to take."""
+        with self.lock:
+            account = self._existing(login)
+            old, new = _key(account.login), _key(new_login)
+            if account.type == "Organization":
+                raise ValueError(f"{login!r} is an organization")
+            if new in self.accounts and new != old:
+                raise ValueError(f"login {new_login!r} is taken")
+
+            def key(value: str) -> str:
+                return new if value == old else value
+
+            def name(value: str) -> str:
+                return new_login if _key(value) == old else value
+
+            del self.accounts[old]
+            account.login = new_login
+            self.accounts[new] = account
+            for org in self.orgs.values():
+                org.members = {key(k): role for k, role in org.members.items()}
+            for team in self.teams.values():
+                team.members = {key(k): role for k, role in team.members.items()}
+                team.pending = {key(k): role for k, role in team.pending.items()}
+            for repo in self.repos.values():
+                repo.collaborators = {key(k): role for k, role in repo.collaborators.items()}
+                for invitation in repo.invitations.values():
+                    invitation.invitee = key(invitation.invitee)
+                    invitation.inviter = name(invitation.inviter)
+                for commit in repo.commits.values():
+                    commit.author = name(commit.author)
+                for comment in repo.comments.values():
+                    comment.user = name(comment.user)
+                for pull in repo.pulls.values():
+                    pull.user = name(pull.user)
+                    pull.merged_by = name(pull.merged_by) if pull.merged_by else None
+                    pull.requested_users = [key(k) for k in pull.requested_users]
+                    for review in pull.reviews:
+                        review.user = name(review.user)
+            self.tokens = {token: name(holder) for token, holder in self.tokens.items()}
 
     def add_team(self, org: str, slug: str, members: Iterable[str] = (),
                  maintainers: Iterable[str] = (), name: str | None = None,

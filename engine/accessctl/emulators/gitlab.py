@@ -1324,6 +1324,18 @@ class GitLabEmulator(Emulator):
                 self.tokens[token] = user_id
             return user_id
 
+    def rename_user(self, username: str, new_username: str) -> None:
+        """The user changes their username (Edit profile > Account): the user keeps its numeric
+        id, so memberships, merge requests and approvals follow it, and the old username is
+        free for anyone to take."""
+        with self.lock:
+            user = self._find_user(username)
+            taken = next((u for u in self.users.values()
+                          if u.username.casefold() == new_username.casefold()), None)
+            if taken is not None and taken is not user:
+                raise ValueError(f"username {new_username!r} is taken")
+            user.username = new_username
+
     def set_approval_settings(self, project: str | int, **settings: bool | int) -> None:
         """Change the project's approval settings (the names of `GET /projects/:id/approvals`),
         e.g. `reset_approvals_on_push=False`."""

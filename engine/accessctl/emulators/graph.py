@@ -378,6 +378,20 @@ class GraphEmulator(Emulator):
             self.users[user.id] = user
             return user.id
 
+    def rename_user(self, upn: str, new_upn: str, mail: str | None = None) -> None:
+        """An administrator changes the user's userPrincipalName (and, if given, mail): the
+        object id stays, so memberships and PIM schedules follow, and the old UPN is free."""
+        with self.lock:
+            user = self.find_user(upn)
+            taken = self.find_user(new_upn)
+            if user is None:
+                raise KeyError(f"no user {upn}")
+            if taken is not None and taken is not user:
+                raise ValueError(f"user {new_upn} exists already")
+            user.user_principal_name = new_upn
+            if mail is not None:
+                user.mail = mail
+
     def add_group(self, name: str, security_enabled: bool = True) -> str:
         with self.lock:
             group = Group(self._new_id(), name, security_enabled, self.now())

@@ -907,6 +907,20 @@ class OktaEmulator(Emulator):
                                        status, now, now)
         return user_id
 
+    def rename_user(self, login: str, new_login: str, email: str | None = None) -> None:
+        """An administrator changes the user's `profile.login` (and, if given, email): the user
+        keeps its id, so group memberships follow it, and the old login is free."""
+        with self.lock:
+            user = self._user(login, by_login=True)
+            wanted = new_login.casefold()
+            taken = next((u for u in self.users.values() if u.login.casefold() == wanted), None)
+            if taken is not None and taken is not user:
+                raise ValueError(f"login {new_login!r} is taken")
+            user.login = new_login
+            if email is not None:
+                user.email = email
+            user.last_updated = datetime.now(UTC)
+
     def add_group(self, name: str, description: str = "", *, group_type: str = "OKTA_GROUP"
                   ) -> str:
         """Create a group and return its id (`00g` + 17 characters)."""

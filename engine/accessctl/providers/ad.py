@@ -1,10 +1,16 @@
 """Active Directory: group membership over LDAP, through ldap3 (imported only when AD is used).
 
 A principal is the user's sAMAccountName (or userPrincipalName, as `principal_attribute` says),
-as identities.yaml names it. A target of kind `group` names a group by sAMAccountName or by its
-full DN. Grant and revoke write the group's `member` attribute (MODIFY_ADD / MODIFY_DELETE of the
-user's DN); observe reads `member` in ranges, the way AD hands out large multi-valued attributes,
-and maps the DNs back to principal names in batches.
+as identities.yaml names it. Both can be changed by an administrator (and the old name given to a
+new account), and a rename changes the DN too; the objectGUID never changes, and is what the
+engine keeps: observe reads each member's objectGUID with its name, a grant reports the objectGUID
+of the user the name found, and a revoke removes the member with that objectGUID, under the DN it
+has now (`member` values follow renames: AD links them to the object, not the name).
+
+A target of kind `group` names a group by sAMAccountName or by its full DN. Grant and revoke write
+the group's `member` attribute (MODIFY_ADD / MODIFY_DELETE of the user's DN); observe reads
+`member` in ranges, the way AD hands out large multi-valued attributes, and maps the DNs back to
+principal names (and objectGUIDs) in batches.
 
 Every name from a request reaches a filter only through `escape_filter_chars`, so `*`, `(`, `)`,
 `\\` and NUL are literals: a crafted name finds nobody. The bind always runs over TLS (LDAPS, or
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +40,7 @@ DEFAULT_PASSWORD_ENV = "AD_BIND_PASSWORD"
 DEFAULT_RANGE_SIZE = 1500  # AD's default MaxValRange: values of `member` per answer
 DEFAULT_TIMEOUT = 30.0
 PRINCIPAL_ATTRIBUTES = ("sAMAccountName", "userPrincipalName")
+GUID = "objectGUID"
 USER_ACCOUNT = "805306368"  # sAMAccountType of normal user accounts (SAM_USER_OBJECT)
 _LOOKUP_BATCH = 100  # member DNs per OR-filter when mapping DNs back to names
 _MAX_RANGES = 100_000  # a server that never says `-*` must not page us forever
@@ -244,6 +252,31 @@ def parse_range(attribute: str) -> tuple[int, int | None] | None:
 class _User:
     dn: str
     name: str  # the principal_attribute's value
+    guid: str | None = None  # the objectGUID, as a lowercase UUID string
+
+
+def guid_filter(guid: str) -> str:
+    """The search filter for the object whose objectGUID is `guid` (a UUID string): the GUID's
+    16 bytes in AD's byte order, each escaped, so that nothing in `guid` reaches the filter as
+    text."""
+    from ldap3.utils.conv import escape_bytes
+
+    return f"(&(sAMAccountType={USER_ACCOUNT})(objectGUID={escape_bytes(_guid_bytes(guid))}))"
+
+
+def _guid_bytes(guid: str) -> bytes:
+    try:
+        return uuid.UUID(guid).bytes_le
+    except ValueError:
+        raise NotFound(f"AD objectGUID {guid!r} is not a GUID") from None
+
+
+def _guid_of(entry: Mapping[str, Any]) -> str | None:
+    raw = entry.get("raw_attributes", {}).get(GUID)
+    value = raw[0] if isinstance(raw, list) and raw else raw
+    if not isinstance(value, bytes) or len(value) != 16:
+        return None
+    return str(uuid.UUID(bytes_le=value))
 
 
 class ActiveDirectoryProvider:
@@ -275,6 +308,10 @@ class ActiveDirectoryProvider:
         self._protected: set[str] = set()
         """DNs of resolved groups that carry adminCount=1 (see `protection_hint`)."""
         self._users: dict[str, _User] = {}
+        self._ids: dict[str, dict[str, str]] = {}
+        """Group DN -> its members' principal keys -> their objectGUIDs, as observe read."""
+        self._dns: dict[str, str] = {}
+        """objectGUID -> DN of the members observe read."""
 
     # -- the Provider protocol -------------------------------------------------------------------
     def native_expiry(self, target: Target) -> bool:
@@ -282,6 +319,10 @@ class ActiveDirectoryProvider:
 
     def observe(self, targets: Sequence[Target]) -> Mapping[Target, frozenset[str]]:
         return {target: self._member_names(self._group_dn(target)) for target in targets}
+
+    def member_ids(self, target: Target) -> Mapping[str, str]:
+        group_dn = self._groups.get(target.param("group"))
+        return dict(self._ids.get(group_dn, {})) if group_dn is not None else {}
 
     def grant(self, change: Change) -> Outcome:
         group_dn = self._group_dn(change.target)
@@ -300,9 +341,11 @@ class ActiveDirectoryProvider:
         code, message = self._modify(group_dn, "MODIFY_ADD", value)
         if code == SUCCESS:
             detail = f"added to {group_dn}" + (f" for {ttl} s (TTL)" if ttl else "")
-            return Outcome(change, Status.DONE, detail, native_expiry_set=ttl is not None)
+            return Outcome(change, Status.DONE, detail, native_expiry_set=ttl is not None,
+                           principal_id=user.guid)
         if code == ENTRY_ALREADY_EXISTS:
-            return Outcome(change, Status.UNCHANGED, f"already a member of {group_dn}")
+            return Outcome(change, Status.UNCHANGED, f"already a member of {group_dn}",
+                           principal_id=user.guid)
         if code == INVALID_DN_SYNTAX and ttl is not None:
             raise ProviderError(
                 f"AD refused the TTL membership value {value!r} on {group_dn} ({code}: "
@@ -316,10 +359,11 @@ class ActiveDirectoryProvider:
     def revoke(self, change: Change) -> Outcome:
         group_dn = self._group_dn(change.target)
         try:
-            user = self._user(change.principal)
-        except NotFound:
-            # No such user: nobody by that name holds the group, which is the wanted end state.
-            return Outcome(change, Status.UNCHANGED, f"no AD user {change.principal}")
+            user = self._user(change.principal) if change.principal_id is None else \
+                self._user_by_guid(change.principal_id)
+        except NotFound as error:
+            # No such user: nobody by that name (or id) holds the group, the wanted end state.
+            return Outcome(change, Status.UNCHANGED, str(error))
         code, message = self._modify(group_dn, "MODIFY_DELETE", user.dn)
         if code == SUCCESS:
             return Outcome(change, Status.DONE, f"removed from {group_dn}")
@@ -369,13 +413,26 @@ class ActiveDirectoryProvider:
             self._protected.add(dn)
         return dn
 
+    def _user_by_guid(self, guid: str) -> _User:
+        """The user whose objectGUID is `guid`, under the DN it has now: as observe read it,
+        else looked up (NotFound when there is no such user any more)."""
+        dn = self._dns.get(guid)
+        if dn is not None:
+            return _User(dn, "", guid)
+        entries, code, message = self._search(self._base_dn, guid_filter(guid), [GUID])
+        if code != SUCCESS:
+            raise self._error(code, message, f"looking up AD user {guid}")
+        if not entries:
+            raise NotFound(f"no AD user has objectGUID {guid}")
+        return _User(str(entries[0]["dn"]), "", guid)
+
     def _user(self, name: str) -> _User:
         key = principal_key(name)
         cached = self._users.get(key)
         if cached is not None:
             return cached
         entries, code, message = self._search(self._base_dn, user_filter(name),
-                                              list(PRINCIPAL_ATTRIBUTES))
+                                              [*PRINCIPAL_ATTRIBUTES, GUID])
         if code != SUCCESS:
             raise self._error(code, message, f"looking up AD user {name}")
         if not entries:
@@ -392,7 +449,7 @@ class ActiveDirectoryProvider:
             # error of its own: a revoke must not read it as "no such user, nothing to do").
             raise ProviderError(f"AD user {name!r} is {self._attribute} {reported!r}: "
                                 f"identities.yaml must name AD users by {self._attribute}")
-        user = _User(str(entry["dn"]), reported)
+        user = _User(str(entry["dn"]), reported, _guid_of(entry))
         self._users[key] = user
         return user
 
@@ -407,18 +464,25 @@ class ActiveDirectoryProvider:
 
     def _member_names(self, group_dn: str) -> frozenset[str]:
         dns = list(self._member_dns(group_dn))
-        names: set[str] = set()
+        ids: dict[str, str | None] = {}
         for start in range(0, len(dns), _LOOKUP_BATCH):
             batch = dns[start:start + _LOOKUP_BATCH]
             entries, code, message = self._search(self._base_dn, members_filter(batch),
-                                                  [self._attribute])
+                                                  [self._attribute, GUID])
             if code != SUCCESS:
                 raise self._error(code, message, f"resolving the members of {group_dn}")
             # Members that are not user accounts (nested groups, computers, contacts) and users
             # without the attribute are not reported: the engine never manages them.
-            names.update(principal_key(n) for e in entries
-                         if (n := _first(e, self._attribute)) is not None)
-        return frozenset(names)
+            for entry in entries:
+                name = _first(entry, self._attribute)
+                if name is None:
+                    continue
+                guid = _guid_of(entry)
+                ids[principal_key(name)] = guid
+                if guid is not None:
+                    self._dns[guid] = str(entry["dn"])
+        self._ids[group_dn] = {key: guid for key, guid in ids.items() if guid is not None}
+        return frozenset(ids)
 
     def _member_dns(self, group_dn: str) -> Iterator[str]:
         """Every value of `member`, asked for in ranges of `range_size`. The next range starts

@@ -2,6 +2,12 @@
 
 boto3 is imported only when an AWS entitlement is used. AWS has no native expiry for either kind:
 the revoke job ends these grants. The Identity Center kind lives in `aws_identity_center`.
+
+A principal is an IAM user name (or an Identity Store user name). Both can be changed (IAM
+UpdateUser, Identity Store UpdateUser), and the old name then given to another user; the UserId
+(`AIDA...` for IAM) never changes, and is what the engine keeps. IAM removes group members by name
+only: a revoke finds the name the recorded UserId has now in the group's member list (which
+observe has just read) right before RemoveUserFromGroup.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 from accessctl.core.model import Change, Outcome, ProviderInstance, Status, Target
 from accessctl.providers.aws_client import make_client, map_errors
 from accessctl.providers.base import NotFound, Provider, ProviderError, principal_key
+from accessctl.providers.observed import ObservedMembers
 
 PLATFORM = "aws"
 
@@ -98,10 +105,18 @@ target kinds you use, and narrow the resources to what the entitlements name.
       "Effect": "Allow",
       "Action": ["iam:GetGroup", "iam:AddUserToGroup", "iam:RemoveUserFromGroup"],
       "Resource": "arn:aws:iam::ACCOUNT_ID:group/jit/*"
+    },
+    {
+      "Effect": "Allow",
+      "Action": ["iam:GetUser"],
+      "Resource": "arn:aws:iam::ACCOUNT_ID:user/*"
     }
   ]
 }
 ```
+
+`iam:GetUser` reads the UserId of the user a grant goes to: the engine records it, so that the
+user is still found (and removed) after a rename.
 
 `account_assignment` (IAM Identity Center), in the organization's management account or the
 Identity Center delegated administrator account:
@@ -177,6 +192,12 @@ class AwsIamProvider:
         self._environ = environ
         self._client: Any = None
         self._lock = threading.Lock()
+        self._ids = ObservedMembers()
+        """Group -> its members' principal keys -> their UserIds, as observe read them."""
+        self._names = ObservedMembers()
+        """Group -> its members' principal keys -> their user names, as IAM spells them."""
+        self._known: dict[str, str] = {}
+        """Principal key -> UserId of every user a group listing showed this run."""
 
     @property
     def client(self) -> Any:
@@ -189,31 +210,62 @@ class AwsIamProvider:
         return False
 
     def observe(self, targets: Sequence[Target]) -> Mapping[Target, frozenset[str]]:
-        result = {}
-        for target in targets:
-            members: set[str] = set()
-            paginator = self.client.get_paginator("get_group")
-            with map_errors(f"group {target.param('group')}"):
-                for page in paginator.paginate(GroupName=target.param("group")):
-                    members.update(principal_key(u["UserName"]) for u in page["Users"])
-            result[target] = frozenset(members)
-        return result
+        return {target: self._members(target.param("group")) for target in targets}
+
+    def _members(self, group: str) -> frozenset[str]:
+        ids: dict[str, str] = {}
+        names: dict[str, str] = {}
+        paginator = self.client.get_paginator("get_group")
+        with map_errors(f"group {group}"):
+            for page in paginator.paginate(GroupName=group):
+                for user in page["Users"]:
+                    key = principal_key(user["UserName"])
+                    ids[key], names[key] = str(user["UserId"]), str(user["UserName"])
+        self._ids.record(group, ids)
+        self._names.record(group, names)
+        self._known.update(ids)
+        return frozenset(ids)
+
+    def member_ids(self, target: Target) -> Mapping[str, str]:
+        return self._ids.held(target.param("group"))
 
     def grant(self, change: Change) -> Outcome:
         group = change.target.param("group")
+        # The user the name is now: its UserId is what the engine records (looked up, unless a
+        # group listing of this run showed it).
+        user_id = self._known.get(principal_key(change.principal))
+        if user_id is None:
+            with map_errors(f"user {change.principal}"):
+                user_id = str(self.client.get_user(UserName=change.principal)["User"]["UserId"])
         with map_errors(f"user {change.principal} or group {group}"):
             # Adding an existing member answers 200, so the write alone is idempotent: no read.
             self.client.add_user_to_group(GroupName=group, UserName=change.principal)
-        return Outcome(change, Status.DONE, f"added to IAM group {group}")
+        self._ids.note(group, change.principal, user_id)
+        self._names.note(group, change.principal, change.principal)
+        return Outcome(change, Status.DONE, f"added to IAM group {group}", principal_id=user_id)
 
     def revoke(self, change: Change) -> Outcome:
         group = change.target.param("group")
+        name = change.principal
+        if change.principal_id is not None:
+            # RemoveUserFromGroup takes a name: the one the recorded UserId has in the group
+            # now, from this run's observation (else read afresh). Never the recorded name,
+            # which may be someone else's by now.
+            observed, key = self._ids.key_of(group, change.principal_id)
+            if not observed:
+                self._members(group)
+                observed, key = self._ids.key_of(group, change.principal_id)
+            if key is None:
+                return Outcome(change, Status.UNCHANGED, "not a member")
+            name = self._names.lookup(group, key)[1] or key
         try:
-            with map_errors(f"user {change.principal} in group {group}"):
-                self.client.remove_user_from_group(GroupName=group, UserName=change.principal)
+            with map_errors(f"user {name} in group {group}"):
+                self.client.remove_user_from_group(GroupName=group, UserName=name)
         except NotFound:
             # Gone already (or never there): the wanted end state holds.
             return Outcome(change, Status.UNCHANGED, "not a member")
+        self._ids.note(group, name, None)
+        self._names.note(group, name, None)
         return Outcome(change, Status.DONE, f"removed from IAM group {group}")
 
 
@@ -249,6 +301,10 @@ class AwsProvider:
 
     def native_expiry(self, target: Target) -> bool:
         return self.for_kind(target.kind).native_expiry(target)
+
+    def member_ids(self, target: Target) -> Mapping[str, str]:
+        member_ids = getattr(self.for_kind(target.kind), "member_ids", None)
+        return member_ids(target) if callable(member_ids) else {}
 
     def observe(self, targets: Sequence[Target]) -> Mapping[Target, frozenset[str]]:
         by_kind: dict[str, list[Target]] = defaultdict(list)

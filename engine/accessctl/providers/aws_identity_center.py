@@ -5,12 +5,16 @@ it). Only USER assignments are the engine's: GROUP assignments on the same permi
 account are never reported nor touched. Identity Center has no expiry on assignments, so the
 revoke job ends them.
 
+A principal is an Identity Store user name; an assignment is made to (and removed from) the
+user's UserId, which is what the engine keeps: a user name can be changed, the UserId cannot.
+
 Assignment writes are asynchronous on AWS: create and delete answer a request id with status
 IN_PROGRESS, and the outcome is known only by polling the request's status.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +29,9 @@ POLL_FIRST_DELAY = 0.5
 POLL_MAX_DELAY = 5.0
 POLL_TIMEOUT = 120.0
 """Seconds to wait for one assignment request; AWS usually finishes within a few seconds."""
+_USER_ID = re.compile(r"^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-"
+                      r"[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$")
+"""An Identity Store UserId (the API's own pattern)."""
 
 
 def wait_for_request(
@@ -89,6 +96,8 @@ class IdentityCenterProvider:
         """(identity store, principal_key(user name)) -> UserId."""
         self._user_names: dict[tuple[str, str], str] = {}
         """(identity store, UserId) -> UserName."""
+        self._holders: dict[Target, dict[str, str]] = {}
+        """Target -> its holders' principal keys -> their UserIds, as observe read them."""
 
     # Clients and lookups, each made once per provider.
 
@@ -219,11 +228,16 @@ class IdentityCenterProvider:
         result: dict[Target, frozenset[str]] = {}
         for target in targets:
             place = self._place(target)
-            result[target] = frozenset(
-                principal_key(self._user_name(place, user_id))
-                for user_id in self._assigned_user_ids(place)
-            )
+            holders = {principal_key(self._user_name(place, user_id)): user_id
+                       for user_id in self._assigned_user_ids(place)}
+            with self._lock:
+                self._holders[target] = holders
+            result[target] = frozenset(holders)
         return result
+
+    def member_ids(self, target: Target) -> Mapping[str, str]:
+        with self._lock:
+            return dict(self._holders.get(target, {}))
 
     def grant(self, change: Change) -> Outcome:
         place = self._place(change.target)
@@ -231,7 +245,7 @@ class IdentityCenterProvider:
         # Read before writing: a second identical create is not rejected everywhere (moto stores
         # a duplicate), and an assignment already there is the wanted end state.
         if user_id in self._assigned_user_ids(place):
-            return Outcome(change, Status.UNCHANGED, "already assigned")
+            return Outcome(change, Status.UNCHANGED, "already assigned", principal_id=user_id)
         what = f"assigning {change.principal} to {change.target.display}"
         with map_errors(what):
             request = self.sso.create_account_assignment(
@@ -240,14 +254,22 @@ class IdentityCenterProvider:
         self._wait(what, request, "describe_account_assignment_creation_status",
                    "AccountAssignmentCreationRequestId", "AccountAssignmentCreationStatus", place)
         return Outcome(change, Status.DONE,
-                       f"assigned permission set on account {place.account_id}")
+                       f"assigned permission set on account {place.account_id}",
+                       principal_id=user_id)
 
     def revoke(self, change: Change) -> Outcome:
         place = self._place(change.target)
-        try:
-            user_id = self._user_id(place, change.principal)
-        except NotFound:
-            return Outcome(change, Status.UNCHANGED, "no such Identity Store user: not assigned")
+        if change.principal_id is not None:
+            # The user the engine granted, by UserId: whatever their user name is now.
+            user_id = change.principal_id
+            if not _USER_ID.match(user_id):
+                raise NotFound(f"Identity Store UserId {user_id!r} is not a UserId")
+        else:
+            try:
+                user_id = self._user_id(place, change.principal)
+            except NotFound:
+                return Outcome(change, Status.UNCHANGED,
+                               "no such Identity Store user: not assigned")
         if user_id not in self._assigned_user_ids(place):
             return Outcome(change, Status.UNCHANGED, "not assigned")
         what = f"removing {change.principal} from {change.target.display}"

@@ -47,6 +47,22 @@ class Provider(Protocol):
         ...
 
 
+class KnowsIds(Protocol):
+    """What a provider adds where its platform gives people immutable ids (all but GCP).
+
+    Names change and are re-used; ids do not (change/holders.py). Such a provider:
+    - answers `member_ids` from what its last `observe` of the target read (no request);
+    - reports in each grant's `Outcome.principal_id` the id the name resolved to when it granted;
+    - revokes by `Change.principal_id` when it is given: that id, never the name, is removed
+      (resolving it to the name the platform knows it by now where the API removes by name).
+    """
+
+    def member_ids(self, target: Target) -> Mapping[str, str]:
+        """Principal key -> immutable id of the holders of `target`, as the last observe of it
+        read them."""
+        ...
+
+
 class ProviderModule(Protocol):
     """What each `accessctl.providers.<platform>` module exposes, importable without its SDK."""
 
@@ -57,4 +73,4 @@ class ProviderModule(Protocol):
 
     def create(self, instance: ProviderInstance, environ: Mapping[str, str]) -> Provider: ...
 
-__all__ = ["NotFound", "Provider", "ProviderError", "principal_key"]
+__all__ = ["KnowsIds", "NotFound", "Provider", "ProviderError", "principal_key"]

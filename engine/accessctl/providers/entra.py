@@ -6,6 +6,11 @@ Three target kinds:
   `expires_at`: Entra removes the access itself, on time, even when the revoke job is late.
 - `directory_role`: a directory role assignment schedule, with the same native expiry.
 
+A principal is a user's userPrincipalName (or mail, as `user_lookup` says); the object id is what
+the engine keeps, since a UPN can be changed (and given to someone else) while the object id
+stays. Observe reads each holder's object id, a grant reports the id the UPN resolved to, and a
+revoke removes that object id (from the group, or as the principalId of the schedule).
+
 msgraph-sdk is async; the provider is sync, so each provider runs the SDK's coroutines on one event
 loop of its own thread (`BackgroundLoop`), where calls from the engine's worker threads run side by
 side over one HTTP client. The SDK and azure-identity are imported only when the first call is made.
@@ -26,6 +31,7 @@ from accessctl.core.model import Change, Outcome, ProviderInstance, Status, Targ
 from accessctl.core.timestamps import saturating_add
 from accessctl.providers.background_loop import BackgroundLoop
 from accessctl.providers.base import NotFound, ProviderError, principal_key
+from accessctl.providers.observed import ObservedMembers
 
 PLATFORM = "entra"
 
@@ -383,6 +389,8 @@ class EntraProvider:
         self._user_ids: dict[str, str] = {}
         """Principal key -> object id, from look-ups and from the member lists observe read
         (a revoke of an observed member needs no look-up). Touched only on the loop's thread."""
+        self._ids = ObservedMembers()
+        """Target display -> its holders' principal keys -> their object ids, as observed."""
 
     # -- plumbing ------------------------------------------------------------------------------
     @property
@@ -540,6 +548,9 @@ class EntraProvider:
     def observe(self, targets: Sequence[Target]) -> Mapping[Target, frozenset[str]]:
         return {target: self._run(self._observe(target)) for target in targets}
 
+    def member_ids(self, target: Target) -> Mapping[str, str]:
+        return self._ids.held(target.display)
+
     def grant(self, change: Change) -> Outcome:
         kind = change.target.kind
         if kind == "group":
@@ -561,14 +572,16 @@ class EntraProvider:
             return await self._observe_group(target)
         await self._check_resource(target)
         schedules = await self._schedules(target, principal_id=None)
-        keys = set()
+        ids: dict[str, str] = {}
         for schedule in schedules:
             principal = schedule.get("principal")
             if isinstance(principal, dict) and principal.get("id"):
-                keys.add(self._key(principal))
+                ids[self._key(principal)] = str(principal["id"])
             else:  # the server did not expand the principal: look it up
-                keys.add(await self._key_of_id(str(schedule.get("principalId"))))
-        return frozenset(keys)
+                principal_id = str(schedule.get("principalId"))
+                ids[await self._key_of_id(principal_id)] = principal_id
+        self._ids.record(target.display, ids)
+        return frozenset(ids)
 
     # -- group membership ----------------------------------------------------------------------
     async def _observe_group(self, target: Target) -> frozenset[str]:
@@ -585,13 +598,14 @@ class EntraProvider:
             self.client.groups.by_group_id(group).members,
             RequestConfiguration(query_parameters=query), f"group {group}",
         )
-        keys = set()
+        ids: dict[str, str] = {}
         for member in members:
             key = self._key(member)
-            keys.add(key)
+            ids[key] = str(member.get("id") or "")
             if member.get("id") and member.get(self.lookup):
                 self._user_ids.setdefault(key, str(member["id"]))
-        return frozenset(keys)
+        self._ids.record(target.display, {k: v for k, v in ids.items() if v})
+        return frozenset(ids)
 
     async def _grant_group(self, change: Change) -> Outcome:
         from kiota_abstractions.api_error import APIError
@@ -605,17 +619,28 @@ class EntraProvider:
         except APIError as error:
             _, message = odata_code(error)
             if error.response_status_code == 400 and "already exist" in message:
-                return Outcome(change, Status.UNCHANGED, f"already a member of group {group}")
+                return Outcome(change, Status.UNCHANGED, f"already a member of group {group}",
+                               principal_id=user_id)
             raise translate(error, f"group {group}") or error from None
         except Exception as error:
             raise translate(error, f"group {group}") or error from None
-        return Outcome(change, Status.DONE, f"added to group {group}")
+        return Outcome(change, Status.DONE, f"added to group {group}", principal_id=user_id)
+
+    async def _revoke_id(self, change: Change) -> str:
+        """The object id a revoke removes: the one the engine observed (whatever the UPN is
+        now); else the principal itself when observe named it by object id (groups, apps);
+        else the user the principal names now."""
+        if change.principal_id is not None:
+            if not is_guid(change.principal_id):
+                raise NotFound(f"Entra object id {change.principal_id!r} is not an object id")
+            return change.principal_id
+        if is_guid(change.principal):
+            return change.principal
+        return await self._user_id(change.principal)
 
     async def _revoke_group(self, change: Change) -> Outcome:
         group = change.target.param("group")
-        # Members observe cannot name (groups, apps) are reported by object id: use it as is.
-        user_id = change.principal if is_guid(change.principal) else \
-            await self._user_id(change.principal)
+        user_id = await self._revoke_id(change)
         builder = self.client.groups.by_group_id(group).members.by_directory_object_id(user_id)
         try:
             await self._call(builder.ref.delete(), f"member {change.principal} of group {group}")
@@ -762,25 +787,24 @@ class EntraProvider:
             if end is None or (wanted is not None
                                and end >= saturating_add(wanted, -timedelta(seconds=1))):
                 return Outcome(change, Status.UNCHANGED, f"already assigned until {_text(end)}",
-                               native_expiry_set=end is not None)
+                               native_expiry_set=end is not None, principal_id=principal_id)
             refused = await self._post_schedule_request(change, "adminUpdate", principal_id)
             if refused is None:
                 return Outcome(change, Status.DONE, f"assignment extended to {_text(wanted)}",
-                               native_expiry_set=native)
+                               native_expiry_set=native, principal_id=principal_id)
             # The schedule ended between the read and the update: assign afresh.
         refused = await self._post_schedule_request(change, "adminAssign", principal_id)
         if refused == "RoleAssignmentExists":
             # Made by a concurrent run (or a retried call whose answer was lost).
-            return Outcome(change, Status.UNCHANGED, "already assigned", native_expiry_set=native)
+            return Outcome(change, Status.UNCHANGED, "already assigned", native_expiry_set=native,
+                           principal_id=principal_id)
         return Outcome(change, Status.DONE,
                        f"assigned until {_text(change.expires_at)} by Entra PIM",
-                       native_expiry_set=native)
+                       native_expiry_set=native, principal_id=principal_id)
 
     async def _revoke_schedule(self, change: Change) -> Outcome:
         await self._check_resource(change.target)
-        # Principals observe names by object id (nested groups, apps) are removed by that id.
-        principal_id = change.principal if is_guid(change.principal) else \
-            await self._user_id(change.principal)
+        principal_id = await self._revoke_id(change)
         refused = await self._post_schedule_request(change, "adminRemove", principal_id)
         if refused == "RoleAssignmentDoesNotExist":
             return Outcome(change, Status.UNCHANGED, "no active assignment")

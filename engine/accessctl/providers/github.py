@@ -1,6 +1,11 @@
 """GitHub: team membership and repository collaborator permission, through PyGithub.
 
-PyGithub is imported only when a GitHub entitlement is used. A principal is a GitHub login.
+PyGithub is imported only when a GitHub entitlement is used. A principal is a GitHub login, and
+the account's numeric id is what the engine keeps: anyone may change their login at any time (the
+old one is then free for others to take), the id never changes. Observe reads each holder's id
+with its login (member and collaborator lists carry it; a pending team invitee's is looked up), a
+grant reports the id of the account the login named when it granted, and a revoke removes the
+account with that id under whatever login it has by then (the API removes by login).
 
 GitHub has no expiry on either grant: the revoke job removes them at `expires_at`.
 
@@ -22,6 +27,7 @@ the provider names with the IdP group, read from the team's group mappings.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -144,7 +150,8 @@ Give the repository permissions on the managed repositories only. Calls made:
 
 | call | why |
 | --- | --- |
-| `GET /users/{username}` | resolve a login (404: no such user) |
+| `GET /users/{username}` | resolve a login to its account id (404: no such user) |
+| `GET /user/{account_id}` | the login of an account the engine granted, when not observed |
 | GraphQL `team.members(membership: IMMEDIATE)` | observe direct members (not child teams') |
 | `GET /orgs/{org}/teams/{slug}/invitations` | observe invitees |
 | `GET .../teams/{slug}/team-sync/group-mappings`, `.../external-groups` | after a 403: IdP? |
@@ -165,7 +172,7 @@ query($org: String!, $team: String!, $after: String) {
   organization(login: $org) {
     team(slug: $team) {
       members(first: 100, after: $after, membership: IMMEDIATE) {
-        nodes { login }
+        nodes { login databaseId }
         pageInfo { hasNextPage endCursor }
       }
     }
@@ -203,6 +210,12 @@ class GitHubProvider:
         self._observed_teams = ObservedMembers()
         """Team -> its members' and invitees' principal keys -> their logins, as observe read
         them."""
+        self._ids = ObservedMembers()
+        """Team or repository -> its holders' principal keys -> their account ids."""
+        self._logins = ObservedMembers()
+        """Repository -> its holders' principal keys -> their logins."""
+        self._known: dict[str, str] = {}
+        """Principal key -> account id of every account a member list showed this run."""
 
     # -- client -----------------------------------------------------------------------------------
     @property
@@ -299,16 +312,47 @@ class GitHubProvider:
             self._users[key] = user
         return self._users[key]
 
+    def _id(self, principal: str) -> str:
+        """The account id of a login: from this run's member lists, else looked up."""
+        known = self._known.get(principal_key(principal))
+        return known if known is not None else str(self._user(principal).id)
+
+    def _login_of_id(self, principal_id: str) -> str:
+        """The login the account `principal_id` has now; NotFound when there is no such
+        account (deleted: nothing left to hold anything)."""
+        if not principal_id.isascii() or not principal_id.isdigit():
+            raise NotFound(f"GitHub account id {principal_id!r} is not an account id")
+        def fetch() -> tuple[Any, str]:
+            user = self.client.get_user_by_id(int(principal_id))
+            return user, str(user.login)  # the lazy object's first attribute makes the GET
+
+        try:
+            user, login = self._call(f"GitHub account {principal_id}", fetch)
+        except NotFound:
+            raise NotFound(f"GitHub account {principal_id} does not exist") from None
+        self._users.setdefault(principal_key(login), user)
+        self._known[principal_key(login)] = principal_id
+        return login
+
+    @staticmethod
+    def _team_subject(target: Target) -> str:
+        return f"team {target.param('org')}/{target.param('team')}"
+
+    @staticmethod
+    def _repo_subject(target: Target) -> str:
+        return f"repository {target.param('owner')}/{target.param('repo')}"
+
     def _team(self, target: Target) -> tuple[str, Any]:
         org, slug = target.param("org"), target.param("team")
         # PyGithub quotes both; no request is made until the team is used (lazy client).
-        return f"team {org}/{slug}", self.client.get_organization(org).get_team_by_slug(slug)
+        return self._team_subject(target), \
+            self.client.get_organization(org).get_team_by_slug(slug)
 
     def _repo(self, target: Target) -> tuple[str, Any]:
         owner, name = target.param("owner"), target.param("repo")
         # get_repo puts the full name into the path as given: quote each part.
         full = f"{quote(owner, safe='')}/{quote(name, safe='')}"
-        return f"repository {owner}/{name}", self.client.get_repo(full)
+        return self._repo_subject(target), self.client.get_repo(full)
 
     # -- the provider interface -------------------------------------------------------------------
     def native_expiry(self, target: Target) -> bool:
@@ -324,6 +368,11 @@ class GitHubProvider:
             else:
                 raise _unknown_kind(target)
         return result
+
+    def member_ids(self, target: Target) -> Mapping[str, str]:
+        subject = self._team_subject(target) if target.kind == "team" else \
+            self._repo_subject(target)
+        return self._ids.held(subject)
 
     def grant(self, change: Change) -> Outcome:
         if change.target.kind == "team":
@@ -344,13 +393,24 @@ class GitHubProvider:
         subject, team = self._team(target)
         members = self._immediate_members(subject, target.param("org"), target.param("team"))
         pending = self._call(subject, lambda: [i.login for i in team.invitations() if i.login])
-        holders = {principal_key(login): str(login) for login in [*members, *pending]}
+        ids = {principal_key(login): str(number) for login, number in members}
+        self._known.update(ids)
+        # An invitation names the invitee's login only: their id is looked up (one request per
+        # pending invitee), so that an invitee who renames is still cancelled at expiry.
+        for login in pending:
+            # No account by that login (any more): known by the login alone.
+            with contextlib.suppress(NotFound):
+                ids.setdefault(principal_key(login), self._id(login))
+        holders = {principal_key(login): str(login)
+                   for login in [*(m for m, _ in members), *pending]}
         self._observed_teams.record(subject, holders)
+        self._ids.record(subject, ids)
         return frozenset(holders)
 
-    def _immediate_members(self, subject: str, org: str, slug: str) -> list[str]:
-        """The team's own members, not its child teams' (GraphQL, 100 a page)."""
-        logins: list[str] = []
+    def _immediate_members(self, subject: str, org: str, slug: str) -> list[tuple[str, int]]:
+        """The team's own members, not its child teams' (GraphQL, 100 a page), with each
+        account's immutable id (`databaseId`, the REST id)."""
+        logins: list[tuple[str, int]] = []
         after: str | None = None
         while True:
             variables: dict[str, Any] = {"org": org, "team": slug, "after": after}
@@ -366,7 +426,8 @@ class GitHubProvider:
             if found is None:
                 raise NotFound(f"{subject}: not found on GitHub (or the token cannot see it)")
             members = found["members"]
-            logins.extend(str(node["login"]) for node in members["nodes"] if node)
+            logins.extend((str(node["login"]), int(node["databaseId"]))
+                          for node in members["nodes"] if node)
             if not members["pageInfo"]["hasNextPage"]:
                 return logins
             after = members["pageInfo"]["endCursor"]
@@ -410,13 +471,14 @@ class GitHubProvider:
         team_subject, team = self._team(change.target)
         observed, holder = self._observed_teams.lookup(team_subject, change.principal)
         if observed and holder is not None:
-            return Outcome(change, Status.UNCHANGED, "already a member or invited")
+            return Outcome(change, Status.UNCHANGED, "already a member or invited",
+                           principal_id=self._ids.lookup(team_subject, change.principal)[1])
+        # The account the login names now: its id is what the engine records (a look-up, unless
+        # a member list of this run showed it).
+        principal_id = self._id(change.principal)
         if observed:
-            # This run's observe read the team (it exists) and the person is not on it: the PUT
-            # alone says whether the login is a user (404 otherwise). No look-up, no read-first.
-            if not _LOGIN.match(change.principal):
-                raise NotFound(f"GitHub user {change.principal} does not exist (not a valid "
-                               "login)")
+            # This run's observe read the team (it exists) and the person is not on it: no
+            # read-first before the PUT.
             login = change.principal
         else:
             login = self._login(change.principal)
@@ -424,7 +486,8 @@ class GitHubProvider:
             held = self._membership(f"{login} in {team_subject}", team, login)
             if held is not None:
                 state, role = held
-                return Outcome(change, Status.UNCHANGED, f"already a {role} ({state})")
+                return Outcome(change, Status.UNCHANGED, f"already a {role} ({state})",
+                               principal_id=principal_id)
         subject = f"{login} in {team_subject}"
         # PyGithub's add_membership drops the answer, which says whether the membership is
         # active or waits for an invitation: send the same PUT through its requester.
@@ -440,18 +503,37 @@ class GitHubProvider:
             raise self._refused(subject, target.param("org"), target.param("team"),
                                 error) from None
         self._observed_teams.note(team_subject, change.principal, login)
+        self._ids.note(team_subject, change.principal, principal_id)
         if isinstance(answer, dict) and answer.get("state") == "pending":
             return Outcome(change, Status.DONE, "invited: the membership starts when they "
-                                                "accept the invitation to the organization")
-        return Outcome(change, Status.DONE, "added as member")
+                                                "accept the invitation to the organization",
+                           principal_id=principal_id)
+        return Outcome(change, Status.DONE, "added as member", principal_id=principal_id)
+
+    def _holder(self, subject: str, change: Change) -> str | None:
+        """The principal a revoke acts on: the holder of `change.principal_id` (under the
+        login observe read, else the login the account has now), or `change.principal` when no
+        id is given. None: this run's observation shows nobody with that id."""
+        if change.principal_id is None:
+            return change.principal
+        observed, key = self._ids.key_of(subject, change.principal_id)
+        if observed:
+            return key
+        return self._login_of_id(change.principal_id)
 
     def _revoke_team(self, change: Change) -> Outcome:
         team_subject, team = self._team(change.target)
-        observed, login = self._observed_teams.lookup(team_subject, change.principal)
+        try:
+            principal = self._holder(team_subject, change)
+        except NotFound as error:
+            return Outcome(change, Status.UNCHANGED, str(error))
+        if principal is None:
+            return Outcome(change, Status.UNCHANGED, "not a member")
+        observed, login = self._observed_teams.lookup(team_subject, principal)
         if observed and login is None:
             return Outcome(change, Status.UNCHANGED, "not a member")
         if login is None:
-            login = self._login(change.principal)
+            login = self._login(principal)
             subject = f"{login} in {team_subject}"
             if self._membership(subject, team, login) is None:
                 self._call(subject, lambda: team.id)  # a missing team is NotFound, not UNCHANGED
@@ -462,28 +544,36 @@ class GitHubProvider:
         try:
             self._call(subject, lambda: team.remove_membership(user))
         except NotFound:
-            self._observed_teams.note(team_subject, change.principal, None)
+            self._forget(team_subject, principal)
             return Outcome(change, Status.UNCHANGED, "not a member")
         except _Forbidden as error:
             target = change.target
             raise self._refused(subject, target.param("org"), target.param("team"),
                                 error) from None
-        self._observed_teams.note(team_subject, change.principal, None)
+        self._forget(team_subject, principal)
         return Outcome(change, Status.DONE, "removed from the team")
+
+    def _forget(self, subject: str, principal: str) -> None:
+        self._observed_teams.note(subject, principal, None)
+        self._ids.note(subject, principal, None)
 
     # -- repositories -----------------------------------------------------------------------------
     def _repository_holders(self, target: Target) -> frozenset[str]:
         wanted = PERMISSIONS_ORDER.index(required_permission(target))
         subject, repo = self._repo(target)
-        holders: list[str] = []
+        holders: list[tuple[str, str]] = []
         for user in self._call(subject, lambda: list(repo.get_collaborators(
                 affiliation="direct"))):
             if _collaborator_rank(user) >= wanted:
-                holders.append(user.login)
+                holders.append((user.login, str(user.id)))
         for invitation in self._call(subject, lambda: list(repo.get_pending_invitations())):
             if invitation.invitee is not None and _rank(invitation.permissions) >= wanted:
-                holders.append(invitation.invitee.login)
-        return frozenset(principal_key(login) for login in holders)
+                holders.append((invitation.invitee.login, str(invitation.invitee.id)))
+        ids = {principal_key(login): number for login, number in holders}
+        self._known.update(ids)
+        self._ids.record(subject, ids)
+        self._logins.record(subject, {principal_key(login): login for login, _ in holders})
+        return frozenset(ids)
 
     def _pending(self, subject: str, repo: Any, login: str) -> Any:
         key = principal_key(login)
@@ -503,16 +593,19 @@ class GitHubProvider:
     def _grant_repository(self, change: Change) -> Outcome:
         permission = required_permission(change.target)
         wanted = PERMISSIONS_ORDER.index(permission)
-        login = self._login(change.principal)
+        user = self._user(change.principal)
+        login, principal_id = str(user.login), str(user.id)
         subject, repo = self._repo(change.target)
         subject = f"{login} on {subject}"
         role = self._current_role(subject, repo, login)
         if _rank(role) >= wanted:
-            return Outcome(change, Status.UNCHANGED, f"already has {role}")
+            return Outcome(change, Status.UNCHANGED, f"already has {role}",
+                           principal_id=principal_id)
         pending = self._pending(subject, repo, login)
         if pending is not None and _rank(pending.permissions) >= wanted:
             return Outcome(change, Status.UNCHANGED,
-                           f"invitation for {pending.permissions} already pending")
+                           f"invitation for {pending.permissions} already pending",
+                           principal_id=principal_id)
         # A direct collaborator with a lower role: the PUT overwrites it. That role is not the
         # engine's: the ledger keeps it, and the revoke puts it back instead of removing them.
         previous: tuple[tuple[str, str], ...] = ()
@@ -521,14 +614,23 @@ class GitHubProvider:
         invitation = self._call(subject, lambda: repo.add_to_collaborators(login, permission))
         if invitation is not None:
             return Outcome(change, Status.DONE, f"invited as {permission}: access starts when "
-                                                "they accept the invitation")
+                                                "they accept the invitation",
+                           principal_id=principal_id)
         if previous:
             return Outcome(change, Status.DONE, f"raised from {previous[0][1]} to {permission}; "
-                           f"the revoke puts {previous[0][1]} back", previous=previous)
-        return Outcome(change, Status.DONE, f"added as {permission}")
+                           f"the revoke puts {previous[0][1]} back", previous=previous,
+                           principal_id=principal_id)
+        return Outcome(change, Status.DONE, f"added as {permission}", principal_id=principal_id)
 
     def _revoke_repository(self, change: Change) -> Outcome:
-        login = self._login(change.principal)
+        subject = self._repo_subject(change.target)
+        try:
+            principal = self._holder(subject, change)
+        except NotFound as error:
+            return Outcome(change, Status.UNCHANGED, str(error))
+        if principal is None:
+            return Outcome(change, Status.UNCHANGED, "not a collaborator")
+        login = self._logins.lookup(subject, principal)[1] or self._login(principal)
         subject, repo = self._repo(change.target)
         subject = f"{login} on {subject}"
         direct = bool(self._call(subject, lambda: repo.has_in_collaborators(login)))

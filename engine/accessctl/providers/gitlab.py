@@ -1,6 +1,9 @@
 """GitLab: group and project membership with an access level, through python-gitlab.
 
-python-gitlab is imported only when a GitLab entitlement is used. A principal is a GitLab username.
+python-gitlab is imported only when a GitLab entitlement is used. A principal is a GitLab username,
+and the user's numeric id is what the engine keeps: a username can be changed at any time (and is
+then free for anyone to take), the id never. Observe reads each member's id with its username, a
+grant reports the id it went to, and a revoke deletes the membership of that id.
 
 GitLab's member `expires_at` is a date, and GitLab removes expired members in a daily background
 job. The engine sets it to the day after the grant's UTC expiry date: a backstop that never ends a
@@ -14,12 +17,14 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
 from accessctl.core.model import Change, Outcome, ProviderInstance, Status, Target, utc
 from accessctl.providers.base import NotFound, ProviderError, principal_key
+from accessctl.providers.observed import ObservedMembers
 
 PLATFORM = "gitlab"
 
@@ -144,6 +149,8 @@ class GitLabProvider:
         self._environ = environ
         self._client: Any = None
         self._user_ids: dict[str, int] = {}
+        self._ids = ObservedMembers()
+        """Target display -> its holders' principal keys -> their user ids, as observe read."""
         self._last = threading.local()
         # Member-list requests in flight at once, whatever the threads observing targets.
         self._reads = threading.BoundedSemaphore(PARALLEL_READS)
@@ -250,14 +257,18 @@ class GitLabProvider:
             level = access_level(target)
             subject, members = self._source(target)
             listed = self._members(subject, members)
-            result[target] = frozenset(
-                principal_key(m.username) for m in listed if int(m.access_level) >= level
-            )
-            # A member's id is the user's id: a revoke after this observe is one DELETE, with
-            # no GET /users?username= per person.
+            holders = {principal_key(m.username): str(m.id) for m in listed
+                       if int(m.access_level) >= level}
+            self._ids.record(target.display, holders)
+            result[target] = frozenset(holders)
+            # A member's id is the user's id: a grant to a name observe just read needs no
+            # GET /users?username=, and a revoke is one DELETE by id.
             for member in listed:
                 self._user_ids.setdefault(principal_key(member.username), int(member.id))
         return result
+
+    def member_ids(self, target: Target) -> Mapping[str, str]:
+        return self._ids.held(target.display)
 
     def _members(self, subject: str, members: Any) -> list[Any]:
         """Every direct member, page by page. The first page says how many pages there are
@@ -309,8 +320,9 @@ class GitLabProvider:
             pass  # "Member already exists": compare below
         else:
             return Outcome(change, Status.DONE, f"added as {role} until {expires or 'removed'}",
-                           native_expiry_set=expires is not None)
-        return self._update_existing(change, members, subject, user_id, level, expires)
+                           native_expiry_set=expires is not None, principal_id=str(user_id))
+        outcome = self._update_existing(change, members, subject, user_id, level, expires)
+        return replace(outcome, principal_id=str(user_id))
 
     def _update_existing(self, change: Change, members: Any, subject: str, user_id: int,
                          level: int, expires: str | None) -> Outcome:
@@ -341,7 +353,10 @@ class GitLabProvider:
                        "back", previous=(("access_level", str(held_level)),))
 
     def revoke(self, change: Change) -> Outcome:
-        user_id = self._user_id(change.principal)
+        # By the id observe read (the person granted, whatever their username is now), else by
+        # the username as it resolves now.
+        user_id = _user_id_of(change.principal_id) if change.principal_id is not None \
+            else self._user_id(change.principal)
         subject, members = self._source(change.target)
         found = dict(change.restore)
         if "access_level" in found:
@@ -359,7 +374,6 @@ class GitLabProvider:
                 raise NotFound(str(error)) from None
             return Outcome(change, Status.UNCHANGED, "not a direct member")
         return Outcome(change, Status.DONE, f"removed from {subject}")
-
 
     def _restore(self, change: Change, members: Any, subject: str, user_id: int,
                  level: int) -> Outcome:
@@ -394,6 +408,12 @@ def access_level(target: Target) -> int:
         return ACCESS_LEVELS[raw]
     raise ProviderError(f"{target.display}: unknown GitLab access level {raw!r}; use one of "
                         f"{', '.join(ACCESS_LEVELS)} or {sorted(_ROLE_NAMES)}")
+
+
+def _user_id_of(principal_id: str) -> int:
+    if not principal_id.isascii() or not principal_id.isdigit():
+        raise NotFound(f"GitLab user id {principal_id!r} is not a GitLab user id")
+    return int(principal_id)
 
 
 def _ref(ref: str) -> int | str:

@@ -35,6 +35,20 @@ class ObservedMembers:
                 return False, None
             return True, members.get(principal_key(principal))
 
+    def held(self, target: str) -> dict[str, str]:
+        """What observe read of `target` (principal key -> value); empty when not read."""
+        with self._lock:
+            return dict(self._targets.get(target, {}))
+
+    def key_of(self, target: str, value: str) -> tuple[bool, str | None]:
+        """(observed, key): whether `target` was read this run, and if so the principal key of
+        the member whose value is `value` (None: no such member)."""
+        with self._lock:
+            members = self._targets.get(target)
+            if members is None:
+                return False, None
+            return True, next((k for k, v in members.items() if v == value), None)
+
     def note(self, target: str, principal: str, value: str | None) -> None:
         """A change this run made: `value` None for a removal."""
         with self._lock:

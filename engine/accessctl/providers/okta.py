@@ -5,9 +5,12 @@ client-credentials grant with a `private_key_jwt` client assertion, scoped acces
 an hour) or with an API token (`auth: api_token`, the default: `Authorization: SSWS ...`, with all
 the permissions of the admin who created it). Secrets come from the environment only.
 
-A principal is the person's Okta login (email-like), as identities.yaml names it. A target of kind
-`group` names an Okta group by id, or by its exact name (resolved once per provider). Okta has no
-expiry on group membership in its core API: the revoke job ends these grants.
+A principal is the person's Okta login (email-like), as identities.yaml names it; the Okta user id
+is what the engine keeps, since an administrator can change a login (and give the old one to
+someone else) while the id stays. A grant reports the id the login resolved to, observe reads the
+id of every member, and a revoke removes that id from the group. A target of kind `group` names an
+Okta group by id, or by its exact name (resolved once per provider). Okta has no expiry on group
+membership in its core API: the revoke job ends these grants.
 
 The SDK is async; the provider is sync, so each provider runs the SDK's coroutines on one event loop
 of its own thread (`BackgroundLoop`), where calls from the engine's worker threads run side by side.
@@ -231,35 +234,50 @@ class OktaProvider:
     def observe(self, targets: Sequence[Target]) -> Mapping[Target, frozenset[str]]:
         return {target: self._members(self._group(target)) for target in targets}
 
+    def member_ids(self, target: Target) -> Mapping[str, str]:
+        group = self._groups.get(target.param("group"))
+        held = self._observed.held(group.id) if group is not None else {}
+        return {key: user_id for key, user_id in held.items() if user_id}
+
     def grant(self, change: Change) -> Outcome:
         group = self._group(change.target)
         self._require_writable(group)
         user_id = self._user_id(change.principal)
         # PUT answers 204 whether or not the user was a member: to report honestly, know first.
         # This run's observation of the group says it without a request; else ask.
-        if self._is_member(group, user_id, change.principal):
-            return Outcome(change, Status.UNCHANGED, f"already a member of Okta group {group.name}")
+        if self._is_member(group, user_id):
+            return Outcome(change, Status.UNCHANGED, f"already a member of Okta group {group.name}",
+                           principal_id=user_id)
         self._run(lambda c: c.assign_user_to_group(group.id, user_id),
                   f"user {change.principal} or group {group.name}")
         self._observed.note(group.id, change.principal, user_id)
-        return Outcome(change, Status.DONE, f"added to Okta group {group.name}")
+        return Outcome(change, Status.DONE, f"added to Okta group {group.name}",
+                       principal_id=user_id)
 
     def revoke(self, change: Change) -> Outcome:
         group = self._group(change.target)
         self._require_writable(group)
-        try:
-            user_id = self._user_id(change.principal)
-        except NotFound:
-            # No such user: nobody by that login holds the group, which is the wanted end state.
-            return Outcome(change, Status.UNCHANGED, f"no Okta user {change.principal}")
-        if not self._is_member(group, user_id, change.principal):
+        if change.principal_id is not None:
+            # The user the engine granted, by id: whatever their login is now.
+            user_id = change.principal_id
+            if not _ID_LIKE.match(user_id):
+                raise NotFound(f"Okta user id {user_id!r} is not an Okta id")
+        else:
+            try:
+                user_id = self._user_id(change.principal)
+            except NotFound:
+                # No such user: nobody by that login holds the group, the wanted end state.
+                return Outcome(change, Status.UNCHANGED, f"no Okta user {change.principal}")
+        if not self._is_member(group, user_id):
             return Outcome(change, Status.UNCHANGED, "not a member")
         try:
             self._run(lambda c: c.unassign_user_from_group(group.id, user_id),
                       f"user {change.principal} in group {group.name}")
         except NotFound:
             return Outcome(change, Status.UNCHANGED, "not a member")
-        self._observed.note(group.id, change.principal, None)
+        _, key = self._observed.key_of(group.id, user_id)
+        if key is not None:
+            self._observed.note(group.id, key, None)
         return Outcome(change, Status.DONE, f"removed from Okta group {group.name}")
 
     def close(self) -> None:
@@ -330,13 +348,13 @@ class OktaProvider:
         groups, _ = self._run(lambda c: c.list_user_groups(user_id), f"Okta user {login}")
         return {str(g.id) for g in groups or []}
 
-    def _is_member(self, group: _Group, user_id: str, login: str) -> bool:
-        """Membership as this run observed it (the engine plans from that very observation,
-        moments ago), else as Okta says now: one request per change fewer in a run."""
-        observed, member_id = self._observed.lookup(group.id, login)
+    def _is_member(self, group: _Group, user_id: str) -> bool:
+        """Membership of that user id as this run observed it (the engine plans from that very
+        observation, moments ago), else as Okta says now: one request per change fewer."""
+        observed, key = self._observed.key_of(group.id, user_id)
         if observed:
-            return member_id is not None
-        return group.id in self._groups_of(user_id, login)
+            return key is not None
+        return group.id in self._groups_of(user_id, user_id)
 
     def _members(self, group: _Group) -> frozenset[str]:
         users = self._all_pages(

@@ -58,6 +58,12 @@ class AdBackend:
     def missing_principal(self) -> str:
         return f"nobody.{self.tag}"
 
+    def rename_out_of_band(self, principal: str, new_name: str | None = None) -> str:
+        new_name = new_name or f"Ren.{self.tag}.{next(_ids)}"
+        dn = self._dns.pop(principal_key(principal))
+        self._dns[principal_key(new_name)] = self.directory.rename_user(dn, new_name)
+        return new_name
+
     def _group_dn(self, target: Target) -> str:
         return f"CN={target.param('group')},{self.ou}"
 

@@ -45,6 +45,11 @@ class AwsBackend:
     def missing_principal(self) -> str:
         return "nobody-here"
 
+    def rename_out_of_band(self, principal: str, new_name: str | None = None) -> str:
+        new_name = new_name or f"Renamed-{next(_ids)}"
+        self.iam.update_user(UserName=principal, NewUserName=new_name)
+        return new_name
+
     def add_member_out_of_band(self, target: Target, principal: str) -> None:
         self.iam.add_user_to_group(GroupName=target.param("group"), UserName=principal)
 

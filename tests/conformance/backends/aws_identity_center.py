@@ -70,6 +70,19 @@ class IdentityCenterBackend:
     def missing_principal(self) -> str:
         return "nobody-here"
 
+    def rename_out_of_band(self, principal: str, new_name: str | None = None) -> str:
+        """moto has no Identity Store UpdateUser: change the user's userName in its backend (the
+        server runs in this process), as UpdateUser would. The UserId stays."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.identitystore.models import identitystore_backends
+
+        new_name = new_name or f"Renamed-{next(_ids)}"
+        store = identitystore_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+        users = store.identity_stores[self.store_id].users
+        user_id = self.user_id(principal)
+        users[user_id] = users[user_id]._replace(UserName=new_name)
+        return new_name
+
     def user_id(self, name: str) -> str:
         found: str = self.store.get_user_id(
             IdentityStoreId=self.store_id,

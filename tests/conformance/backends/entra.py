@@ -79,6 +79,11 @@ class EntraBackend:
     def missing_principal(self) -> str:
         return "nobody-here@corp.example"
 
+    def rename_out_of_band(self, principal: str, new_name: str | None = None) -> str:
+        new_name = new_name or f"Renamed.{next(_ids)}@Corp.Example"
+        self.emulator.rename_user(principal, new_name)
+        return new_name
+
     def add_member_out_of_band(self, target: Target, principal: str) -> None:
         user = self.emulator.find_user(principal)
         assert user is not None

@@ -47,6 +47,11 @@ class GitLabBackend:
     def missing_principal(self) -> str:
         return "nobody-here"
 
+    def rename_out_of_band(self, principal: str, new_name: str | None = None) -> str:
+        new_name = new_name or f"Renamed.{next(_ids)}"
+        self.emulator.rename_user(principal, new_name)
+        return new_name
+
     def add_member_out_of_band(self, target: Target, principal: str) -> None:
         self.emulator.add_member(target.param("group"), principal, 30, kind="groups")
 

@@ -46,6 +46,11 @@ class OktaBackend:
     def missing_principal(self) -> str:
         return "nobody.here@acme.example"
 
+    def rename_out_of_band(self, principal: str, new_name: str | None = None) -> str:
+        new_name = new_name or f"Renamed.{next(_ids)}@acme.example"
+        self.emulator.rename_user(principal, new_name)
+        return new_name
+
     def add_member_out_of_band(self, target: Target, principal: str) -> None:
         self.emulator.add_member(target.param("group"), self.emulator.user_id(principal))
 
