@@ -29,10 +29,10 @@ def two_approved_requests(world: World) -> None:
         world.merge(number)
 
 
-def fail_next_call(world: World, check_calls: int) -> None:
+def fail_next_call(world: World) -> None:
     """Fail the first call the run makes for a request: after the start-up check of the VCS
-    token's permissions (approval/vcs/access.py), one cheap read per permission."""
-    world.github.faults.script = [""] * check_calls + ["400"]
+    token's permissions (approval/vcs/access.py), one GraphQL query."""
+    world.github.faults.script = ["", "400"]
 
 
 def test_a_failed_approval_look_up_is_a_finding_against_that_file_only(world: World) -> None:
@@ -40,7 +40,7 @@ def test_a_failed_approval_look_up_is_a_finding_against_that_file_only(world: Wo
     world.github.push_direct(REPO, {"policies/identities.yaml": WITH_TEAMS}, author="dave")
     world.sync()
     two_approved_requests(world)
-    fail_next_call(world, check_calls=2)  # contents, pull requests (no team from GitHub)
+    fail_next_call(world)
     result = world.apply()
     assert result.code == 1, result.err
     assert "internal error" not in result.err
@@ -60,7 +60,7 @@ def test_a_failed_team_look_up_is_a_finding_against_that_file_only(world: World)
     # Teams only on GitHub: the failed call is the eligibility look-up while judging alice's
     # file, in the judging that comes before any approval is verified.
     two_approved_requests(world)
-    fail_next_call(world, check_calls=3)  # contents, pull requests, one team
+    fail_next_call(world)
     result = world.apply()
     assert result.code == 1, result.err
     assert "internal error" not in result.err
@@ -71,7 +71,7 @@ def test_a_failed_team_look_up_is_a_finding_against_that_file_only(world: World)
 
 def test_report_lists_every_request_when_one_cannot_be_verified(world: World) -> None:
     two_approved_requests(world)
-    fail_next_call(world, check_calls=3)
+    fail_next_call(world)
     from tests.cli_runner import invoke
 
     result = invoke("report", "--repo", str(world.workspace), "--format", "json",

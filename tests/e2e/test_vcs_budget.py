@@ -21,9 +21,14 @@ from tests.repo_fixture import request
 
 STEADY = 5
 """A steady-state apply (nothing to grant), the issue's goal: the repository (its default
-branch), the token's permission check (one cheap read each for Contents, Pull requests and
-Members: approvals/vcs/access.py), and the members of the eligible team @acme/sre for every
-request's eligibility. None of it grows with the number of active grants."""
+branch), the token's permission check (one GraphQL query that reads one item behind each of
+Contents, Pull requests and Members: approval/vcs/access.py), and the members of the eligible
+team @acme/sre for every request's eligibility. None of it grows with the number of active
+grants."""
+
+CHECK = "POST /api/graphql"
+"""The token's permission check: one query per run, paid from GraphQL's rate limit, which is
+separate from the REST one (GitHub: rate limits for the REST API)."""
 
 
 @pytest.fixture
@@ -66,6 +71,7 @@ def test_a_steady_state_apply_costs_the_same_for_5_and_for_20_grants(crowd: Worl
     assert len(crowd.members()) == 20
     twenty = applied(crowd, 1.3)
     assert len(twenty) == len(five) <= STEADY, (five, twenty)
+    assert twenty.count(CHECK) == 1, twenty
     # No fact about any one request: no pull request, review, commit or file is asked about.
     assert not any(re.search(r"/pulls/\d|/commits/[0-9a-f]{7}|/contents", c) for c in twenty), \
         twenty

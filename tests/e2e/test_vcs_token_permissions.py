@@ -3,8 +3,9 @@
 `ACCESSCTL_VCS_TOKEN` replaces the workflow token for every VCS call. A token set up as the old
 docs said (GitHub: Members read only; GitLab: `read_api` where the engine comments) must stop
 the run with one line naming the permission, not fail half-way on a bare 403. The emulators
-answer as GitHub and GitLab do: 403 "Resource not accessible by integration" with
-`X-Accepted-GitHub-Permissions`, and 403 `insufficient_scope` for a `read_api` write.
+answer as GitHub and GitLab do: on GitHub one GraphQL query, each field the App token may not
+read null with a FORBIDDEN error "Resource not accessible by integration"; on GitLab 403
+`insufficient_scope` for a `read_api` write.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def test_a_token_with_only_members_read_stops_apply_naming_what_is_missing(world
                     str(world.workspace.parent / "audit.jsonl"), environ=env, now=hours(1))
     assert result.code == 2, result.err
     assert "Contents: read" in result.err and "Pull requests: read" in result.err
-    assert "contents=read" in result.err  # GitHub's own X-Accepted-GitHub-Permissions
+    assert "FORBIDDEN on repository.object" in result.err  # GitHub's own answer, named
     assert "Members: read" not in result.err
     assert "ACCESSCTL_VCS_TOKEN" in result.err and "Traceback" not in result.err
     assert len(result.err.strip().splitlines()) == 1, result.err
@@ -54,7 +55,7 @@ def test_a_token_without_members_read_is_named_when_teams_come_from_the_vcs(
     result = invoke("apply", "--repo", str(world.workspace), "--confirm", "--audit-file",
                     str(world.workspace.parent / "audit.jsonl"), environ=env, now=hours(1))
     assert result.code == 2, result.err
-    assert "Members: read" in result.err and "members=read" in result.err
+    assert "Members: read" in result.err and "organization.team" in result.err
     assert "Contents" not in result.err
 
 
@@ -134,9 +135,9 @@ def test_an_outage_during_the_check_is_left_to_the_run(world: World) -> None:
     """A 5xx answers nothing about permissions: the check passes it by (no exit 3), and the
     run's own calls meet the platform as usual."""
     approved_and_merged(world)
-    # A known default branch: the check's reads are the run's first calls.
+    # A known default branch: the check's query is the run's first call.
     env = {**with_token(world, FULL), "ACCESSCTL_DEFAULT_BRANCH": "main"}
-    world.github.faults.script = ["500", "503"]
+    world.github.faults.script = ["500"]
     result = invoke("apply", "--repo", str(world.workspace), "--confirm", "--audit-file",
                     str(world.workspace.parent / "audit.jsonl"), environ=env, now=hours(1))
     assert result.code == 0, result.err

@@ -126,7 +126,7 @@ def required_permission(method: str, route: str) -> tuple[str, str] | None:
     serves; None where only Metadata (always granted) is needed."""
     level = "read" if method == "GET" else "write"
     if route == "/api/graphql":
-        return "members", "read"  # the one query served: a team's members
+        return None  # GraphQL checks each field: FORBIDDEN errors in a 200 (see _graphql)
     if route.startswith(("/orgs/{org}/teams", "/organizations/{org_id}/team")):
         return "members", level
     if not route.startswith("/repos/{owner}/{repo}/"):
@@ -1103,12 +1103,73 @@ class GitHubEmulator(Emulator):
                 raise not_found()
             return {"groups": list(team.external_groups)}
 
+    def _granted(self, request: Request, name: str) -> bool:
+        """Whether the request's token may read what App permission `name` guards."""
+        _, _, token = request.headers.get("authorization", "").partition(" ")
+        granted = self.token_permissions.get(token.strip())
+        return granted is None or granted.get(name) in ("read", "write")
+
+    @staticmethod
+    def _forbidden(path: list[str]) -> JSON:
+        """GraphQL's answer for a field the token's permissions do not cover."""
+        return {"type": "FORBIDDEN", "path": path, "locations": [],
+                "extensions": {"saml_failure": False},
+                "message": "Resource not accessible by integration"}
+
+    def _token_check(self, request: Request, variables: dict[str, Any]) -> JSON:
+        """The VCS token check (`query AccessctlTokenCheck`): a repository's HEAD object and
+        first pull request, and a team's first member when `withTeam`; each field the token may
+        not read is null with a FORBIDDEN error, as GitHub answers an App token."""
+        errors: list[JSON] = []
+        data: JSON = {}
+        with self.lock:
+            repo = self.repos.get((_key(str(variables.get("owner", ""))),
+                                   str(variables.get("name", "")).casefold()))
+            if repo is None:
+                errors.append({"type": "NOT_FOUND", "path": ["repository"], "locations": [],
+                               "message": "Could not resolve to a Repository with the name "
+                                          f"'{variables.get('owner')}/{variables.get('name')}'."})
+                data["repository"] = None
+            else:
+                found: JSON = {}
+                if self._granted(request, "contents"):
+                    head = repo.refs.get(f"refs/heads/{repo.default_branch}")
+                    found["object"] = {"oid": head} if head else None
+                else:
+                    found["object"] = None
+                    errors.append(self._forbidden(["repository", "object"]))
+                if self._granted(request, "pull_requests"):
+                    found["pullRequests"] = {"totalCount": len(repo.pulls)}
+                else:
+                    found["pullRequests"] = None
+                    errors.append(self._forbidden(["repository", "pullRequests"]))
+                data["repository"] = found
+            if variables.get("withTeam"):
+                org = self.orgs.get(_key(str(variables.get("org", ""))))
+                team = None if org is None else self.teams.get(
+                    (_key(org.account.login), str(variables.get("team", "")).casefold()))
+                if org is None:
+                    data["organization"] = None
+                elif not self._granted(request, "members"):
+                    data["organization"] = {"team": None}
+                    errors.append(self._forbidden(["organization", "team"]))
+                else:
+                    data["organization"] = {"team": None if team is None else {
+                        "members": {"totalCount": len(team.members)}}}
+        return {"data": data, **({"errors": errors} if errors else {})}
+
     def _graphql(self, request: Request) -> JSON:
-        """The one GraphQL query the GitHub provider sends: an organization team's members,
-        `membership: IMMEDIATE | CHILD_TEAM | ALL`, paged with `first`/`after`."""
+        """The GraphQL queries the engine sends: the VCS token check (`_token_check`), and the
+        GitHub provider's organization team members, `membership: IMMEDIATE | CHILD_TEAM |
+        ALL`, paged with `first`/`after`."""
         body = request.json() or {}
         query = str(body.get("query") or "")
         variables = body.get("variables") or {}
+        if query.startswith("query AccessctlTokenCheck("):
+            return self._token_check(request, variables)
+        if not self._granted(request, "members"):
+            return {"data": {"organization": {"team": None}},
+                    "errors": [self._forbidden(["organization", "team"])]}
         kind = re.search(r"membership:\s*(IMMEDIATE|CHILD_TEAM|ALL)", query)
         first = re.search(r"members\(\s*first:\s*(\d+)", query)
         if not (kind and first and "organization(login: $org)" in query

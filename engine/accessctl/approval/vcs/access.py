@@ -4,8 +4,9 @@
 pull requests, reviews, comments, review requests, team members. A token without one of those
 permissions otherwise fails half-way, as a bare 403 on whichever call came first, or worse, as a
 team that "could not be read" and approvals that silently do not count. So each command that
-uses the VCS asks first, with one cheap read per permission (GitHub) or one call that lists the
-token's scopes (GitLab), and names what is missing.
+uses the VCS asks first, with one call, and names what is missing: a GraphQL query that reads one
+item behind each permission (GitHub; GraphQL's rate limit, not the REST one the run spends), or
+the call that lists the token's scopes (GitLab).
 
 GitHub needs: Contents read, Pull requests read (write where the engine comments or asks for
 reviews: validate, apply), Members read when approver teams are not listed in identities.yaml.

@@ -8,12 +8,6 @@ from typing import Any
 
 from accessctl.approval.codeowners import LOCATIONS
 from accessctl.approval.vcs.base import PullRequest, Review, ReviewState
-from accessctl.approval.vcs.transport import (
-    Budget,
-    BudgetSettings,
-    install_on_github,
-    settings_from,
-)
 from accessctl.core.errors import ConfigError
 
 
@@ -75,18 +69,14 @@ class GitHubVcs:
         token: str,
         base_url: str = "https://api.github.com",
         default_branch: str | None = None,
-        budget: Budget | None = None,
     ) -> None:
         from github import Auth, Github
 
-        # Reads need no pacing and PyGithub's own retries are off: the budget adapter under it
-        # retries, waits out limits and keeps the reserve (transport.py).
+        # Reads need no pacing and PyGithub's own retries are off: the engine retries.
         self._client = Github(
             auth=Auth.Token(token), base_url=base_url, lazy=True, retry=None, per_page=100,
             seconds_between_requests=None,
         )
-        self.budget = budget or Budget(BudgetSettings("GitHub", base_url, "GITHUB_TOKEN"))
-        install_on_github(self._client, self.budget)
         self.repository = repository
         self._repo = self._client.get_repo(repository)
         # The lazy client fetches the repository only when a default branch must be looked up.
@@ -268,63 +258,84 @@ class GitHubVcs:
         return ApiFiles(self._repo, sha)
 
     def missing_permissions(self, team: str | None, writes: bool) -> list[str]:
-        """The permissions a run needs that the token lacks, one cheap read each (see
-        approval/vcs/access.py). `writes` is not tried: only writing would tell."""
-        from urllib.parse import quote
-
+        """The permissions a run needs that the token lacks, from one GraphQL query (see
+        approval/vcs/access.py). GraphQL answers each field it may not read with its own
+        FORBIDDEN error, so one call names every missing read, and it counts against GraphQL's
+        rate limit, which is separate from the REST one the run's own calls spend. `writes` is
+        not tried: only writing would tell."""
         import requests
         from github import GithubException
 
-        base = self._client.requester.base_url
-        repo = f"{base}/repos/{self.repository}"
-        # Lists take per_page=1 (the cheapest answer); the team endpoint takes no parameter.
-        probes = [("Contents: read", "to read commits and files", f"{repo}/commits?per_page=1"),
-                  ("Pull requests: read", "to read pull requests and reviews",
-                   f"{repo}/pulls?per_page=1")]
-        if team is not None:
-            org, _, slug = team.lstrip("@").partition("/")
-            probes.append(("Members: read", f"to read the members of {team}",
-                           f"{base}/orgs/{quote(org, safe='')}/teams/{quote(slug, safe='')}"))
-        found = []
-        for permission, why, url in probes:
-            try:
-                self._client.requester.requestJsonAndCheck("GET", url)
-            except requests.exceptions.RequestException:
-                continue  # unreachable now: the run's own calls will meet it, and retry
-            except GithubException as error:
-                data = error.data if isinstance(error.data, dict) else {}
-                if error.status == 401:
-                    return [f"a valid credential (GitHub answered 401 {data.get('message') or ''}"
-                            "; an installation token expires an hour after it is made: mint "
-                            "it in the job)"]
-                if error.status != 403:
-                    # A missing team (404) is judged per request; an outage is met, and retried,
-                    # by the run's own calls. Only a refusal names a permission.
-                    continue
-                accepted = {str(k).lower(): str(v) for k, v in (error.headers or {}).items()
-                            }.get("x-accepted-github-permissions")
-                said = f"GitHub answered {error.status} {data.get('message') or ''}".rstrip()
-                if accepted:
-                    said += f" and names the permission it wants: {accepted}"
-                found.append(f"{permission} ({why}; {said})")
-        return found
+        owner, _, name = self.repository.partition("/")
+        org, _, slug = (team or "").lstrip("@").partition("/")
+        variables = {"owner": owner, "name": name, "org": org, "team": slug,
+                     "withTeam": team is not None}
+        requester = self._client.requester
+        try:
+            _, answer = requester.requestJsonAndCheck(
+                "POST", requester.graphql_url,
+                input={"query": TOKEN_CHECK, "variables": variables})
+        except requests.exceptions.RequestException:
+            return []  # unreachable now: the run's own calls will meet it
+        except GithubException as error:
+            data = error.data if isinstance(error.data, dict) else {}
+            if error.status == 401:
+                return [f"a valid credential (GitHub answered 401 {data.get('message') or ''}"
+                        "; an installation token expires an hour after it is made: mint it in "
+                        "the job)"]
+            # Any other HTTP error (an outage, a rate limit) says nothing about permissions:
+            # the run's own calls meet it.
+            return []
+        errors = answer.get("errors") if isinstance(answer, dict) else None
+        found: dict[str, str] = {}
+        for item in errors if isinstance(errors, list) else []:
+            if not isinstance(item, dict) or item.get("type") != "FORBIDDEN":
+                continue  # NOT_FOUND (a missing team, say) is judged per request
+            path = [str(p) for p in item.get("path") or []]
+            field_name = next((f for f in TOKEN_CHECK_FIELDS if f in path), None)
+            if field_name is None:
+                continue
+            permission, why = TOKEN_CHECK_FIELDS[field_name]
+            found.setdefault(permission, (
+                f"{permission} ({why.format(team=team)}; GitHub answered FORBIDDEN on "
+                f"{'.'.join(path)}: {item.get('message') or 'no message'})"))
+        return list(found.values())
+
+
+TOKEN_CHECK = """query AccessctlTokenCheck($owner: String!, $name: String!, $org: String!,
+    $team: String!, $withTeam: Boolean!) {
+  repository(owner: $owner, name: $name) {
+    object(expression: "HEAD") { oid }
+    pullRequests(first: 1) { totalCount }
+  }
+  organization(login: $org) @include(if: $withTeam) {
+    team(slug: $team) { members(first: 1) { totalCount } }
+  }
+}"""
+"""The start-up check of a GitHub token: one query that reads one item behind each permission
+the run needs (a git object: Contents; a pull request: Pull requests; a team's members:
+Members)."""
+
+TOKEN_CHECK_FIELDS = {
+    "object": ("Contents: read", "to read commits and files"),
+    "pullRequests": ("Pull requests: read", "to read pull requests and reviews"),
+    "team": ("Members: read", "to read the members of {team}"),
+}
+"""The field of TOKEN_CHECK a FORBIDDEN error names, and the permission it stands for."""
 
 
 def from_environment(environ: Mapping[str, str]) -> GitHubVcs:
     """GitHub Actions sets these; the token is the workflow's own GITHUB_TOKEN or an app's."""
     repository = environ.get("GITHUB_REPOSITORY")
-    variable = "ACCESSCTL_VCS_TOKEN" if environ.get("ACCESSCTL_VCS_TOKEN") else "GITHUB_TOKEN"
-    token = environ.get(variable)
+    token = environ.get("ACCESSCTL_VCS_TOKEN") or environ.get("GITHUB_TOKEN")
     if not repository or not token:
         raise ConfigError(
             "GitHub needs GITHUB_REPOSITORY and GITHUB_TOKEN (or "
             "ACCESSCTL_VCS_TOKEN) in the environment to verify approvals"
         )
-    url = environ.get("GITHUB_API_URL", "https://api.github.com")
     return GitHubVcs(
         repository,
         token,
-        url,
+        environ.get("GITHUB_API_URL", "https://api.github.com"),
         environ.get("ACCESSCTL_DEFAULT_BRANCH"),
-        Budget(settings_from(environ, "GitHub", url, variable)),
     )
