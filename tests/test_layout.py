@@ -3,8 +3,8 @@
 Folders follow the data flow (read -> judge -> approval -> change -> report); a folder imports
 only folders below it. `core` imports nothing of ours; `read` and `judge` reach no SDK, no VCS
 and no clock; only the commands, the demo and the tests use the emulators; no module-level
-import cycle anywhere. The graph is read from the source with `ast` (every import, lazy ones
-included, for the folder rules; module-level ones for cycles).
+import cycle anywhere; no module over 500 lines. The graph is read from the source with `ast`
+(every import, lazy ones included, for the folder rules; module-level ones for cycles).
 """
 
 from __future__ import annotations
@@ -32,6 +32,23 @@ LAYERS = [
 RANK = {name: index for index, names in enumerate(LAYERS) for name in names}
 SDKS = ("boto3", "botocore", "github", "gitlab", "okta", "msgraph", "azure", "googleapiclient",
         "google.auth", "ldap3", "requests", "httpx", "kiota_abstractions")
+MAX_LINES = 500
+NOT_YET_SPLIT = {
+    # Modules over MAX_LINES that are still to be split by what they do (issue 12). The list
+    # only shrinks: a module that has come under the limit must leave it.
+    "commands/mutate.py",
+    "emulators/gcp.py",
+    "emulators/gitlab.py",
+    "emulators/graph.py",
+    "emulators/okta.py",
+    "judge/evaluate.py",
+    "providers/ad.py",
+    "providers/entra.py",
+    "providers/gcp.py",
+    "providers/github.py",
+    "providers/okta.py",
+    "read/load.py",
+}
 
 
 def modules() -> Iterator[tuple[str, Path]]:
@@ -142,6 +159,16 @@ def test_pure_stages_load_no_sdk_no_vcs_and_no_emulator(stage: str) -> None:
                                                     "accessctl.emulators"))}
 
 
+def test_no_module_over_500_lines() -> None:
+    sizes = {path.relative_to(PACKAGE).as_posix(): len(path.read_text().splitlines())
+             for _, path in modules()}
+    over = sorted(f"{name} ({lines} lines)" for name, lines in sizes.items()
+                  if lines > MAX_LINES and name not in NOT_YET_SPLIT)
+    assert over == [], f"split by what the code does, into modules of {MAX_LINES} lines at most"
+    done = sorted(name for name in NOT_YET_SPLIT if sizes.get(name, 0) <= MAX_LINES)
+    assert done == [], "under the limit (or gone) now: take them off NOT_YET_SPLIT"
+
+
 def test_judge_never_reads_the_clock() -> None:
     for name, path in modules():
         if folder(name) != "judge":
@@ -167,6 +194,6 @@ def test_the_built_distribution_holds_one_top_level_package(tmp_path: Path) -> N
     assert tops == {"accessctl"}
     assert "accessctl/schemas/access-request.schema.json" in names
     assert "accessctl/py.typed" in names
-    assert "accessctl/emulators/github.py" in names
+    assert "accessctl/emulators/github/emulator.py" in names  # subpackages ship too
     top_level = next(n for n in names if n.endswith(".dist-info/top_level.txt"))
     assert zipfile.ZipFile(wheel).read(top_level).decode().split() == ["accessctl"]
