@@ -132,10 +132,8 @@ class Git(Accounts):
     def _diff_entries(self, repo: Repo, old: Mapping[str, bytes], new: Mapping[str, bytes],
                       ref: str) -> list[JSON]:
         entries = []
-        for path in sorted(set(old) | set(new)):
+        for path in git_store.changed_paths(old, new):
             before, after = old.get(path), new.get(path)
-            if before == after:
-                continue
             status = "added" if before is None else "removed" if after is None else "modified"
             a = (before or b"").decode("utf-8", "replace").splitlines()
             b = (after or b"").decode("utf-8", "replace").splitlines()
