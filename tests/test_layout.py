@@ -39,7 +39,6 @@ NOT_YET_SPLIT = {
     "commands/mutate.py",
     "emulators/gcp.py",
     "emulators/graph.py",
-    "emulators/okta.py",
     "judge/evaluate.py",
     "providers/ad.py",
     "providers/entra.py",
