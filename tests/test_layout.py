@@ -37,7 +37,6 @@ NOT_YET_SPLIT = {
     # Modules over MAX_LINES that are still to be split by what they do (issue 12). The list
     # only shrinks: a module that has come under the limit must leave it.
     "commands/mutate.py",
-    "emulators/gcp.py",
     "judge/evaluate.py",
     "providers/ad.py",
     "providers/entra.py",
