@@ -21,6 +21,8 @@ group mappings, EMU external groups), cut by cut_openapi_subset.py from the same
 
 # Statuses GitHub answers on any endpoint, each where GitHub documents it for all of them.
 GLOBAL_STATUSES = {
+    400: "docs.github.com/rest/using-the-rest-api/troubleshooting-the-rest-api: a body that is "
+         "not valid JSON (\"Problems parsing JSON\"), on any endpoint that takes one",
     401: "docs.github.com/rest/authentication: a missing or bad token, on every endpoint",
     403: "docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api: a primary or "
          "secondary rate limit (also: a token without the permission)",

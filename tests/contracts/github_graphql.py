@@ -67,10 +67,11 @@ def check(request: Request, response: Response) -> list[str]:
                                   body.get("variables") or {})
     if isinstance(coerced, list):
         return [f"variables: {e.message}" for e in coerced]
-    return _check_answer(operation, response)
+    # graphql-core 3.2 gives a dict, 3.3 an object holding it.
+    return _check_answer(operation, dict(getattr(coerced, "coerced", coerced)), response)
 
 
-def _check_answer(operation: Any, response: Response) -> list[str]:
+def _check_answer(operation: Any, variables: dict[str, Any], response: Response) -> list[str]:
     answer = response.body
     if response.status != 200:
         return [] if response.status >= 400 else [f"status {response.status}; GraphQL answers 200"]
@@ -83,12 +84,13 @@ def _check_answer(operation: Any, response: Response) -> list[str]:
             problems.append(f"a GraphQL error carries a message: {error!r}")
     data = answer.get("data")
     if data is not None:
-        _check_selection(operation.selection_set, schema().query_type, data, "data", problems)
+        _check_selection(operation.selection_set, schema().query_type, data, "data",
+                         variables, problems)
     return problems
 
 
 def _check_selection(selection_set: Any, parent: Any, value: Any, where: str,
-                     problems: list[str]) -> None:
+                     variables: dict[str, Any], problems: list[str]) -> None:
     from graphql import FieldNode
 
     if not isinstance(value, dict):
@@ -96,7 +98,8 @@ def _check_selection(selection_set: Any, parent: Any, value: Any, where: str,
         return
     selected = {}
     for node in selection_set.selections:
-        if isinstance(node, FieldNode):
+        # A field under `@include(if: false)` or `@skip(if: true)` is not selected at all.
+        if isinstance(node, FieldNode) and _included(node, variables):
             selected[(node.alias or node.name).value] = node
     for key in sorted(set(value) - set(selected)):
         problems.append(f"{where}.{key}: not selected by the query")
@@ -108,10 +111,28 @@ def _check_selection(selection_set: Any, parent: Any, value: Any, where: str,
         if node.name.value == "__typename":
             continue
         field = parent.fields[node.name.value]
-        _check_value(field.type, node, value[key], f"{where}.{key}", problems)
+        _check_value(field.type, node, value[key], f"{where}.{key}", variables, problems)
 
 
-def _check_value(kind: Any, node: Any, value: Any, where: str, problems: list[str]) -> None:
+def _included(node: Any, variables: dict[str, Any]) -> bool:
+    """GraphQL's `@include(if:)` and `@skip(if:)` on a field, read from the query's own text."""
+    from graphql import BooleanValueNode, VariableNode
+
+    for directive in node.directives or ():
+        for argument in directive.arguments or ():
+            if argument.name.value != "if":
+                continue
+            value = argument.value
+            flag = bool(variables.get(value.name.value)) if isinstance(value, VariableNode) \
+                else bool(isinstance(value, BooleanValueNode) and value.value)
+            if (directive.name.value == "include" and not flag) \
+                    or (directive.name.value == "skip" and flag):
+                return False
+    return True
+
+
+def _check_value(kind: Any, node: Any, value: Any, where: str, variables: dict[str, Any],
+                 problems: list[str]) -> None:
     from graphql import (
         GraphQLEnumType,
         GraphQLList,
@@ -131,7 +152,7 @@ def _check_value(kind: Any, node: Any, value: Any, where: str, problems: list[st
             problems.append(f"{where}: a list expected")
             return
         for n, item in enumerate(value):
-            _check_value(kind.of_type, node, item, f"{where}[{n}]", problems)
+            _check_value(kind.of_type, node, item, f"{where}[{n}]", variables, problems)
         return
     if isinstance(kind, GraphQLScalarType):
         accepted = _SCALARS.get(kind.name)
@@ -144,4 +165,4 @@ def _check_value(kind: Any, node: Any, value: Any, where: str, problems: list[st
             problems.append(f"{where}: {value!r} is not a {kind.name}")
         return
     if node.selection_set is not None:
-        _check_selection(node.selection_set, kind, value, where, problems)
+        _check_selection(node.selection_set, kind, value, where, variables, problems)

@@ -66,6 +66,8 @@ DOCS = "https://docs.github.com/rest"
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
 RATE_LIMIT = 5000
+GRAPHQL_POINTS = 5_000
+"""GraphQL's own hourly budget, in points (one per query the size the engine sends)."""
 DEFAULT_TOKEN = "ghp_emulatortoken0000000000000000000000"
 DEFAULT_LOGIN = "accessctl-admin"
 
@@ -320,6 +322,9 @@ class GitHubEmulator(Emulator):
         """Requests allowed per window (`set_budget`); the primary rate limit."""
         self.rate_used = 0
         self.rate_reset = int(time.time()) + 3600
+        self.graphql_used = 0
+        """GraphQL calls answered: GitHub meters GraphQL apart from REST (its own points per
+        hour, `x-ratelimit-resource: graphql`), so they never spend `rate_limit`."""
         self.exhausted_status = 403
         """GitHub answers a spent primary limit with 403 or 429 (both documented)."""
         self.limited = 0
@@ -472,7 +477,7 @@ class GitHubEmulator(Emulator):
             response = refused
         else:
             response = super().dispatch(request)
-        response.headers = {**self._rate_headers(), **response.headers}
+        response.headers = {**self._rate_headers(graphql=path == "/graphql"), **response.headers}
         self._log(request.method, path, route, response)
         return response
 
@@ -481,6 +486,9 @@ class GitHubEmulator(Emulator):
         if path == "/rate_limit":
             return None
         with self.lock:
+            if path == "/graphql":
+                self.graphql_used += 1
+                return None
             if time.time() >= self.rate_reset:
                 self.rate_used, self.rate_reset = 0, int(time.time()) + 3600
             if self.secondary:
@@ -539,16 +547,19 @@ class GitHubEmulator(Emulator):
         assert login is not None  # dispatch refused the request otherwise
         return self.accounts[_key(login)]
 
-    def _rate_headers(self, remaining: int | None = None) -> dict[str, str]:
+    def _rate_headers(self, remaining: int | None = None, graphql: bool = False
+                      ) -> dict[str, str]:
         with self.lock:
             used, limit, reset = self.rate_used, self.rate_limit, self.rate_reset
+            if graphql:
+                used, limit = self.graphql_used, GRAPHQL_POINTS
         left = max(limit - used, 0) if remaining is None else remaining
         return {
             "x-ratelimit-limit": str(limit),
             "x-ratelimit-remaining": str(left),
             "x-ratelimit-reset": str(reset),
             "x-ratelimit-used": str(used),
-            "x-ratelimit-resource": "core",
+            "x-ratelimit-resource": "graphql" if graphql else "core",
             "X-GitHub-Media-Type": "github.v3; format=json",
         }
 
@@ -1143,7 +1154,9 @@ class GitHubEmulator(Emulator):
                 else:
                     found["pullRequests"] = None
                     errors.append(self._forbidden(["repository", "pullRequests"]))
-                data["repository"] = found
+                # `pullRequests` is non-null in the schema: its error nulls the repository, as
+                # GraphQL propagates a null to the nearest nullable parent.
+                data["repository"] = None if found["pullRequests"] is None else found
             if variables.get("withTeam"):
                 org = self.orgs.get(_key(str(variables.get("org", ""))))
                 team = None if org is None else self.teams.get(

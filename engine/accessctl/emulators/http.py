@@ -356,7 +356,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         response = owner.fault_response(fault) if fault else owner.dispatch(request)
         self._record(request, parts.query, response.status)
         # Checked before it is sent: once the client has the answer, the violation is on record.
-        owner.check_contract(request, response, injected=fault is not None)
+        owner.check_contract(request, response, injected=bool(fault))
         self._send(response)
 
     def _record(self, request: Request, query: str, status: int) -> None:

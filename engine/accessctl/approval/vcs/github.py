@@ -8,6 +8,12 @@ from typing import Any
 
 from accessctl.approval.codeowners import LOCATIONS
 from accessctl.approval.vcs.base import PullRequest, Review, ReviewState
+from accessctl.approval.vcs.transport import (
+    Budget,
+    BudgetSettings,
+    install_on_github,
+    settings_from,
+)
 from accessctl.core.errors import ConfigError
 
 
@@ -69,14 +75,18 @@ class GitHubVcs:
         token: str,
         base_url: str = "https://api.github.com",
         default_branch: str | None = None,
+        budget: Budget | None = None,
     ) -> None:
         from github import Auth, Github
 
-        # Reads need no pacing and PyGithub's own retries are off: the engine retries.
+        # Reads need no pacing and PyGithub's own retries are off: the budget adapter under it
+        # retries, waits out limits and keeps the reserve (transport.py).
         self._client = Github(
             auth=Auth.Token(token), base_url=base_url, lazy=True, retry=None, per_page=100,
             seconds_between_requests=None,
         )
+        self.budget = budget or Budget(BudgetSettings("GitHub", base_url, "GITHUB_TOKEN"))
+        install_on_github(self._client, self.budget)
         self.repository = repository
         self._repo = self._client.get_repo(repository)
         # The lazy client fetches the repository only when a default branch must be looked up.
@@ -327,15 +337,18 @@ TOKEN_CHECK_FIELDS = {
 def from_environment(environ: Mapping[str, str]) -> GitHubVcs:
     """GitHub Actions sets these; the token is the workflow's own GITHUB_TOKEN or an app's."""
     repository = environ.get("GITHUB_REPOSITORY")
-    token = environ.get("ACCESSCTL_VCS_TOKEN") or environ.get("GITHUB_TOKEN")
+    variable = "ACCESSCTL_VCS_TOKEN" if environ.get("ACCESSCTL_VCS_TOKEN") else "GITHUB_TOKEN"
+    token = environ.get(variable)
     if not repository or not token:
         raise ConfigError(
             "GitHub needs GITHUB_REPOSITORY and GITHUB_TOKEN (or "
             "ACCESSCTL_VCS_TOKEN) in the environment to verify approvals"
         )
+    url = environ.get("GITHUB_API_URL", "https://api.github.com")
     return GitHubVcs(
         repository,
         token,
-        environ.get("GITHUB_API_URL", "https://api.github.com"),
+        url,
         environ.get("ACCESSCTL_DEFAULT_BRANCH"),
+        Budget(settings_from(environ, "GitHub", url, variable)),
     )

@@ -22,6 +22,7 @@ PyGithub and python-gitlab both speak HTTP through `requests`; `BudgetAdapter` s
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -29,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -146,6 +148,13 @@ class Budget:
     # -- after it -----------------------------------------------------------------------------
     def observe(self, headers: Mapping[str, str]) -> None:
         """Remember what the answer says is left (GitHub's or GitLab's headers)."""
+        resource = _header(headers, "x-ratelimit-resource")
+        if resource is not None and resource.strip().lower() != "core":
+            # GitHub meters GraphQL (and search) apart: their headers say nothing of the REST
+            # budget the run spends.
+            with self._lock:
+                self.sent += 1
+            return
         left = _header(headers, "x-ratelimit-remaining", "ratelimit-remaining")
         reset = _header(headers, "x-ratelimit-reset", "ratelimit-reset")
         with self._lock:
@@ -209,7 +218,7 @@ class BudgetAdapter(HTTPAdapter):
         settings = self.budget.settings
         # A write that failed on the way may still have been made: it is sent again only after
         # an answer that says it was not (a rate limit), never after a 5xx or a lost answer.
-        idempotent = (request.method or "GET").upper() in IDEMPOTENT
+        idempotent = _idempotent(request)
         attempt = 1
         while True:
             self.budget.check()
@@ -255,6 +264,22 @@ class BudgetAdapter(HTTPAdapter):
                     f"{response.status_code} after {attempt} attempts")
             self.budget.wait(min(seconds, settings.max_wait), attempt)
             attempt += 1
+
+
+def _idempotent(request: requests.PreparedRequest) -> bool:
+    """Whether sending `request` twice does what sending it once does: the idempotent methods,
+    and a GraphQL query (a POST that only reads; a `mutation` writes)."""
+    method = (request.method or "GET").upper()
+    if method in IDEMPOTENT:
+        return True
+    if method != "POST" or not urlsplit(request.url or "").path.endswith("/graphql"):
+        return False
+    body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+    try:
+        query = json.loads(body or b"null").get("query", "")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(query, str) and query.lstrip().startswith(("query", "{"))
 
 
 def mount(session: requests.Session, budget: Budget) -> None:
