@@ -1,9 +1,10 @@
 """`accessctl init`: a new access repository, ready to commit, with no engine inside.
 
 The policies, examples and documents come from scaffold/init_files.py; schemas/, CODEOWNERS,
-the workflows and requirements.txt are then generated from those policies by the very code that
-`schemas --check`, `codeowners --check` and `workflows --check` compare against, so the new
-repository passes its own checks from the first commit.
+the workflows and requirements.in are then generated from those policies by the very code that
+`schemas --check`, `codeowners --check` and `workflows --check` compare against, and
+requirements.txt, the engine's lock, is compiled by `accessctl lock`, so the new repository
+passes its own checks from the first commit.
 """
 
 from __future__ import annotations

@@ -179,39 +179,38 @@ def _job_head(verb: str, job: JobCredentials, pull_requests: str | None) -> str:
 
 _ACTION_NOTE = """\
       # Installed before any credential exists in the job: the engine from its repository at the
-      # pinned commit, its dependencies from the lock beside its action.yml, with hashes."""
+      # pinned commit, its dependencies from the lock beside its action.yml, with hashes.
+"""
+
+_LOCK_NOTE = """\
+      # Installed before any credential exists in the job, from the lock: every package pinned with
+      # its hashes, nothing resolved (accessctl lock writes it).
+"""
+
+_SOURCE_NOTE = "      # Installed before any credential exists in the job.\n"
 
 
 def _install_step(install: Install, extras: Sequence[str], credentials: bool = True) -> str:
-    """Python and the engine: setup-python and the pip line, or the engine's action."""
+    """Python and the engine: setup-python and the pip line, or the engine's action. In a job
+    with credentials, a comment says why it comes first."""
     if install.action is not None:
-        return f"""
-{_ACTION_NOTE + chr(10) if credentials else ""}\
+        return "\n" + (_ACTION_NOTE if credentials else "") + f"""\
       - name: Install accessctl
         uses: {install.action}
         with:
           command: install
           extras: {','.join(extras)}
 """
+    note = (_LOCK_NOTE if install.uses_lock else _SOURCE_NOTE) if credentials else ""
     return f"""
       - uses: {SETUP_PYTHON}
         with:
           python-version: "{requirements.PYTHON}"
 
-{_install_note(install) + chr(10) if credentials else ""}\
+""" + note + f"""\
       - name: Install accessctl
         run: {install.command(extras)}
 """
-
-
-def _install_note(install: Install) -> str:
-    note = "      # Installed before any credential exists in the job"
-    return note + (_LOCK_NOTE if install.uses_lock else ".")
-
-
-_LOCK_NOTE = """\
-, from the lock: every package pinned with
-      # its hashes, nothing resolved (accessctl lock writes it)."""
 
 
 def _action_step(name: str, install: Install, env: str, command: str, instance: str | None,
