@@ -311,3 +311,29 @@ def test_the_dev_tools_are_installed() -> None:
     for name in ("uv", "check-jsonschema", "actionlint", "zizmor"):
         assert os.access(tool(name), os.X_OK), name
     assert shutil.which("bash")
+
+
+def test_every_option_the_action_steps_pass_exists(tmp_path: Path) -> None:
+    import click
+    from accessctl.cli import cli
+
+    repo = access_repo(tmp_path, EVERY_PLATFORM)
+    assert invoke("workflows", "--write", "--use-action", ACTION, "--repo", str(repo)).code == 0
+    seen = set()
+    for path in sorted((repo / ".github" / "workflows").glob("*.yml")):
+        for job in load(path)["jobs"].values():
+            for step in job["steps"]:
+                if step.get("uses") != ACTION or step["with"]["command"] == "install":
+                    continue
+                command = step["with"]["command"]
+                with click.Context(cli) as ctx:
+                    found = cli.get_command(ctx, command)
+                assert found is not None, command
+                known = {o for p in found.params for o in (*p.opts, *p.secondary_opts)}
+                options = re.findall(r"(?<![\w-])(--[a-z][\w-]*)", str(step["with"].get("args")))
+                if step["with"].get("instance"):
+                    options.append("--provider")
+                assert [o for o in options if o not in known] == [], (path.name, command)
+                seen.add(command)
+    assert seen == {"apply", "revoke", "reconcile", "validate", "codeowners", "workflows",
+                    "schemas"}
