@@ -300,3 +300,21 @@ def test_an_older_repository_keeps_its_pinned_version(tmp_path: Path) -> None:
     result = invoke("workflows", "--check", "--repo", str(repo))
     assert result.code == 1
     assert "requirements.txt: not a lock (no --hash= on any line" in result.out
+
+
+def test_the_engine_repository_s_own_jobs_install_dependencies_with_hashes() -> None:
+    # This repository's workflows run the engine from the checkout; its dependencies still come
+    # pinned with hashes, from the action's lock for the job's platform, which must exist.
+    seen = 0
+    for path in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            for step in job.get("steps", []):
+                if step.get("name") != "Install accessctl":
+                    continue
+                seen += 1
+                line = step["run"]
+                assert "--require-hashes" in line and "--no-deps" in line, (path.name, line)
+                lock = re.search(r"-r (action/locks/\w+\.txt)", line)
+                assert lock and (ROOT / lock[1]).is_file(), (path.name, line)
+                assert "'.[" not in line, (path.name, line)  # no unpinned extras from source
+    assert seen >= 4

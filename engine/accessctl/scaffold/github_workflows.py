@@ -37,6 +37,10 @@ ACTION_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}@[
 PLATFORM_EXTRA = {"aws": "aws", "gcp": "gcp", "entra": "entra", "okta": "okta", "ad": "ad",
                   "github": "github", "gitlab": "gitlab"}
 
+PLATFORM_LOCKS = frozenset({"aws", "gcp", "entra", "okta", "ad"})
+"""The platforms with a lock of their own under action/locks/ (`accessctl lock` in the engine's
+repository); GitHub, GitLab and PagerDuty are in every lock, and in base.txt."""
+
 
 @dataclass(frozen=True)
 class Install:
@@ -52,7 +56,12 @@ class Install:
 
     def command(self, extras: Sequence[str]) -> str:
         if self.from_source:
-            return f"python -m pip install --quiet '.[{','.join(extras)}]'"
+            # The engine's own repository: its dependencies from the action's lock for the
+            # platform, with hashes, wheels only; then the engine from this checkout, alone.
+            lock = next((f"action/locks/{e}.txt" for e in extras if e in PLATFORM_LOCKS),
+                        "action/locks/base.txt")
+            return (f"python -m pip install --quiet --require-hashes --no-deps "
+                    f"--only-binary ':all:' -r {lock} && python -m pip install --quiet --no-deps .")
         return requirements.INSTALL
 
     @property
