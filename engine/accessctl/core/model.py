@@ -191,6 +191,9 @@ class Entitlement:
     relation is read both ways."""
     auto_approve: tuple[AutoApproveRule, ...] = ()
     break_glass: BreakGlass | None = None
+    end_sessions: bool = False
+    """A revoke also ends the person's sign-in sessions and tokens on the platform (Okta,
+    Entra): it signs them out everywhere, not only of what this entitlement gave."""
 
 
 @dataclass(frozen=True)

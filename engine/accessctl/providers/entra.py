@@ -30,6 +30,7 @@ from urllib.parse import quote, urlsplit
 from accessctl.core.model import Action, Change, Outcome, ProviderInstance, Status, Target
 from accessctl.core.retry_after import retry_after
 from accessctl.core.timestamps import saturating_add
+from accessctl.providers import sessions
 from accessctl.providers.background_loop import BackgroundLoop
 from accessctl.providers.base import NotFound, ProviderError, principal_key
 from accessctl.providers.observed import ObservedMembers
@@ -122,6 +123,7 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
             "description": "Per-request timeout for Graph calls.",
             "examples": [30],
         },
+        **sessions.ENTRA_SETTINGS,
     },
 }
 

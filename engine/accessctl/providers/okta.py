@@ -36,6 +36,7 @@ from typing import Any
 
 from accessctl.core.model import Action, Change, Outcome, ProviderInstance, Status, Target
 from accessctl.core.retry_after import retry_after, until_reset
+from accessctl.providers import sessions
 from accessctl.providers.background_loop import BackgroundLoop
 from accessctl.providers.base import NotFound, ProviderError, principal_key
 from accessctl.providers.observed import ObservedMembers
@@ -144,6 +145,7 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
             "description": "Timeout of one HTTP request to Okta, in seconds.",
             "examples": [30],
         },
+        **sessions.OKTA_SETTINGS,
     },
 }
 

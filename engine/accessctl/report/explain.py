@@ -24,7 +24,7 @@ from accessctl.core.model import (
     Request,
     isoformat,
 )
-from accessctl.judge import break_glass
+from accessctl.judge import access_end, break_glass
 from accessctl.judge.auto_approve import judge_rules, window_from
 from accessctl.judge.controls import rule_terms
 from accessctl.judge.evaluate import (
@@ -143,6 +143,10 @@ def explain(
             when = f"in {format_duration(left)}" if left.total_seconds() > 0 else "already"
             ends = f"at {isoformat(request.expires_at)} ({when}): {how}"
             checks.append(Check("ends", None, ends))
+            residual = access_end.for_entitlement(policies, entitlement)
+            if residual is not None:
+                checks.append(Check("fully-ends", None,
+                                    access_end.sentence(request.expires_at, residual)))
     return Explanation(path, tuple(checks), judgement.state.value, allowed)
 
 
