@@ -299,6 +299,10 @@ class Outcome:
     previous: tuple[tuple[str, str], ...] = ()
     """Grants only: the state of a membership the person already held and the grant raised
     (kept in the ledger, so that the revoke restores it rather than removing the member)."""
+    sessions: Status | None = None
+    """Revokes on an entitlement with `end_sessions`: whether the person's sessions were
+    ended after the removal (None: not asked). A failure here leaves the removal done."""
+    sessions_detail: str = ""
 
 
 def utc(value: datetime) -> datetime:

@@ -189,6 +189,7 @@ REQUIRED_PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     "pim_group": ("PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup", "GroupMember.Read.All"),
     "directory_role": ("RoleAssignmentSchedule.ReadWrite.Directory",
                        "RoleManagement.Read.Directory"),
+    "end_sessions": ("User.RevokeSessions.All",),
 }
 """The least Graph application permissions each target kind needs ("any": every kind), as
 Microsoft Graph's API reference lists them for the calls made: users (User.Read.All); group
@@ -208,6 +209,8 @@ required), only those the target kinds in use need:
 `GroupMember.Read.All` to check that the group exists |
 | `directory_role` | `RoleAssignmentSchedule.ReadWrite.Directory` (the schedules), plus \
 `RoleManagement.Read.Directory` to check that the role exists |
+| entitlements with `end_sessions: true` | `User.RevokeSessions.All` (revoke the person's \
+sign-in sessions after the removal) |
 
 never `RoleManagement.ReadWrite.Directory`: it lets its holder assign any directory role by
 itself, Global Administrator included. `GroupMember.ReadWrite.All` cannot change role-assignable
@@ -605,6 +608,12 @@ class EntraProvider:
         if kind in ("pim_group", "directory_role"):
             return self._run(self._grant_schedule(change))
         raise ProviderError(f"entra has no target kind {kind!r}")
+
+    def end_sessions(self, change: Change) -> str:
+        """After a revoke: revoke the person's sign-in sessions (entra_sessions.py)."""
+        from accessctl.providers import entra_sessions
+
+        return entra_sessions.end_sessions(self, change)
 
     def revoke(self, change: Change) -> Outcome:
         kind = change.target.kind

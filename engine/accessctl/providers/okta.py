@@ -186,6 +186,9 @@ custom admin role:
 The built-in Group Membership Administrator role, constrained to those groups, is the nearest
 standard role.
 
+Entitlements with `end_sessions: true` also need the `okta.users.manage` scope (add it to
+`scopes`) and an admin role that may clear the sessions of the people concerned.
+
 Groups that have an admin role assigned are the exception: Okta lets only a Super Administrator
 change their membership. Manage those through a separate provider instance whose token (a Super
 Administrator's) is held apart, and keep them out of the limited token's resource set.
@@ -313,6 +316,12 @@ class OktaProvider:
         if key is not None:
             self._observed.note(group.id, key, None)
         return Outcome(change, Status.DONE, f"removed from Okta group {group.name}")
+
+    def end_sessions(self, change: Change) -> str:
+        """After a revoke: end the person's Okta sessions and OAuth tokens (okta_sessions.py)."""
+        from accessctl.providers import okta_sessions
+
+        return okta_sessions.end_sessions(self, change)
 
     def close(self) -> None:
         """Stop the event loop's thread (the SDK holds no connection between calls)."""
