@@ -28,8 +28,9 @@ def _okta_over_http(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(OKTA_HTTPS_CHECK_OFF, "true")
 
 
-def run(world: World, command: str, at: float) -> Result:
-    extra = ["--skip-approval"] if command == "apply" else []
+def run(world: World, command: str, at: float, *extra: str) -> Result:
+    if command == "apply":
+        extra = ("--skip-approval", *extra)
     return invoke(command, "--repo", str(world.root), "--confirm", "--audit-file",
                   str(world.audit_file), "--now", stamp(hours(at)), *extra,
                   environ=world.environ())
@@ -154,9 +155,11 @@ def test_a_failure_to_end_sessions_fails_the_run_but_the_removal_stays_done(
     sign_in(world, PEOPLE[0])
     refuse(world)
 
-    swept = run(world, "revoke", 5)
+    summary = world.root.parent / "summary.md"
+    swept = run(world, "revoke", 5, "--summary", str(summary))
 
     assert swept.code == 1
+    assert summary.read_text().count("sessions NOT ended: ") == 2
     assert world.holders(world.slots[0]) == []  # the memberships are gone all the same
     assert signed_in(world, PEOPLE[0]) and ended_for(world) == []
     assert [e["outcome"] for e in events(world, "revoke")] == ["done", "done"]

@@ -79,5 +79,7 @@ def report(stream: TextIO, outcomes: Sequence[Outcome]) -> bool:
         change = outcome.change
         stream.write(f"end_sessions failed: {escape(change.principal)} was removed from "
                      f"{escape(change.target.display)}, but their sessions were not ended: "
-                     f"{escape(outcome.sessions_detail)}\n")
+                     f"{escape(outcome.sessions_detail)}; end them on the platform by hand "
+                     "(the next run has no removal left to follow), and give the engine's "
+                     "credential the permission docs/policy-controls.md names\n")
     return bool(bad)
