@@ -148,6 +148,8 @@ def test_plan_explain_and_status_say_when_access_fully_ends(tmp_path: Path) -> N
         sentence = next(c["detail"] for c in explained["checks"] if c["rule"] == "fully-ends")
         assert sentence.startswith(f"access fully ends by {gone}"), (name, sentence)
         assert words in sentence, (name, sentence)
+        assert explained["fully_ends_by"] == gone
+        assert explained["residual"] == requests[name]["residual"]
 
     text = invoke("status", "--repo", str(repo), now=NOW).out
     assert f"(2h left, fully ends by {stamp(EXPIRES + timedelta(hours=10))})" in text

@@ -71,6 +71,9 @@ class Explanation:
     checks: tuple[Check, ...]
     state: str | None
     allowed: bool
+    fully_ends_by: str | None = None
+    """The expiry plus what outlives the revoke (judge/access_end.py), as in plan and status."""
+    residual: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,6 +150,9 @@ def explain(
             if residual is not None:
                 checks.append(Check("fully-ends", None,
                                     access_end.sentence(request.expires_at, residual)))
+                gone = isoformat(access_end.fully_ends_by(request.expires_at, residual))
+                return Explanation(path, tuple(checks), judgement.state.value, allowed, gone,
+                                   residual.as_dict())
     return Explanation(path, tuple(checks), judgement.state.value, allowed)
 
 
