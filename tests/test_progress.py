@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from accessctl.cli import run
 from accessctl.core.environment import Environment
+
 from tests.repo_fixture import request, write_repo
 from tests.servers import moto_server
 
