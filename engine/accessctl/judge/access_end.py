@@ -75,8 +75,8 @@ def residual(instance: ProviderInstance, kind: str, *, end_sessions: bool = Fals
     if platform == "okta":
         if end_sessions:
             return Residual(NONE, "the revoke also ends the person's Okta sessions and OAuth "
-                            "tokens (end_sessions): nothing outlives it but Okta's "
-                            "propagation", ends_sessions=True)
+                            "tokens (end_sessions): nothing Okta issued outlives it (the "
+                            "sessions apps keep themselves are the apps')", ends_sessions=True)
         after, named = _setting(settings, "session_lifetime", OKTA_SESSION_LIFETIME)
         return Residual(after, f"sign-ins made before the revoke keep it up to "
                         f"{format_duration(after)}: Okta access tokens carry the groups until "
@@ -90,10 +90,11 @@ def residual(instance: ProviderInstance, kind: str, *, end_sessions: bool = Fals
                             f"({named}), except at resources that apply Continuous Access "
                             "Evaluation, which reject them within minutes",
                             ends_sessions=True)
+        # end_sessions is offered on groups only: PIM ends its own schedules.
+        hint = " (end_sessions revokes them)" if kind == "group" else ""
         return Residual(after, f"access tokens issued before the revoke keep it up to "
                         f"{format_duration(after)} ({named}; Entra gives them 60-90 minutes by "
-                        "default); sign-in sessions and refresh tokens stay valid "
-                        "(end_sessions revokes them)")
+                        f"default); sign-in sessions and refresh tokens stay valid{hint}")
     if platform == "ad":
         if settings.get("ttl_membership"):
             return Residual(NONE, "the domain controller issues no Kerberos ticket that "
