@@ -47,7 +47,7 @@ TABLE: dict[str, tuple[str, str, bool, timedelta, str]] = {
                 "IAM evaluates the group's policies on every request"),
     "aws-sso": ("aws-main", "kind: account_assignment\n  account_id: '123456789012'\n"
                 "  permission_set: AdministratorAccess", False, timedelta(hours=12),
-                "at most 12h (not read offline"),
+                "at most 12h (not read here"),
     "entra-group": ("entra-main", f"kind: group\n  group: {GUID}", False,
                     timedelta(minutes=90), "session_lifetime default 1h30m; Entra gives them "
                     "60-90 minutes by default"),

@@ -121,7 +121,7 @@ def _setting(settings: Mapping[str, Any], name: str, default: timedelta
 def _identity_center(read: DurationRead | None) -> Residual:
     longest = format_duration(IDENTITY_CENTER_LONGEST)
     if read is None or read.error is not None:
-        unread = "not read offline" if read is None else f"not read: {read.error}"
+        unread = "not read here" if read is None else f"not read: {read.error}"
         return Residual(IDENTITY_CENTER_LONGEST, f"role sessions started before the revoke last "
                         f"up to the permission set's SessionDuration, at most {longest} "
                         f"({unread}; accessctl plan reads it from AWS)", exact=False)
