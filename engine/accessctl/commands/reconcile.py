@@ -9,6 +9,7 @@ import click
 from accessctl.approval.vcs.select import detect
 from accessctl.approval.verify import denials_file
 from accessctl.change import audit_sink as sinks
+from accessctl.change import sessions
 from accessctl.change.audit import AuditLog, Event
 from accessctl.change.converge import converge, exclusive_targets
 from accessctl.change.ledger_store import store_for
@@ -133,5 +134,7 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
         audit.close()
         providers.close()
     print_outcomes(env.stderr, outcomes)
-    failed = any(o.status is Status.FAILED for o in outcomes) or sink_failed(env, audit)
+    unended = sessions.report(env.stderr, outcomes)
+    failed = any(o.status is Status.FAILED for o in outcomes) or sink_failed(env, audit) \
+        or unended
     ctx.exit(1 if trouble or failed else 0)
