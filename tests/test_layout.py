@@ -44,6 +44,7 @@ NOT_YET_SPLIT = {
     "providers/github.py",
     "providers/okta.py",
     "read/load.py",
+    "scaffold/github_workflows.py",
 }
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
+from accessctl.change import sessions
 from accessctl.change.audit import AuditLog, change_event, started_event
 from accessctl.change.audit_sink import SinkError
 from accessctl.change.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
@@ -178,8 +179,10 @@ def execute(
     commit: str | None = None,
     retry: RetryPolicy = DEFAULT_POLICY,
     concurrency: int = DEFAULT_CONCURRENCY,
+    progress: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """Run every change; record each outcome as an audit event the moment it is known.
+    """Run every change; record each outcome as an audit event the moment it is known, and
+    then tell `progress` (report/progress.py draws it on a terminal).
 
     At most `concurrency` changes run at once, and on an instance with `max_concurrency` at most
     that many of its own. Outcomes come back in the order of `changes`."""
@@ -201,7 +204,16 @@ def execute(
                                   f"take its started line ({error})")
             else:
                 outcome = _run_one(provider, change, retry)
+                audit.record(change_event(clock(), outcome, commit))
+                # The removal is on record first; ending the sessions is a step of its own.
+                return finish(sessions.end_after(provider, outcome, providers.policies, audit,
+                                                 clock, commit, retry))
         audit.record(change_event(clock(), outcome, commit))
+        return finish(outcome)
+
+    def finish(outcome: Outcome) -> Outcome:
+        if progress is not None:
+            progress(outcome)
         return outcome
 
     prepare(changes, providers)

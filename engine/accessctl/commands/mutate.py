@@ -14,7 +14,7 @@ import click
 from accessctl.approval import ratification
 from accessctl.approval.ratification import Overdue, Sweep
 from accessctl.approval.vcs.select import detect
-from accessctl.change import audit_sink, journal
+from accessctl.change import audit_sink, journal, sessions
 from accessctl.change.audit import AuditLog, Event
 from accessctl.change.converge import Converged, converge
 from accessctl.change.lateness import due_times, lags, too_late, with_due
@@ -42,6 +42,7 @@ from accessctl.judge.evaluate import Evaluation, State, evaluate
 from accessctl.judge.isolation import is_internal
 from accessctl.read.history import check_revision, distinct_pairs, head_commit, request_history
 from accessctl.read.load import Loaded
+from accessctl.report.progress import change_progress
 from accessctl.report.render import print_changes, print_outcomes
 
 if TYPE_CHECKING:
@@ -513,14 +514,16 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
             audit.record(steps.sweep_event(item, env.clock(), commit))
         settle_earlier_runs(audit, converged, changes, env, commit)
         ledgers = record_intents(store, ledgers, changes, now, commit, blobs, confirmed)
-        outcomes = execute(changes, providers, audit, env.clock, commit=commit,
-                           concurrency=options.concurrency)
+        with change_progress(env.stderr, changes, env.environ) as progress:
+            outcomes = execute(changes, providers, audit, env.clock, commit=commit,
+                               concurrency=options.concurrency, progress=progress)
         record_outcomes(store, ledgers, converged, outcomes,
                         evaluation.grants if Action.GRANT in actions else [], now, commit)
     finally:
         audit.close()
         providers.close()
     print_outcomes(env.stderr, outcomes)
+    unended = sessions.report(env.stderr, outcomes)
     glass = steps.break_glass_granted(outcomes, verdicts)
     requesters = {v.path: evaluation.judgements[v.path].request.requester for v in glass}
     owners = {v.path: v.could_approve for v in glass}
@@ -536,7 +539,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         write_summary(options.summary, actions, outcomes, denied, evaluation, now,
                       options.providers)
     failed = any(o.status is Status.FAILED for o in outcomes) or bool(
-        converged.observation.failures) or sink_failed(env, audit)
+        converged.observation.failures) or sink_failed(env, audit) or unended
     late = too_late(lags(outcomes, env.clock()), max_lag)
     if late:
         env.stderr.write(f"late: {len(late)} revocation(s) came more than {options.max_lag} "

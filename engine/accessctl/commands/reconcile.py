@@ -9,6 +9,7 @@ import click
 from accessctl.approval.vcs.select import detect
 from accessctl.approval.verify import denials_file
 from accessctl.change import audit_sink as sinks
+from accessctl.change import sessions
 from accessctl.change.audit import AuditLog, Event
 from accessctl.change.converge import converge, exclusive_targets
 from accessctl.change.ledger_store import store_for
@@ -30,6 +31,7 @@ from accessctl.core.errors import ConfigError, FindingsError
 from accessctl.core.model import Status
 from accessctl.judge.evaluate import evaluate
 from accessctl.judge.isolation import write_internal_errors
+from accessctl.report.progress import change_progress
 from accessctl.report.render import print_changes, print_outcomes
 
 
@@ -125,11 +127,14 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
                                provider=refusal.target.instance, target=refusal.target.display,
                                error=refusal.message))
         settle_earlier_runs(audit, converged, removals, env, None)
-        outcomes = execute(removals, providers, audit, env.clock)
+        with change_progress(env.stderr, removals, env.environ) as progress:
+            outcomes = execute(removals, providers, audit, env.clock, progress=progress)
         record_outcomes(store, ledgers, converged, outcomes, [], now, None)
     finally:
         audit.close()
         providers.close()
     print_outcomes(env.stderr, outcomes)
-    failed = any(o.status is Status.FAILED for o in outcomes) or sink_failed(env, audit)
+    unended = sessions.report(env.stderr, outcomes)
+    failed = any(o.status is Status.FAILED for o in outcomes) or sink_failed(env, audit) \
+        or unended
     ctx.exit(1 if trouble or failed else 0)

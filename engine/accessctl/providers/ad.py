@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from accessctl.core.model import Change, Outcome, ProviderInstance, Status, Target
+from accessctl.providers import sessions
 from accessctl.providers.base import NotFound, ProviderError, principal_key
 
 PLATFORM = "ad"
@@ -151,6 +152,7 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
             "description": "Connect and receive timeout of one LDAP operation, in seconds.",
             "examples": [30],
         },
+        **sessions.AD_SETTINGS,
     },
 }
 

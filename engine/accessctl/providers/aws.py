@@ -306,6 +306,14 @@ class AwsProvider:
         member_ids = getattr(self.for_kind(target.kind), "member_ids", None)
         return member_ids(target) if callable(member_ids) else {}
 
+    def session_duration(self, target: Target) -> str | None:
+        """An Identity Center target's permission set SessionDuration (providers/sessions.py)."""
+        read = getattr(self.for_kind(target.kind), "session_duration", None)
+        if not callable(read):
+            raise ProviderError(f"{target.kind} targets have no session duration")
+        value = read(target)
+        return None if value is None else str(value)
+
     def observe(self, targets: Sequence[Target]) -> Mapping[Target, frozenset[str]]:
         by_kind: dict[str, list[Target]] = defaultdict(list)
         for target in targets:

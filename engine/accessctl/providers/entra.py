@@ -30,6 +30,7 @@ from urllib.parse import quote, urlsplit
 from accessctl.core.model import Action, Change, Outcome, ProviderInstance, Status, Target
 from accessctl.core.retry_after import retry_after
 from accessctl.core.timestamps import saturating_add
+from accessctl.providers import sessions
 from accessctl.providers.background_loop import BackgroundLoop
 from accessctl.providers.base import NotFound, ProviderError, principal_key
 from accessctl.providers.observed import ObservedMembers
@@ -122,6 +123,7 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
             "description": "Per-request timeout for Graph calls.",
             "examples": [30],
         },
+        **sessions.ENTRA_SETTINGS,
     },
 }
 
@@ -187,6 +189,7 @@ REQUIRED_PERMISSIONS: Mapping[str, tuple[str, ...]] = {
     "pim_group": ("PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup", "GroupMember.Read.All"),
     "directory_role": ("RoleAssignmentSchedule.ReadWrite.Directory",
                        "RoleManagement.Read.Directory"),
+    "end_sessions": ("User.RevokeSessions.All",),
 }
 """The least Graph application permissions each target kind needs ("any": every kind), as
 Microsoft Graph's API reference lists them for the calls made: users (User.Read.All); group
@@ -206,6 +209,8 @@ required), only those the target kinds in use need:
 `GroupMember.Read.All` to check that the group exists |
 | `directory_role` | `RoleAssignmentSchedule.ReadWrite.Directory` (the schedules), plus \
 `RoleManagement.Read.Directory` to check that the role exists |
+| entitlements with `end_sessions: true` | `User.RevokeSessions.All` (revoke the person's \
+sign-in sessions after the removal) |
 
 never `RoleManagement.ReadWrite.Directory`: it lets its holder assign any directory role by
 itself, Global Administrator included. `GroupMember.ReadWrite.All` cannot change role-assignable
@@ -603,6 +608,12 @@ class EntraProvider:
         if kind in ("pim_group", "directory_role"):
             return self._run(self._grant_schedule(change))
         raise ProviderError(f"entra has no target kind {kind!r}")
+
+    def end_sessions(self, change: Change) -> str:
+        """After a revoke: revoke the person's sign-in sessions (entra_sessions.py)."""
+        from accessctl.providers import entra_sessions
+
+        return entra_sessions.end_sessions(self, change)
 
     def revoke(self, change: Change) -> Outcome:
         kind = change.target.kind

@@ -36,6 +36,7 @@ from typing import Any
 
 from accessctl.core.model import Action, Change, Outcome, ProviderInstance, Status, Target
 from accessctl.core.retry_after import retry_after, until_reset
+from accessctl.providers import sessions
 from accessctl.providers.background_loop import BackgroundLoop
 from accessctl.providers.base import NotFound, ProviderError, principal_key
 from accessctl.providers.observed import ObservedMembers
@@ -144,6 +145,7 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
             "description": "Timeout of one HTTP request to Okta, in seconds.",
             "examples": [30],
         },
+        **sessions.OKTA_SETTINGS,
     },
 }
 
@@ -183,6 +185,9 @@ custom admin role:
 
 The built-in Group Membership Administrator role, constrained to those groups, is the nearest
 standard role.
+
+Entitlements with `end_sessions: true` also need the `okta.users.manage` scope (add it to
+`scopes`) and an admin role that may clear the sessions of the people concerned.
 
 Groups that have an admin role assigned are the exception: Okta lets only a Super Administrator
 change their membership. Manage those through a separate provider instance whose token (a Super
@@ -311,6 +316,12 @@ class OktaProvider:
         if key is not None:
             self._observed.note(group.id, key, None)
         return Outcome(change, Status.DONE, f"removed from Okta group {group.name}")
+
+    def end_sessions(self, change: Change) -> str:
+        """After a revoke: end the person's Okta sessions and OAuth tokens (okta_sessions.py)."""
+        from accessctl.providers import okta_sessions
+
+        return okta_sessions.end_sessions(self, change)
 
     def close(self) -> None:
         """Stop the event loop's thread (the SDK holds no connection between calls)."""

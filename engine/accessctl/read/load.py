@@ -35,6 +35,7 @@ from accessctl.core.model import (
     Shift,
 )
 from accessctl.core.timestamps import parse_timestamp
+from accessctl.read import session_controls
 from accessctl.read.schema_errors import findings as schema_findings
 from accessctl.read.yamlfile import (
     POLICY_MAX_FILE_BYTES,
@@ -321,6 +322,10 @@ def _load_providers(source: FileSource, found: list[Finding]) -> dict[str, Provi
                                 ("providers", name))
             )
             continue
+        lifetimes = session_controls.settings_findings(document, name, platform, settings)
+        if lifetimes:
+            found.extend(lifetimes)
+            continue
         instances[name] = ProviderInstance(
             name, platform, settings, document.location(("providers", name)),
             max_concurrency=raw.get("max_concurrency"),
@@ -400,6 +405,10 @@ def _load_entitlements(
             if errors:
                 found.extend(schema_findings(document, errors, "schema-target", ("target",)))
                 continue
+            refused = session_controls.end_sessions_finding(document, instance, kind)
+            if refused is not None:
+                found.append(refused)  # left out: a revoke must do what its policy says
+                continue
         pattern = data.get("ticket_pattern")
         if pattern is not None:
             try:
@@ -449,6 +458,7 @@ def _load_entitlements(
             conflicts_with=tuple(data.get("conflicts_with") or ()),
             auto_approve=controls[0],
             break_glass=controls[1],
+            end_sessions=data.get("end_sessions") is True,
         )
     for entitlement in entitlements.values():
         # A misspelt name would silently switch separation of duties off.

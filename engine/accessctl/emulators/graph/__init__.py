@@ -17,6 +17,9 @@ Where Graph's documentation is silent the emulator picks one plausible answer an
 - A group's member listing includes the principals of its active PIM `member` assignments, as
   Entra does; `DELETE .../members/{id}/$ref` removes only direct memberships.
 
+`POST /users/{id}/revokeSignInSessions` revokes a user's sign-in sessions (sessions.py,
+which records each call for the tests).
+
 Time comes from an injectable clock so tests can move past an assignment's end: schedules whose end
 has passed are no longer listed and no longer make anyone a member.
 
@@ -27,7 +30,8 @@ type; `ROUTE_PERMISSIONS`), else 403 `Authorization_RequestDenied`. Other tokens
 Where things are: `wire.py` (constants, the error body, permissions, declared properties),
 `filters.py` (OData `$filter`), `state.py` (the records), `server.py` (state, clock, token,
 faults, paging, look-ups), `directory.py` (users, groups, members), `schedules.py` (PIM for
-Groups, directory roles), and `emulator.py`, which combines them into `GraphEmulator`.
+Groups, directory roles), `sessions.py` (sign-in sessions), and `emulator.py`, which combines
+them into `GraphEmulator`.
 """
 
 from __future__ import annotations

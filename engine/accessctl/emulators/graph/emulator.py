@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from accessctl.emulators.graph.directory import Directory
 from accessctl.emulators.graph.schedules import Schedules
+from accessctl.emulators.graph.sessions import register as register_sessions
 from accessctl.emulators.graph.wire import DEFAULT_PAGE, Clock
 
 
@@ -16,3 +17,4 @@ class GraphEmulator(Directory, Schedules):
         super().__init__(clock, token, page_size)
         for method, template, handler in self._directory_routes() + self._schedule_routes():
             self.route(method, template, handler)
+        register_sessions(self)

@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from accessctl.emulators.graph.sessions import SignIns
 from accessctl.emulators.graph.state import Group, LoggedResponse, Role, Schedule, User
 from accessctl.emulators.graph.wire import (
     CODES,
@@ -50,6 +51,8 @@ class GraphServer(Emulator):
         self._pending: dict[str, tuple[Schedule | None, list[str]]] = {}
         self.responses: list[LoggedResponse] = []
         self._ids = itertools.count(1)
+        self.sign_ins = SignIns()
+        """Users' sign-in sessions and every revocation of them (sessions.py)."""
 
     def set_clock(self, clock: Clock | datetime) -> None:
         """Fix the emulator's now (a datetime) or give it a clock (a callable returning now)."""

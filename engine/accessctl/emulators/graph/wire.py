@@ -10,6 +10,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from accessctl.emulators.graph.sessions import PERMISSIONS as SESSION_PERMISSIONS
+from accessctl.emulators.graph.sessions import route_key as session_route_key
 from accessctl.emulators.http import JSON, HttpError
 
 Clock = Callable[[], datetime]
@@ -57,6 +59,7 @@ ROUTE_PERMISSIONS: dict[str, tuple[str, ...]] = {
                              "RoleManagement.ReadWrite.Directory", "Directory.ReadWrite.All"),
     "POST role-requests": ("RoleAssignmentSchedule.ReadWrite.Directory",
                            "RoleManagement.ReadWrite.Directory"),
+    "POST revoke-sessions": SESSION_PERMISSIONS,
     "GET role-schedules": ("RoleAssignmentSchedule.Read.Directory",
                            "RoleAssignmentSchedule.ReadWrite.Directory", "RoleManagement.Read.All",
                            "RoleManagement.Read.Directory", "RoleManagement.ReadWrite.Directory"),
@@ -67,6 +70,8 @@ them (the least privileged first)."""
 
 def route_key(method: str, path: str) -> str | None:
     """Which entry of ROUTE_PERMISSIONS a request falls under (None: not restricted)."""
+    if found := session_route_key(method, path):
+        return found
     if path.startswith(f"{PIM_GROUP}/assignmentScheduleRequests"):
         return f"{method} pim-requests"
     if path.startswith(f"{PIM_GROUP}/assignmentSchedules"):

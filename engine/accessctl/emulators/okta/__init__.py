@@ -23,6 +23,9 @@ OpenAPI description (tests/contracts/okta-management-subset.json):
   non-member both answer 204. They take the user's id only (a login there is a 404), while
   `GET /api/v1/users/{id}` also accepts the login.
 
+A user's sessions and OAuth tokens end with `DELETE /api/v1/users/{userId}/sessions`
+(sessions.py, which records each call for the tests).
+
 Search expressions (`search=`, `filter=`) support `eq`, `sw`, `co` and `pr`, `and`/`or` and
 parentheses, with Okta's case-insensitive string comparison; anything else is a 400 `E0000031`.
 Every response is kept in `responses` so tests can check it against the contract.
@@ -30,8 +33,8 @@ Every response is kept in `responses` so tests can check it against the contract
 Where things are: `wire.py` (constants, the error body, scopes, the request budget), `state.py`
 (the records), `search.py` (search expressions), `server.py` (state, faults, the response
 log, pagination), `auth.py` (SSWS, the token endpoint, Bearer and DPoP tokens, scopes),
-`directory.py` (users, groups, members, role assignments), and `emulator.py`, which combines
-them into `OktaEmulator`.
+`directory.py` (users, groups, members, role assignments), `sessions.py` (ending a user's
+sessions), and `emulator.py`, which combines them into `OktaEmulator`.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from accessctl.emulators.okta.directory import Directory
+from accessctl.emulators.okta.sessions import register as register_sessions
 from accessctl.emulators.okta.wire import DEFAULT_TOKEN
 
 
@@ -14,3 +15,4 @@ class OktaEmulator(Directory):
         super().__init__(token)
         for method, template, handler in self._auth_routes() + self._directory_routes():
             self.route(method, template, handler)
+        register_sessions(self)

@@ -10,6 +10,7 @@ import time
 from urllib.parse import quote, urlencode
 
 from accessctl.emulators.http import JSON, Emulator, HttpError, Request, Response
+from accessctl.emulators.okta.sessions import Sessions
 from accessctl.emulators.okta.state import (
     AccessToken,
     Group,
@@ -46,6 +47,8 @@ class OktaServer(Emulator):
         self._used_jti: set[str] = set()
         self._dpop_nonce = secrets.token_urlsafe(16)
         self._serial = itertools.count(1)
+        self.sessions = Sessions()
+        """Users' sessions and OAuth tokens, and every revocation of them (sessions.py)."""
 
     def error_body(self, status: int, message: str) -> JSON:
         if status == 404:

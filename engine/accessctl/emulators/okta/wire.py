@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from accessctl.emulators.http import JSON, HttpError
+from accessctl.emulators.okta.sessions import PATH as SESSIONS_PATH
+from accessctl.emulators.okta.sessions import SCOPE as SESSIONS_SCOPE
 
 API = "/api/v1"
 DEFAULT_TOKEN = "okta-emulator-token"
@@ -51,6 +53,7 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("POST", f"{API}/users/{{userId}}/roles"): "okta.roles.manage",
     ("GET", f"{API}/users/{{userId}}/roles/{{roleAssignmentId}}"): "okta.roles.read",
     ("DELETE", f"{API}/users/{{userId}}/roles/{{roleAssignmentId}}"): "okta.roles.manage",
+    ("DELETE", SESSIONS_PATH): SESSIONS_SCOPE,
 }
 
 
