@@ -3,13 +3,11 @@ long the rate limit asks to wait, and the engine's error for a failure."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
-from accessctl.core.retry_after import retry_after, until_reset
+from accessctl.core.retry_after import http_date, retry_after, until_reset
 from accessctl.providers.base import NotFound, ProviderError
 
 
@@ -80,11 +78,7 @@ def seconds_to_reset(headers: Mapping[str, str]) -> float | None:
     reset = header(headers, "X-Rate-Limit-Reset")
     if reset is None:
         return _retry_after(headers)
-    date = header(headers, "Date")
-    now = datetime.now(UTC)
-    if date:
-        with contextlib.suppress(TypeError, ValueError):
-            now = parsedate_to_datetime(date)
+    now = http_date(header(headers, "Date")) or datetime.now(UTC)
     wait = until_reset(reset, now)
     return None if wait is None else wait + 1.0  # the reset has one-second granularity
 
