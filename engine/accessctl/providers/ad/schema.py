@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from accessctl.providers.target_schema import param, target_kind
+
 DEFAULT_PASSWORD_ENV = "AD_BIND_PASSWORD"
 DEFAULT_RANGE_SIZE = 1500  # AD's default MaxValRange: values of `member` per answer
 DEFAULT_TIMEOUT = 30.0
@@ -106,22 +108,13 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
 }
 
 TARGET_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
-    "group": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["group"],
-        "properties": {
-            "group": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": 2048,
-                "description": "The AD group: its sAMAccountName (searched under base_dn) or its "
-                               "full distinguished name.",
-                "examples": ["jit-sql-admins",
-                             "CN=jit-sql-admins,OU=JIT Groups,DC=corp,DC=example,DC=com"],
-            },
-        },
-    },
+    "group": target_kind(
+        ["group"],
+        group=param("The AD group: its sAMAccountName (searched under base_dn) or its full "
+                    "distinguished name.",
+                    ["jit-sql-admins", "CN=jit-sql-admins,OU=JIT Groups,DC=corp,DC=example,DC=com"],
+                    type="string", minLength=1, maxLength=2048),
+    ),
 }
 
 PERMISSIONS = """\

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from accessctl.providers.target_schema import param, target_kind
+
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
 GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
@@ -92,59 +94,26 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
 }
 
 TARGET_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
-    "group": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["group"],
-        "properties": {
-            "group": {
-                "type": "string",
-                "pattern": GUID,
-                "description": "Object id of the security group the user is added to directly.",
-                "examples": ["02bd9fd6-8f93-4758-87c3-1fb73740a315"],
-            },
-        },
-    },
-    "pim_group": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["group"],
-        "properties": {
-            "group": {
-                "type": "string",
-                "pattern": GUID,
-                "description": "Object id of a group onboarded to PIM for Groups.",
-                "examples": ["02bd9fd6-8f93-4758-87c3-1fb73740a315"],
-            },
-            "access": {
-                "enum": ["member", "owner"],
-                "description": "Which relationship the time-bound assignment gives (default "
-                               "member).",
-                "examples": ["member"],
-            },
-        },
-    },
-    "directory_role": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["role"],
-        "properties": {
-            "role": {
-                "type": "string",
-                "pattern": GUID,
-                "description": "roleDefinitionId of the directory role (the template id for "
-                               "built-in roles).",
-                "examples": ["729827e3-9c14-49f7-bb1b-9608f156bbb8"],
-            },
-            "scope": {
-                "type": "string",
-                "pattern": "^/",
-                "description": "directoryScopeId: `/` for the tenant (default) or "
-                               "`/administrativeUnits/{id}`.",
-                "examples": ["/"],
-            },
-        },
-    },
+    "group": target_kind(
+        ["group"],
+        group=param("Object id of the security group the user is added to directly.",
+                    ["02bd9fd6-8f93-4758-87c3-1fb73740a315"], type="string", pattern=GUID),
+    ),
+    "pim_group": target_kind(
+        ["group"],
+        group=param("Object id of a group onboarded to PIM for Groups.",
+                    ["02bd9fd6-8f93-4758-87c3-1fb73740a315"], type="string", pattern=GUID),
+        access=param("Which relationship the time-bound assignment gives (default member).",
+                     ["member"], enum=["member", "owner"]),
+    ),
+    "directory_role": target_kind(
+        ["role"],
+        role=param("roleDefinitionId of the directory role (the template id for built-in "
+                   "roles).", ["729827e3-9c14-49f7-bb1b-9608f156bbb8"], type="string",
+                   pattern=GUID),
+        scope=param("directoryScopeId: `/` for the tenant (default) or "
+                    "`/administrativeUnits/{id}`.", ["/"], type="string", pattern="^/"),
+    ),
 }
 
 REQUIRED_PERMISSIONS: Mapping[str, tuple[str, ...]] = {

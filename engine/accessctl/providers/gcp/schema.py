@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from accessctl.providers.target_schema import param, target_kind
+
 RESOURCE = re.compile(r"^(projects/[a-z0-9][a-z0-9.:-]{0,62}|folders/[0-9]{1,20}"
                       r"|organizations/[0-9]{1,20})$")
 """A project, folder or organization: where an IAM policy lives."""
@@ -56,43 +58,24 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
 }
 
 TARGET_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
-    "iam_binding": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["resource", "role"],
-        "properties": {
-            "resource": {
-                "type": "string",
-                "pattern": RESOURCE.pattern,
-                "description": "The project, folder or organization whose IAM policy is changed.",
-                "examples": ["projects/payments-prod", "folders/123456789012",
-                             "organizations/987654321098"],
-            },
-            "role": {
-                "type": "string",
-                "pattern": r"^(roles/[A-Za-z0-9_.]+|(projects|organizations)/[^/]+/roles/"
-                           r"[A-Za-z0-9_.]+)$",
-                "description": "The predefined or custom role granted, with an expiry condition.",
-                "examples": ["roles/viewer", "organizations/987654321098/roles/jitDebugger"],
-            },
-        },
-    },
-    "group_membership": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["group"],
-        "properties": {
-            "group": {
-                "type": "string",
-                "pattern": _EMAIL,
-                "description": (
-                    "Email of the Cloud Identity / Google Workspace group the user joins, with "
-                    "an expiring MEMBER role."
-                ),
-                "examples": ["prod-readers@example.com"],
-            },
-        },
-    },
+    "iam_binding": target_kind(
+        ["resource", "role"],
+        resource=param("The project, folder or organization whose IAM policy is changed.",
+                       ["projects/payments-prod", "folders/123456789012",
+                        "organizations/987654321098"],
+                       type="string", pattern=RESOURCE.pattern),
+        role=param("The predefined or custom role granted, with an expiry condition.",
+                   ["roles/viewer", "organizations/987654321098/roles/jitDebugger"],
+                   type="string",
+                   pattern=r"^(roles/[A-Za-z0-9_.]+|(projects|organizations)/[^/]+/roles/"
+                           r"[A-Za-z0-9_.]+)$"),
+    ),
+    "group_membership": target_kind(
+        ["group"],
+        group=param("Email of the Cloud Identity / Google Workspace group the user joins, with "
+                    "an expiring MEMBER role.", ["prod-readers@example.com"],
+                    type="string", pattern=_EMAIL),
+    ),
 }
 
 PERMISSIONS = """\

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from accessctl.providers.target_schema import param, target_kind
+
 # Repository roles, weakest first, by the names the REST API takes (and their role_name).
 PERMISSIONS_ORDER = ("pull", "triage", "push", "maintain", "admin")
 DEFAULT_WRITE_INTERVAL = 1.0
@@ -48,53 +50,24 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
 }
 
 TARGET_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
-    "team": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["org", "team"],
-        "properties": {
-            "org": {
-                "type": "string",
-                "pattern": NAME,
-                "description": "The organization's login.",
-                "examples": ["acme"],
-            },
-            "team": {
-                "type": "string",
-                "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
-                "description": "The team's slug (as in its URL), not its display name. The "
-                               "principal becomes a member (role `member`).",
-                "examples": ["sre-oncall", "prod-deployers"],
-            },
-        },
-    },
-    "repository": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["owner", "repo", "permission"],
-        "properties": {
-            "owner": {
-                "type": "string",
-                "pattern": NAME,
-                "description": "The repository owner: an organization or user login.",
-                "examples": ["acme"],
-            },
-            "repo": {
-                "type": "string",
-                "pattern": r"^(?!\.\.?$)[A-Za-z0-9_.-]{1,100}$",
-                "description": "The repository name.",
-                "examples": ["infra"],
-            },
-            "permission": {
-                "type": "string",
-                "enum": list(PERMISSIONS_ORDER),
-                "description": "The collaborator permission granted. A principal holds the "
-                               "target when they are a direct collaborator (or invitee) with at "
-                               "least this permission.",
-                "examples": ["push", "maintain"],
-            },
-        },
-    },
+    "team": target_kind(
+        ["org", "team"],
+        org=param("The organization's login.", ["acme"], type="string", pattern=NAME),
+        team=param("The team's slug (as in its URL), not its display name. The principal "
+                   "becomes a member (role `member`).", ["sre-oncall", "prod-deployers"],
+                   type="string", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"),
+    ),
+    "repository": target_kind(
+        ["owner", "repo", "permission"],
+        owner=param("The repository owner: an organization or user login.", ["acme"],
+                    type="string", pattern=NAME),
+        repo=param("The repository name.", ["infra"],
+                   type="string", pattern=r"^(?!\.\.?$)[A-Za-z0-9_.-]{1,100}$"),
+        permission=param("The collaborator permission granted. A principal holds the target "
+                         "when they are a direct collaborator (or invitee) with at least this "
+                         "permission.", ["push", "maintain"],
+                         type="string", enum=list(PERMISSIONS_ORDER)),
+    ),
 }
 
 PERMISSIONS = """\

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from accessctl.providers.target_schema import param, target_kind
+
 DEFAULT_TOKEN_ENV = "OKTA_API_TOKEN"
 DEFAULT_PRIVATE_KEY_ENV = "OKTA_PRIVATE_KEY"
 DEFAULT_SCOPES = ("okta.groups.manage", "okta.users.read")
@@ -105,21 +107,13 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
 }
 
 TARGET_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
-    "group": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["group"],
-        "properties": {
-            "group": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": 255,
-                "description": "The Okta group (type OKTA_GROUP) the user is added to: its id, or "
-                               "its exact name (looked up once per run).",
-                "examples": ["00g1helpdeskadmins0x7", "Help Desk Admins (JIT)"],
-            },
-        },
-    },
+    "group": target_kind(
+        ["group"],
+        group=param("The Okta group (type OKTA_GROUP) the user is added to: its id, or its exact "
+                    "name (looked up once per run).",
+                    ["00g1helpdeskadmins0x7", "Help Desk Admins (JIT)"],
+                    type="string", minLength=1, maxLength=255),
+    ),
 }
 
 PERMISSIONS = """\
