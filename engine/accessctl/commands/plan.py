@@ -12,7 +12,7 @@ import click
 from accessctl.change.converge import converge
 from accessctl.change.ledger_store import store_for
 from accessctl.commands.common import environment, judge, load, now_option, repo_option, resolve_now
-from accessctl.commands.mutate import history_requests, read_ledgers
+from accessctl.commands.mutate_steps import history_requests, read_ledgers
 from accessctl.core.errors import FindingsError
 from accessctl.core.model import Change, Grant, Policies
 from accessctl.judge.evaluate import Evaluation

@@ -16,14 +16,14 @@ from accessctl.change.ledger_store import store_for
 from accessctl.change.plan import DEFAULT_REMOVAL_CAP
 from accessctl.change.runner import execute
 from accessctl.commands.common import environment, judge, load, now_option, repo_option, resolve_now
-from accessctl.commands.mutate import (
-    DEFAULT_AUDIT_FILE,
+from accessctl.commands.mutate import DEFAULT_AUDIT_FILE
+from accessctl.commands.mutate_output import sink_failed
+from accessctl.commands.mutate_steps import (
     history_requests,
     make_verifier,
     read_ledgers,
     record_outcomes,
     settle_earlier_runs,
-    sink_failed,
     verify_changes,
 )
 from accessctl.core.console import escape

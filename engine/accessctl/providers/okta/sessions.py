@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from accessctl.core.model import Change
 from accessctl.providers.base import NotFound
-from accessctl.providers.okta import _ID_LIKE, OktaProvider
+from accessctl.providers.okta.provider import _ID_LIKE, OktaProvider
 
 
 def end_sessions(provider: OktaProvider, change: Change) -> str:
