@@ -149,7 +149,7 @@ def model_problems(body: Any, model: type) -> list[str]:
         body, rest = {**body, "value": items[:FULLY_PARSED]}, items[FULLY_PARSED:]
     parsed = JsonParseNode(body).get_object_value(model)
     problems: list[str] = []
-    _walk(body, parsed, type(parsed).__name__, problems)
+    walk_model(body, parsed, type(parsed).__name__, problems)
     if rest:
         kinds = {item.get("@odata.type"): type(got)
                  for item, got in zip(body["value"], parsed.value or [], strict=False)
@@ -175,7 +175,7 @@ def _property_names(cls: type) -> frozenset[str]:
     return frozenset(cls().get_field_deserializers())
 
 
-def _walk(body: Any, parsed: Any, where: str, problems: list[str]) -> None:
+def walk_model(body: Any, parsed: Any, where: str, problems: list[str]) -> None:
     # The SDK keeps properties its model does not declare in additional_data: a misspelling.
     for name in getattr(parsed, "additional_data", None) or {}:
         if not name.startswith("@odata."):
@@ -188,11 +188,11 @@ def _walk(body: Any, parsed: Any, where: str, problems: list[str]) -> None:
         if got is None:  # an enum value the model does not know, or an unreadable value
             problems.append(f"{where}.{name}: value {value!r} was not understood")
         elif isinstance(value, dict):
-            _walk(value, got, f"{where}.{name}", problems)
+            walk_model(value, got, f"{where}.{name}", problems)
         elif isinstance(value, list):
             for i, (item, parsed_item) in enumerate(zip(value, got, strict=True)):
                 if isinstance(item, dict):
-                    _walk(item, parsed_item, f"{where}.{name}[{i}]", problems)
+                    walk_model(item, parsed_item, f"{where}.{name}[{i}]", problems)
 
 
 def _error_problems(response: Response) -> list[str]:

@@ -24,6 +24,8 @@ from accessctl.emulators.http import Faults
 from accessctl.providers import gcp
 from accessctl.providers.base import NotFound, ProviderError
 
+from tests.contracts.gcp import schema_for
+
 ROLE = "roles/viewer"
 FUTURE = "2030-01-01T00:00:00Z"
 
@@ -39,54 +41,6 @@ DOCUMENTS = {
     name: json.loads((_documents_dir() / f"{name}.json").read_text())
     for name in ("cloudresourcemanager.v3", "cloudidentity.v1")
 }
-
-_FORMAT_PATTERNS = {
-    "byte": r"^[A-Za-z0-9+/_-]*={0,2}$",
-    "google-datetime": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$",
-    "int64": r"^-?\d+$",
-    "uint64": r"^\d+$",
-}
-
-
-def discovery_to_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """One discovery schema (type/properties/items/$ref/format/enum) as strict JSON Schema."""
-    if "$ref" in schema:
-        return {"$ref": f"#/$defs/{schema['$ref']}"}
-    kind = schema.get("type")
-    out: dict[str, Any]
-    if kind == "any" or kind is None:
-        return {}
-    if kind == "object":
-        out = {"type": "object"}
-        if "properties" in schema:
-            out["properties"] = {
-                name: discovery_to_json_schema(prop) for name, prop in schema["properties"].items()
-            }
-        out["additionalProperties"] = (
-            discovery_to_json_schema(schema["additionalProperties"])
-            if "additionalProperties" in schema else False
-        )
-        return out
-    if kind == "array":
-        return {"type": "array", "items": discovery_to_json_schema(schema.get("items", {}))}
-    if kind == "integer":
-        return {"type": "integer"}
-    if kind == "string":
-        out = {"type": "string"}
-        if "enum" in schema:
-            out["enum"] = schema["enum"]
-        pattern = _FORMAT_PATTERNS.get(schema.get("format", ""))
-        if pattern:
-            out["pattern"] = pattern
-        return out
-    return {"type": kind}
-
-
-def schema_for(document: dict[str, Any], name: str) -> dict[str, Any]:
-    return {
-        "$ref": f"#/$defs/{name}",
-        "$defs": {key: discovery_to_json_schema(s) for key, s in document["schemas"].items()},
-    }
 
 
 @functools.cache

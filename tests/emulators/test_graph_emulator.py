@@ -70,6 +70,8 @@ from msgraph.graph_request_adapter import options as graph_options
 from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory
 
+from tests.contracts.graph import walk_model
+
 T = TypeVar("T")
 TOKEN = "emulator-token"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -482,37 +484,12 @@ def model_for(method: str, path: str, status: int) -> type[Parsable]:
     raise AssertionError(f"no model for {method} {path}")
 
 
-def snake(name: str) -> str:
-    plain = name.lstrip("@").replace("odata.", "odata_").replace("-", "_")
-    return re.sub(r"(?<!^)([A-Z])", r"_\1", plain).lower()
-
-
 def contract_problems(body: Any, model: type[Parsable]) -> list[str]:
     """Parse `body` with the SDK's JSON parse node into `model`; report what it could not take."""
     parsed = JsonParseNode(body).get_object_value(model)  # type: ignore[type-var]
     problems: list[str] = []
-    walk(body, parsed, type(parsed).__name__, problems)
+    walk_model(body, parsed, type(parsed).__name__, problems)
     return problems
-
-
-def walk(body: Any, parsed: Any, where: str, problems: list[str]) -> None:
-    # The SDK keeps properties its model does not declare in additional_data: a misspelling.
-    for name in getattr(parsed, "additional_data", None) or {}:
-        if not name.startswith("@odata."):
-            problems.append(f"{where}: {name!r} is not a property of {type(parsed).__name__}")
-    declared = parsed.get_field_deserializers()
-    for name, value in body.items():
-        if name not in declared or value is None:
-            continue
-        got = getattr(parsed, snake(name), None)
-        if got is None:  # an enum value the model does not know, or an unreadable value
-            problems.append(f"{where}.{name}: value {value!r} was not understood")
-        elif isinstance(value, dict):
-            walk(value, got, f"{where}.{name}", problems)
-        elif isinstance(value, list):
-            for i, (item, parsed_item) in enumerate(zip(value, got, strict=True)):
-                if isinstance(item, dict):
-                    walk(item, parsed_item, f"{where}.{name}[{i}]", problems)
 
 
 def exercise_everything(emulator: GraphEmulator) -> None:

@@ -33,38 +33,15 @@ from accessctl.emulators.okta import (
     generate_key_pair,
 )
 
+from tests.contracts.okta import OAUTH_ERROR, TOKEN_RESPONSE
+
 CONTRACT_FILE = Path(__file__).parents[1] / "contracts" / "okta-management-subset.json"
 TOKEN = "test-okta-token"
 CONTRACT_HOST = "https://subdomain.okta.com"  # the contract's server; only paths are compared
 
 T = TypeVar("T")
 
-# Okta's OAuth 2.0 API reference, `/token` (not part of the Management API description).
-TOKEN_RESPONSE: dict[str, Any] = {
-    "type": "object",
-    "required": ["token_type", "expires_in", "access_token", "scope"],
-    "properties": {
-        "token_type": {"type": "string", "enum": ["Bearer", "DPoP"]},
-        "expires_in": {"type": "integer", "minimum": 1},
-        "access_token": {"type": "string", "minLength": 1},
-        "scope": {"type": "string"},
-        "id_token": {"type": "string"},
-        "refresh_token": {"type": "string"},
-        "device_secret": {"type": "string"},
-    },
-}
-OAUTH_ERROR: dict[str, Any] = {
-    "type": "object",
-    "required": ["error", "error_description"],
-    "additionalProperties": False,
-    "properties": {
-        "error": {"type": "string", "enum": [
-            "invalid_client", "invalid_grant", "invalid_request", "invalid_scope",
-            "unauthorized_client", "unsupported_grant_type", "invalid_dpop_proof",
-            "use_dpop_nonce"]},
-        "error_description": {"type": "string", "minLength": 1},
-    },
-}
+# Okta's OAuth 2.0 API reference, `/token`: the shapes the contract checks (tests/contracts).
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
