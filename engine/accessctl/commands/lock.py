@@ -22,18 +22,18 @@ from pathlib import Path
 
 import click
 
-from accessctl.commands.common import environment, repo_option, sort_findings
+from accessctl.commands.common import environment, repo_option
 from accessctl.commands.workflows import (
     engine_in_repo,
     lock_problems,
+    provider_policies,
     read_file,
     wanted_input,
 )
 from accessctl.core.console import escape
 from accessctl.core.environment import Environment
 from accessctl.core.errors import ConfigError, FindingsError
-from accessctl.core.model import Severity
-from accessctl.read.load import PROVIDERS_FILE, TreeSource, load_policies
+from accessctl.read.load import PROVIDERS_FILE
 from accessctl.scaffold import action_locks, requirements
 
 TIMEOUT = 600
@@ -125,17 +125,7 @@ def command(ctx: click.Context, repo: Path, vcs_kind: str | None, check: bool, u
     if engine_in_repo(repo):
         _action_locks(env, repo, check, extra_arguments)
         return
-    if not (repo / "policies").is_dir():
-        raise ConfigError(
-            f"{repo} has no policies/ directory: run from the access repository or pass --repo")
-    policies, findings = load_policies(TreeSource(repo))
-    errors = [f for f in sort_findings(findings) if f.severity is Severity.ERROR
-              and f.location.path == PROVIDERS_FILE]
-    for finding in errors:
-        env.stdout.write(f"{finding.location}: {finding.severity.value}: {finding.message} "
-                         f"[{finding.code}]\n")
-    if policies is None or errors:
-        raise FindingsError(f"{PROVIDERS_FILE} has errors: fix them before locking the engine")
+    policies = provider_policies(env, repo, "locking the engine")
     wanted = wanted_input(repo, policies, _vcs(repo, vcs_kind))
     if check:
         problems = ([f"{requirements.INPUT}: does not match {PROVIDERS_FILE}: run "

@@ -17,6 +17,7 @@ import yaml
 
 from accessctl import __version__
 from accessctl.commands.common import environment, repo_option, sort_findings
+from accessctl.core.environment import Environment
 from accessctl.core.errors import ConfigError, FindingsError
 from accessctl.core.model import Finding, Location, Policies, Severity
 from accessctl.read.load import PROVIDERS_FILE, TreeSource, load_policies
@@ -83,6 +84,23 @@ def current_component(repo: Path) -> str | None:
     text = read_file(repo / GITLAB_CI)
     match = _COMPONENT_LINE.search(text) if text and text.startswith(GENERATED) else None
     return match["ref"] if match else None
+
+
+def provider_policies(env: Environment, repo: Path, doing: str) -> Policies:
+    """The repository's policies, for a command that generates from policies/providers.yaml:
+    its errors there are printed and stop `doing` (others are the validate job's to report)."""
+    if not (repo / "policies").is_dir():
+        raise ConfigError(
+            f"{repo} has no policies/ directory: run from the access repository or pass --repo")
+    policies, findings = load_policies(TreeSource(repo))
+    errors = [f for f in sort_findings(findings) if f.severity is Severity.ERROR
+              and f.location.path == PROVIDERS_FILE]
+    for finding in errors:
+        env.stdout.write(f"{finding.location}: {finding.severity.value}: {finding.message} "
+                         f"[{finding.code}]\n")
+    if policies is None or errors:
+        raise FindingsError(f"{PROVIDERS_FILE} has errors: fix them before {doing}")
+    return policies
 
 
 def install_for(repo: Path, vcs: str, use: str | None = None) -> Install:
@@ -270,17 +288,7 @@ def command(ctx: click.Context, repo: Path, write: bool, check: bool, vcs_kind: 
         raise ConfigError(f"--use-{'action' if vcs_kind == 'github' else 'component'} goes with "
                           "--write (later checks keep what the workflows use)")
     env = environment(ctx)
-    if not (repo / "policies").is_dir():
-        raise ConfigError(
-            f"{repo} has no policies/ directory: run from the access repository or pass --repo")
-    policies, findings = load_policies(TreeSource(repo))
-    errors = [f for f in sort_findings(findings) if f.severity is Severity.ERROR
-              and f.location.path == PROVIDERS_FILE]
-    for finding in errors:
-        env.stdout.write(f"{finding.location}: {finding.severity.value}: {finding.message} "
-                         f"[{finding.code}]\n")
-    if policies is None or errors:
-        raise FindingsError(f"{PROVIDERS_FILE} has errors: fix them before generating workflows")
+    policies = provider_policies(env, repo, "generating workflows")
     try:
         expected = expected_files(repo, policies, vcs_kind, use)
     except (CredentialsError, ValueError) as error:
