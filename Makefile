@@ -34,6 +34,7 @@ lint: $(BIN)/.installed
 	$(BIN)/accessctl schemas --check
 	$(BIN)/accessctl workflows --check
 	$(BIN)/accessctl workflows --check --vcs gitlab
+	$(BIN)/accessctl lock --check
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy --strict engine

@@ -18,6 +18,7 @@ import yaml
 from accessctl import __version__
 
 from tests.cli_runner import invoke
+from tests.engine_lock import write_lock
 from tests.test_workflows import GitLabLoader, tool, zizmor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -253,19 +254,67 @@ def test_an_access_repository_installs_the_pinned_engine(tmp_path: Path) -> None
                                  "  okta-main:\n    platform: okta\n"
                                  "    org_url: https://acme.okta.com\n")
     assert invoke("workflows", "--write", "--repo", str(repo)).code == 0
-    pins = (repo / "requirements.txt").read_text()
+    pins = (repo / "requirements.in").read_text()
     assert f"accessctl[aws,github,okta]=={__version__}\n" in pins
     for path in (repo / ".github" / "workflows").glob("*.yml"):
         text = path.read_text()
-        assert "pip install --quiet -r requirements.txt" in text
+        # Every job, those with credentials first: the lock, hash-checked, nothing resolved.
+        assert "pip install --quiet --require-hashes --no-deps -r requirements.txt" in text
         assert "'.[" not in text, "no engine in this repository to install from"
-    # The pinned version is the owner's: a bump is kept, not reverted, by the next --write.
-    (repo / "requirements.txt").write_text(pins.replace(__version__, "9.9.9"))
+        assert "pip install --quiet -r" not in text
+    # No lock yet: the check says what to run.
+    checked = invoke("workflows", "--check", "--repo", str(repo))
+    assert checked.code == 1
+    assert "requirements.txt: missing: run 'accessctl lock'" in checked.out
+    write_lock(repo)
     assert invoke("workflows", "--check", "--repo", str(repo)).code == 0
+    # The pinned version and where the wheel comes from are the owner's: kept by --write; the
+    # lock must follow the version.
+    bumped = pins.replace(__version__, "9.9.9").replace(
+        "accessctl[", "--find-links https://example.com/wheels/\naccessctl[")
+    (repo / "requirements.in").write_text(bumped)
     assert invoke("workflows", "--write", "--repo", str(repo)).code == 0
-    assert "accessctl[aws,github,okta]==9.9.9" in (repo / "requirements.txt").read_text()
-    # A lock with hashes is left alone.
-    lock = "accessctl==9.9.9 --hash=sha256:" + "0" * 64 + "\n"
-    (repo / "requirements.txt").write_text(lock)
+    assert (repo / "requirements.in").read_text() == bumped
+    stale = invoke("workflows", "--check", "--repo", str(repo))
+    assert stale.code == 1
+    assert (f"pins accessctl=={__version__}, requirements.in asks for 9.9.9" in stale.out)
+    write_lock(repo)
+    assert invoke("workflows", "--check", "--repo", str(repo)).code == 0
+    # A hand-edited lock line without its hash is caught.
+    lock = (repo / "requirements.txt").read_text()
+    unhashed = re.sub(r"(boto3==1\.0) \\\n    --hash=sha256:b+\n", r"\1\n", lock)
+    assert unhashed != lock
+    (repo / "requirements.txt").write_text(unhashed)
+    result = invoke("workflows", "--check", "--repo", str(repo))
+    assert result.code == 1
+    assert "boto3 is not pinned with == and --hash=" in result.out
+
+
+def test_an_older_repository_keeps_its_pinned_version(tmp_path: Path) -> None:
+    # requirements.txt used to hold only `accessctl[...]==VERSION`: that version carries over
+    # into requirements.in, and the old file is reported as not being a lock.
+    repo = access_repo(tmp_path, "providers:\n  aws-prod:\n    platform: aws\n")
+    (repo / "requirements.txt").write_text("accessctl[aws,github]==0.0.9\n")
     assert invoke("workflows", "--write", "--repo", str(repo)).code == 0
-    assert (repo / "requirements.txt").read_text() == lock
+    assert "accessctl[aws,github]==0.0.9\n" in (repo / "requirements.in").read_text()
+    result = invoke("workflows", "--check", "--repo", str(repo))
+    assert result.code == 1
+    assert "requirements.txt: not a lock (no --hash= on any line" in result.out
+
+
+def test_the_engine_repository_s_own_jobs_install_dependencies_with_hashes() -> None:
+    # This repository's workflows run the engine from the checkout; its dependencies still come
+    # pinned with hashes, from the action's lock for the job's platform, which must exist.
+    seen = 0
+    for path in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            for step in job.get("steps", []):
+                if step.get("name") != "Install accessctl":
+                    continue
+                seen += 1
+                line = step["run"]
+                assert "--require-hashes" in line and "--no-deps" in line, (path.name, line)
+                lock = re.search(r"-r (action/locks/\w+\.txt)", line)
+                assert lock and (ROOT / lock[1]).is_file(), (path.name, line)
+                assert "'.[" not in line, (path.name, line)  # no unpinned extras from source
+    assert seen >= 4

@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                    "Generate .github/CODEOWNERS from the policies, or check it."),
     "workflows": ("accessctl.commands.workflows",
                   "Generate the CI workflows from policies/providers.yaml, or check them."),
+    "lock": ("accessctl.commands.lock",
+             "Write the engine's lock (every package with its hashes), or check it."),
 }
 
 

@@ -20,6 +20,7 @@ from accessctl.emulators.github import GitHubEmulator
 
 from tests.cli_runner import Result, invoke
 from tests.e2e.github_world import T0, hours, stamp
+from tests.engine_lock import write_lock
 from tests.git_checkout import has_object, mirror
 from tests.servers import moto_server
 
@@ -58,8 +59,9 @@ def test_a_new_repository_grants_by_its_generated_job(github: GitHubEmulator, tm
                                      ("alice", "bob"))
 
     seed = tmp_path / "seed"
-    made = invoke("init", str(seed), "--platform", "aws", "--org", "acme")
+    made = invoke("init", str(seed), "--platform", "aws", "--org", "acme", "--no-lock")
     assert made.code == 0, made.err
+    write_lock(seed)  # uv and a package index are not at hand: tests/test_engine_lock.py
     # The one test-only change: AWS is moto (endpoint_url changes no workflow).
     providers = seed / "policies" / "providers.yaml"
     providers.write_text(providers.read_text().replace(

@@ -178,8 +178,10 @@ def execute(
     commit: str | None = None,
     retry: RetryPolicy = DEFAULT_POLICY,
     concurrency: int = DEFAULT_CONCURRENCY,
+    progress: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """Run every change; record each outcome as an audit event the moment it is known.
+    """Run every change; record each outcome as an audit event the moment it is known, and
+    then tell `progress` (report/progress.py draws it on a terminal).
 
     At most `concurrency` changes run at once, and on an instance with `max_concurrency` at most
     that many of its own. Outcomes come back in the order of `changes`."""
@@ -202,6 +204,8 @@ def execute(
             else:
                 outcome = _run_one(provider, change, retry)
         audit.record(change_event(clock(), outcome, commit))
+        if progress is not None:
+            progress(outcome)
         return outcome
 
     prepare(changes, providers)

@@ -1,9 +1,10 @@
 """`accessctl init`: a new access repository, ready to commit, with no engine inside.
 
 The policies, examples and documents come from scaffold/init_files.py; schemas/, CODEOWNERS,
-the workflows and requirements.txt are then generated from those policies by the very code that
-`schemas --check`, `codeowners --check` and `workflows --check` compare against, so the new
-repository passes its own checks from the first commit.
+the workflows and requirements.in are then generated from those policies by the very code that
+`schemas --check`, `codeowners --check` and `workflows --check` compare against, and
+requirements.txt, the engine's lock, is compiled by `accessctl lock`, so the new repository
+passes its own checks from the first commit.
 """
 
 from __future__ import annotations
@@ -50,18 +51,32 @@ def _write(root: Path, path: str, text: str) -> None:
 @click.option("--force", is_flag=True,
               help="Write into a directory that is not empty (files of the same names are "
                    "replaced).")
+@click.option("--no-lock", is_flag=True,
+              help="Write requirements.in but not its lock, requirements.txt (no uv or package "
+                   "index at hand): run `accessctl lock` in the repository before pushing.")
+@click.option("--use-action", "use_action", metavar="OWNER/REPO@SHA", default=None,
+              help="GitHub: the jobs run the engine's action at this commit; no lock is kept "
+                   "here.")
+@click.option("--use-component", "use_component", metavar="HOST/GROUP/PROJECT/accessctl@REF",
+              default=None,
+              help="GitLab: .gitlab-ci.yml includes the engine's CI/CD component.")
 @click.pass_context
 def command(ctx: click.Context, directory: Path, vcs_kind: str,
-            platform_values: tuple[str, ...], org: str, force: bool) -> None:
+            platform_values: tuple[str, ...], org: str, force: bool, no_lock: bool,
+            use_action: str | None, use_component: str | None) -> None:
     """Write a new access repository into DIRECTORY.
 
     It holds access-requests/, policies/ (one instance and one example entitlement per platform,
     identities, policy tests), schemas/, CODEOWNERS, the CI workflows with one job per platform
-    instance, requirements.txt pinning this engine's version, a README for requesters and a pull
-    request template. `validate`, `test`, `codeowners --check` and `workflows --check` pass on it
-    as written.
+    instance, the engine's lock (requirements.in pinning this engine's version and
+    requirements.txt with every package's hashes, made by `accessctl lock`, which needs uv), a
+    README for requesters and a pull request template. `validate`, `test`, `codeowners --check`
+    and `workflows --check` pass on it as written.
     """
     env = environment(ctx)
+    use = use_action if vcs_kind == "github" else use_component
+    if (use_component if vcs_kind == "github" else use_action) is not None:
+        raise ConfigError("--use-action is for --vcs github, --use-component for --vcs gitlab")
     platforms = _platforms(platform_values)
     if not ORG_PATTERN.match(org):
         raise ConfigError(f"--org {org!r}: a VCS organisation or group name (letters, digits "
@@ -92,16 +107,26 @@ def command(ctx: click.Context, directory: Path, vcs_kind: str,
     from accessctl.approval.codeowners import generate
     from accessctl.commands.codeowners import platform_file
     from accessctl.commands.workflows import expected_files
-    from accessctl.scaffold import github_workflows
+    from accessctl.scaffold import github_workflows, requirements
 
     generated = {platform_file(directory, vcs_kind): generate(policies),
-                 **expected_files(directory, policies, vcs_kind)}
+                 **expected_files(directory, policies, vcs_kind, use)}
     for path, text in generated.items():
         _write(directory, path, text)
     written.update(generated)
     env.stdout.write(f"wrote {len(written)} files in {directory}:\n")
     for path in sorted(written):
         env.stdout.write(f"  {path}\n")
+    unlocked = None
+    if requirements.INPUT in generated and not no_lock:
+        from accessctl.commands import lock
+
+        try:
+            lock.write(env, directory, generated[requirements.INPUT], [])
+        except FindingsError as error:
+            unlocked = str(error)
+    elif requirements.INPUT in generated:
+        unlocked = "--no-lock"
     # The names CI needs, read from the GitHub workflows (GitLab's jobs read the same names).
     text = "".join(github_workflows.render(list(policies.providers.values()),
                                            github_workflows.Install(False)).values())
@@ -120,3 +145,11 @@ def command(ctx: click.Context, directory: Path, vcs_kind: str,
         f"     variables: {', '.join(variables) or '(none)'}\n"
         f"     secrets:   {', '.join(secrets)}; optional: {', '.join(optional)}\n"
         "  3. protect the default branch: code owner review required (docs/ci.md)\n")
+    if unlocked is not None:
+        env.stdout.write(
+            f"  4. {requirements.LOCK}, the engine's lock, is not written yet ({unlocked}):\n"
+            f"     run `{requirements.COMMAND}` in {directory} (it needs uv and the package\n"
+            "     index) and commit it; the jobs install nothing else\n")
+        if unlocked != "--no-lock":
+            raise FindingsError(f"{directory}: written, but without {requirements.LOCK}: "
+                                f"{unlocked}")

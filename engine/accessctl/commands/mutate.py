@@ -42,6 +42,7 @@ from accessctl.judge.evaluate import Evaluation, State, evaluate
 from accessctl.judge.isolation import is_internal
 from accessctl.read.history import check_revision, distinct_pairs, head_commit, request_history
 from accessctl.read.load import Loaded
+from accessctl.report.progress import change_progress
 from accessctl.report.render import print_changes, print_outcomes
 
 if TYPE_CHECKING:
@@ -513,8 +514,9 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
             audit.record(steps.sweep_event(item, env.clock(), commit))
         settle_earlier_runs(audit, converged, changes, env, commit)
         ledgers = record_intents(store, ledgers, changes, now, commit, blobs, confirmed)
-        outcomes = execute(changes, providers, audit, env.clock, commit=commit,
-                           concurrency=options.concurrency)
+        with change_progress(env.stderr, changes, env.environ) as progress:
+            outcomes = execute(changes, providers, audit, env.clock, commit=commit,
+                               concurrency=options.concurrency, progress=progress)
         record_outcomes(store, ledgers, converged, outcomes,
                         evaluation.grants if Action.GRANT in actions else [], now, commit)
     finally:

@@ -30,6 +30,7 @@ from accessctl.core.errors import ConfigError, FindingsError
 from accessctl.core.model import Status
 from accessctl.judge.evaluate import evaluate
 from accessctl.judge.isolation import write_internal_errors
+from accessctl.report.progress import change_progress
 from accessctl.report.render import print_changes, print_outcomes
 
 
@@ -125,7 +126,8 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
                                provider=refusal.target.instance, target=refusal.target.display,
                                error=refusal.message))
         settle_earlier_runs(audit, converged, removals, env, None)
-        outcomes = execute(removals, providers, audit, env.clock)
+        with change_progress(env.stderr, removals, env.environ) as progress:
+            outcomes = execute(removals, providers, audit, env.clock, progress=progress)
         record_outcomes(store, ledgers, converged, outcomes, [], now, None)
     finally:
         audit.close()

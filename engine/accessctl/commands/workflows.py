@@ -8,6 +8,7 @@ credentials; a job for an instance that is gone, or an instance with no job, is 
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from pathlib import Path
 
@@ -21,14 +22,18 @@ from accessctl.core.model import Finding, Location, Policies, Severity
 from accessctl.read.load import PROVIDERS_FILE, TreeSource, load_policies
 from accessctl.scaffold import requirements
 from accessctl.scaffold.credentials import CredentialsError
-from accessctl.scaffold.github_workflows import (
-    GENERATED,
-    PLATFORM_EXTRA,
-    REQUIREMENTS,
-    Install,
-)
+from accessctl.scaffold.github_workflows import ACTION_REF, GENERATED, Install
 
 COMMAND = "accessctl workflows --write"
+VALIDATE_YML = ".github/workflows/validate.yml"
+GITLAB_CI = ".gitlab-ci.yml"
+
+_ACTION_LINE = re.compile(r"^      - name: Install accessctl\n"
+                          r"        uses: (?P<ref>\S+@[0-9a-f]{40}(?: # [\w.+-]+)?)$", re.M)
+_COMPONENT_LINE = re.compile(r"^  - component: (?P<ref>\S+)$", re.M)
+COMPONENT_REF = re.compile(r"^[\w.$-]+(?:/[\w.-]+)+@[\w.-]+$")
+"""A GitLab CI/CD component: HOST/GROUP/PROJECT/accessctl@VERSION ($CI_SERVER_FQDN for the
+host where the project lives)."""
 
 
 def engine_in_repo(repo: Path) -> bool:
@@ -42,28 +47,110 @@ def engine_in_repo(repo: Path) -> bool:
     return isinstance(project, dict) and project.get("name") == "accessctl"
 
 
-def expected_files(repo: Path, policies: Policies, vcs: str) -> dict[str, str]:
+def action_ref(value: str) -> str | None:
+    """--use-action's value: OWNER/REPO@SHA (optionally ` # VERSION`), or none for pip."""
+    if value.lower() == "none":
+        return None
+    ref, _, comment = value.partition(" # ")
+    if not ACTION_REF.match(ref.strip()) or (comment and not re.fullmatch(r"[\w.+-]+", comment)):
+        raise ConfigError(f"--use-action {value!r}: give OWNER/REPO@SHA with the full 40-character "
+                          "commit (a tag or branch can be moved under you), optionally followed "
+                          "by ' # v1.2.3'; or 'none' to install from requirements.txt")
+    return f"{ref.strip()} # {comment}" if comment else ref.strip()
+
+
+def component_ref(value: str) -> str | None:
+    """--use-component's value: HOST/GROUP/PROJECT/accessctl@VERSION, or none."""
+    if value.lower() == "none":
+        return None
+    if not COMPONENT_REF.match(value):
+        raise ConfigError(f"--use-component {value!r}: give the component as GitLab's include "
+                          "names it, e.g. $CI_SERVER_FQDN/acme/accessctl/accessctl@<commit>; or "
+                          "'none' to install from requirements.txt")
+    return value
+
+
+def current_action(repo: Path) -> str | None:
+    """The engine's action the generated GitHub workflows use now (read from validate.yml)."""
+    text = read_file(repo / VALIDATE_YML)
+    match = _ACTION_LINE.search(text) if text and text.startswith(GENERATED) else None
+    return match["ref"] if match else None
+
+
+def current_component(repo: Path) -> str | None:
+    """The engine's GitLab component the generated .gitlab-ci.yml includes now."""
+    text = read_file(repo / GITLAB_CI)
+    match = _COMPONENT_LINE.search(text) if text and text.startswith(GENERATED) else None
+    return match["ref"] if match else None
+
+
+def install_for(repo: Path, vcs: str, use: str | None = None) -> Install:
+    """How this repository's jobs get the engine. `use`: the action (GitHub) or component
+    (GitLab) to use from now on, "none" for the lock; None keeps the current choice."""
+    if engine_in_repo(repo):
+        return Install(from_source=True)
+    if vcs == "gitlab":
+        component = current_component(repo) if use is None else component_ref(use)
+        return Install(from_source=False, component=component)
+    action = current_action(repo) if use is None else action_ref(use)
+    return Install(from_source=False, action=action)
+
+
+def wanted_input(repo: Path, policies: Policies, vcs: str) -> str:
+    """requirements.in as policies/providers.yaml calls for it, keeping the owner's version and
+    pip options (an older requirements.txt's pin is the version when there is no .in yet)."""
+    current = read_file(repo / requirements.INPUT) or ""
+    legacy = read_file(repo / requirements.LOCK)
+    pinned = requirements.pin(current) or (
+        requirements.pin(legacy) if legacy and not requirements.is_lock(legacy) else None)
+    return requirements.render_input(requirements.extras_needed(policies, vcs),
+                                     pinned.version if pinned else __version__,
+                                     requirements.options(current))
+
+
+def expected_files(repo: Path, policies: Policies, vcs: str, use: str | None = None
+                   ) -> dict[str, str]:
     """path -> text the policies call for (ValueError naming what cannot be generated)."""
     instances = list(policies.providers.values())
-    install = Install(from_source=engine_in_repo(repo))
+    install = install_for(repo, vcs, use)
     if vcs == "gitlab":
         from accessctl.scaffold import gitlab_ci
 
         files = {gitlab_ci.PATH: gitlab_ci.render(instances, install)}
+        if install.from_source:
+            files[gitlab_ci.TEMPLATE] = gitlab_ci.template()
     else:
         from accessctl.scaffold import github_workflows
 
         files = github_workflows.render(instances, install)
-    if not install.from_source:
-        current = _read(repo / REQUIREMENTS)
-        if current is None or not requirements.is_lock(current):
-            version = (current and requirements.pinned_version(current)) or __version__
-            extras = {PLATFORM_EXTRA[i.platform] for i in instances} | {vcs}
-            files[REQUIREMENTS] = requirements.render(extras, version)
+    if install.uses_lock:
+        files[requirements.INPUT] = wanted_input(repo, policies, vcs)
     return files
 
 
-def _read(path: Path) -> str | None:
+def engine_requires() -> tuple[str, list[str]] | None:
+    """The installed engine's version and Requires-Dist lines, when it was installed (not run
+    from a source tree)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("accessctl"), metadata.requires("accessctl") or []
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def lock_problems(repo: Path, input_text: str) -> list[str]:
+    """What keeps requirements.txt from installing what requirements.in asks for."""
+    want = requirements.pin(input_text)
+    if want is None:
+        return [f"{requirements.INPUT} pins no accessctl==VERSION: run '{COMMAND}'"]
+    installed = engine_requires()
+    provides = (requirements.extra_requirements(installed[1])
+                if installed and installed[0] == want.version else None)
+    return requirements.lock_problems(read_file(repo / requirements.LOCK), want, provides)
+
+
+def read_file(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8").replace("\r\n", "\n")
     except (FileNotFoundError, IsADirectoryError):
@@ -107,9 +194,9 @@ def stale(repo: Path, expected: dict[str, str], generated_only: bool = False
     files that do not carry the generated header (a repository that writes its own CI)."""
     found = []
     for path, text in expected.items():
-        current = _read(repo / path)
+        current = read_file(repo / path)
         if generated_only and (current is None or
-                               (path != REQUIREMENTS and not current.startswith(GENERATED))):
+                               (path != requirements.INPUT and not current.startswith(GENERATED))):
             continue
         if current is None:
             found.append((path, "missing"))
@@ -123,7 +210,7 @@ def findings_for(repo: Path, policies: Policies) -> list[Finding]:
     Files without the generated header are someone's own CI and are left alone."""
     found = []
     for vcs, marker in (("github", ".github/workflows/apply.yml"), ("gitlab", ".gitlab-ci.yml")):
-        current = _read(repo / marker)
+        current = read_file(repo / marker)
         if current is None or not current.startswith(GENERATED):
             continue
         try:
@@ -136,6 +223,10 @@ def findings_for(repo: Path, policies: Policies) -> list[Finding]:
             found.append(Finding(Location(path), "workflows-stale",
                                  f"{path} does not match {PROVIDERS_FILE} ({what}): run "
                                  f"'{COMMAND}{flag}' and commit the result"))
+        if requirements.INPUT in expected:
+            found.extend(Finding(Location(requirements.LOCK), "engine-lock",
+                                 f"{requirements.LOCK}: {problem}")
+                         for problem in lock_problems(repo, expected[requirements.INPUT]))
     return found
 
 
@@ -143,22 +234,40 @@ def findings_for(repo: Path, policies: Policies) -> list[Finding]:
 @repo_option
 @click.option("--write", is_flag=True, help="Write the workflows from policies/providers.yaml.")
 @click.option("--check", is_flag=True,
-              help="Exit 1 when a workflow differs from what policies/providers.yaml calls for "
-              "(the default).")
+              help="Exit 1 when a workflow differs from what policies/providers.yaml calls for, "
+              "or the engine's lock does not cover it (the default).")
 @click.option("--vcs", "vcs_kind", type=click.Choice(["github", "gitlab"]), default="github",
               show_default=True,
               help="github: .github/workflows/*.yml; gitlab: .gitlab-ci.yml.")
+@click.option("--use-action", "use_action", metavar="OWNER/REPO@SHA|none", default=None,
+              help="GitHub: the jobs run the engine's action at this commit instead of "
+              "installing requirements.txt (kept by later runs; 'none' goes back).")
+@click.option("--use-component", "use_component", metavar="HOST/GROUP/PROJECT/accessctl@REF|none",
+              default=None,
+              help="GitLab: .gitlab-ci.yml includes the engine's CI/CD component for the "
+              "shared jobs (kept by later runs; 'none' goes back).")
 @click.pass_context
-def command(ctx: click.Context, repo: Path, write: bool, check: bool, vcs_kind: str) -> None:
+def command(ctx: click.Context, repo: Path, write: bool, check: bool, vcs_kind: str,
+            use_action: str | None, use_component: str | None) -> None:
     """Generate the CI workflows from policies/providers.yaml (--write) or check them (--check,
     the default).
 
     apply, revoke and reconcile get one job per provider instance, each holding only that
     platform's credentials: OIDC for aws, gcp and entra (workload identity), one secret named
-    after the provider's token_env / private_key_env / password_env for the others.
+    after the provider's token_env / private_key_env / password_env for the others. Every job
+    installs the engine from requirements.txt, a lock with hashes (`accessctl lock`), or runs
+    it through the engine's GitHub Action or GitLab component.
     """
     if write and check:
         raise ConfigError("pass one of --write or --check, not both")
+    use = use_action if vcs_kind == "github" else use_component
+    wrong = use_component if vcs_kind == "github" else use_action
+    if wrong is not None:
+        raise ConfigError(f"--use-{'component' if vcs_kind == 'github' else 'action'} is for "
+                          f"--vcs {'gitlab' if vcs_kind == 'github' else 'github'}")
+    if use is not None and not write:
+        raise ConfigError(f"--use-{'action' if vcs_kind == 'github' else 'component'} goes with "
+                          "--write (later checks keep what the workflows use)")
     env = environment(ctx)
     if not (repo / "policies").is_dir():
         raise ConfigError(
@@ -172,23 +281,32 @@ def command(ctx: click.Context, repo: Path, write: bool, check: bool, vcs_kind: 
     if policies is None or errors:
         raise FindingsError(f"{PROVIDERS_FILE} has errors: fix them before generating workflows")
     try:
-        expected = expected_files(repo, policies, vcs_kind)
+        expected = expected_files(repo, policies, vcs_kind, use)
     except (CredentialsError, ValueError) as error:
         raise FindingsError(f"{PROVIDERS_FILE}: {error}") from None
     flag = "" if vcs_kind == "github" else " --vcs gitlab"
+    locked = requirements.INPUT in expected
     if write:
         for path, text in expected.items():
             target = repo / path
             target.parent.mkdir(parents=True, exist_ok=True)
-            if _read(target) != text:
+            if read_file(target) != text:
                 target.write_text(text, encoding="utf-8")
                 env.stdout.write(f"wrote {path}\n")
+        for problem in lock_problems(repo, expected[requirements.INPUT]) if locked else ():
+            env.stdout.write(f"next: {requirements.LOCK}: {problem}\n")
         return
     problems = stale(repo, expected)
+    if locked:
+        problems += [(requirements.LOCK, problem)
+                     for problem in lock_problems(repo, expected[requirements.INPUT])]
     for path, what in problems:
         env.stdout.write(f"{path}: {what}\n")
     if problems:
-        raise FindingsError(f"{', '.join(p for p, _ in problems)} "
+        raise FindingsError(f"{', '.join(dict.fromkeys(p for p, _ in problems))} "
                             f"{'does' if len(problems) == 1 else 'do'} not match "
-                            f"{PROVIDERS_FILE}: run '{COMMAND}{flag}' and commit the result")
-    env.stdout.write(f"{', '.join(expected)}: up to date\n")
+                            f"{PROVIDERS_FILE}: run '{COMMAND}{flag}'"
+                            f"{' and ' + repr(requirements.COMMAND) if locked else ''}, "
+                            "and commit the result")
+    env.stdout.write(f"{', '.join([*expected, *([requirements.LOCK] if locked else [])])}: "
+                     "up to date\n")

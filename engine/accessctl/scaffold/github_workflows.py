@@ -8,10 +8,12 @@ files are read by the people who approve changes to them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from accessctl.core.model import ProviderInstance
+from accessctl.scaffold import requirements
 from accessctl.scaffold.credentials import JobCredentials, for_all
 
 GENERATED = ("# Generated from policies/providers.yaml by `accessctl workflows --write`: do not "
@@ -29,23 +31,45 @@ RECONCILE_CRON = "17 6 * * *"
 """Off the top of the hour and of the quarter-hours: GitHub delays scheduled runs most, and
 drops some, at :00 when every repository's hourly jobs start (docs/ci.md)."""
 
-REQUIREMENTS = "requirements.txt"
+ACTION_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}@[0-9a-f]{40}$")
+"""The engine's GitHub Action, pinned to a full commit: OWNER/REPO@SHA."""
 
 PLATFORM_EXTRA = {"aws": "aws", "gcp": "gcp", "entra": "entra", "okta": "okta", "ad": "ad",
                   "github": "github", "gitlab": "gitlab"}
 
+PLATFORM_LOCKS = frozenset({"aws", "gcp", "entra", "okta", "ad"})
+"""The platforms with a lock of their own under action/locks/ (`accessctl lock` in the engine's
+repository); GitHub, GitLab and PagerDuty are in every lock, and in base.txt."""
+
 
 @dataclass(frozen=True)
 class Install:
-    """How a job installs the engine: from this checkout (the engine's own repository) or
-    pinned, from requirements.txt (an access repository that holds no engine code)."""
+    """How a job gets the engine: from this checkout (the engine's own repository), from the
+    lock with hashes (requirements.txt of an access repository), or, with `action` set, from the
+    engine's GitHub Action at a pinned commit (the access repository then holds no lock either);
+    `component` is GitLab's counterpart (gitlab_ci.py)."""
 
     from_source: bool
+    action: str | None = None
+    """OWNER/REPO@SHA, optionally followed by ` # comment` (a version, for Dependabot)."""
+    component: str | None = None
 
     def command(self, extras: Sequence[str]) -> str:
         if self.from_source:
-            return f"python -m pip install --quiet '.[{','.join(extras)}]'"
-        return f"python -m pip install --quiet -r {REQUIREMENTS}"
+            # The engine's own repository: its dependencies from the action's lock for the
+            # platform, with hashes, wheels only; then the engine from this checkout, alone.
+            lock = next((f"action/locks/{e}.txt" for e in extras if e in PLATFORM_LOCKS),
+                        "action/locks/base.txt")
+            return (f"python -m pip install --quiet --require-hashes --no-deps "
+                    f"--only-binary ':all:' -r {lock} && python -m pip install --quiet --no-deps .")
+        return requirements.INSTALL
+
+    @property
+    def uses_lock(self) -> bool:
+        """The repository carries the engine's lock (requirements.in and .txt): every way but
+        from source and the GitHub Action (GitLab's component installs the repository's lock,
+        since a component brings no files of its own)."""
+        return not self.from_source and self.action is None
 
 
 def job_id(instance: str) -> str:
@@ -162,18 +186,62 @@ def _job_head(verb: str, job: JobCredentials, pull_requests: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _install_and_credentials(job: JobCredentials, install: Install, vcs: bool,
-                             pagerduty: bool = False) -> str:
-    extras = extras_for(job.platform, vcs) + (["pagerduty"] if pagerduty else [])
-    text = f"""
+_ACTION_NOTE = """\
+      # Installed before any credential exists in the job: the engine from its repository at the
+      # pinned commit, its dependencies from the lock beside its action.yml, with hashes.
+"""
+
+_LOCK_NOTE = """\
+      # Installed before any credential exists in the job, from the lock: every package pinned with
+      # its hashes, nothing resolved (accessctl lock writes it).
+"""
+
+_SOURCE_NOTE = "      # Installed before any credential exists in the job.\n"
+
+
+def _install_step(install: Install, extras: Sequence[str], credentials: bool = True) -> str:
+    """Python and the engine: setup-python and the pip line, or the engine's action. In a job
+    with credentials, a comment says why it comes first."""
+    if install.action is not None:
+        return "\n" + (_ACTION_NOTE if credentials else "") + f"""\
+      - name: Install accessctl
+        uses: {install.action}
+        with:
+          command: install
+          extras: {','.join(extras)}
+"""
+    note = (_LOCK_NOTE if install.uses_lock else _SOURCE_NOTE) if credentials else ""
+    return f"""
       - uses: {SETUP_PYTHON}
         with:
-          python-version: "3.11"
+          python-version: "{requirements.PYTHON}"
 
-      # Installed before any credential exists in the job.
+""" + note + f"""\
       - name: Install accessctl
         run: {install.command(extras)}
 """
+
+
+def _action_step(name: str, install: Install, env: str, command: str, instance: str | None,
+                 args: Sequence[str], summary: bool = False) -> str:
+    """A step that runs `accessctl COMMAND` through the engine's action; `args` one per line,
+    passed to the engine as they are (never through a shell)."""
+    text = f"\n      - name: {name}\n        uses: {install.action}\n"
+    text += f"        env:\n{env}" if env else ""
+    text += f"        with:\n          command: {command}\n"
+    text += f"          instance: {instance}\n" if instance else ""
+    text += '          summary: "true"\n' if summary else ""
+    if len(args) == 1:
+        text += f"          args: {args[0]}\n"
+    elif args:
+        text += "          args: |\n" + "".join(f"            {a}\n" for a in args)
+    return text
+
+
+def _install_and_credentials(job: JobCredentials, install: Install, vcs: bool,
+                             pagerduty: bool = False) -> str:
+    extras = extras_for(job.platform, vcs) + (["pagerduty"] if pagerduty else [])
+    text = _install_step(install, extras)
     for step in job.steps:
         if step.uses.startswith("actions/create-github-app-token@"):
             text += _APP_TOKEN_NOTE
@@ -234,6 +302,18 @@ def _sweep_job(verb: str, step_name: str, job: JobCredentials, install: Install,
     """An apply or revoke job: catch up from the applied ref, run with --confirm."""
     heartbeat = _HEARTBEAT_ENV if verb == "revoke" else ""
     pagerduty = _PAGERDUTY_ENV if verb == "apply" else ""
+    if install.action is not None:
+        # The action runs the engine with the workflow token for its ledger pushes (for that
+        # process only); the whole first-parent history names what it may have granted, so no
+        # --since is needed.
+        env = ("          GITHUB_TOKEN: ${{ github.token }}\n" + _platform_env(job)
+               + _LEDGER_ENV + _VCS_ENV + _SINK_ENV + heartbeat + pagerduty)
+        return (_job_head(verb, job, pull_requests) + _CHECKOUT_STEP
+                + _install_and_credentials(job, install, vcs=True, pagerduty=verb == "apply")
+                + _action_step(step_name, install, env, verb, job.instance, [
+                    "--vcs=github", "--confirm", "--commit=${{ github.sha }}",
+                    "--audit-file=${{ runner.temp }}/audit.jsonl"], summary=True)
+                + _audit_step(verb))
     return (
         _job_head(verb, job, pull_requests) + _CHECKOUT_STEP + _FIND_APPLIED
         + _install_and_credentials(job, install, vcs=True, pagerduty=verb == "apply")
@@ -325,6 +405,17 @@ on:
 
 
 def _reconcile_job(job: JobCredentials, install: Install) -> str:
+    if install.action is not None:
+        env = (_platform_env(job) + "          GITHUB_TOKEN: ${{ github.token }}\n"
+               + _LEDGER_ENV)
+        return (_job_head("reconcile", job, None) + _CHECKOUT_STEP
+                + _install_and_credentials(job, install, vcs=False)
+                + _action_step("Report drift (remove unbacked members when asked)", install,
+                               env, "reconcile", job.instance, [
+                                   "--audit-file=${{ runner.temp }}/audit.jsonl",
+                                   "${{ github.event_name == 'workflow_dispatch' && "
+                                   "inputs.remove && '--confirm' || '' }}"], summary=True)
+                + _audit_step("reconcile"))
     return (
         _job_head("reconcile", job, None) + _CHECKOUT_STEP
         + _install_and_credentials(job, install, vcs=False)
@@ -404,32 +495,41 @@ jobs:
       contents: read  # to check out the pull request
       pull-requests: write  # to write the one accessctl comment on it
     steps:
-{_CHECKOUT_STEP}
-      - uses: {SETUP_PYTHON}
-        with:
-          python-version: "3.11"
+{_CHECKOUT_STEP}{_validate_steps(install)}"""
 
-      - name: Install accessctl
-        run: {install.command(["github"])}
 
+def _validate_steps(install: Install) -> str:
+    if install.action is not None:
+        return _install_step(install, ["github"], credentials=False) + _action_step(
+            "Check the pull request's requests", install,
+            "          GITHUB_TOKEN: ${{ github.token }}\n", "validate", None, [
+                "--event=${{ github.event_path }}", "--format=github",
+                "${{ github.event.pull_request.head.repo.fork && '--no-comment' || "
+                "'--comment' }}"]) + "".join(
+            _action_step(name, install, "", command, None, ["--check"]).replace(
+                "        uses:", "        if: ${{ !cancelled() }}\n        uses:")
+            for name, command in (("CODEOWNERS matches the policies", "codeowners"),
+                                  ("The workflows match policies/providers.yaml", "workflows"),
+                                  ("schemas/ matches the engine", "schemas")))
+    return _install_step(install, ["github"], credentials=False) + """
       - name: Check the pull request's requests
         env:
-          GITHUB_TOKEN: ${{{{ github.token }}}}
-          FROM_FORK: ${{{{ github.event.pull_request.head.repo.fork }}}}
+          GITHUB_TOKEN: ${{ github.token }}
+          FROM_FORK: ${{ github.event.pull_request.head.repo.fork }}
         run: |
           comment=--comment
           if [ "$FROM_FORK" = "true" ]; then comment=--no-comment; fi
           accessctl validate --event "$GITHUB_EVENT_PATH" --format github "$comment"
 
       - name: CODEOWNERS matches the policies
-        if: ${{{{ !cancelled() }}}}
+        if: ${{ !cancelled() }}
         run: accessctl codeowners --check
 
       - name: The workflows match policies/providers.yaml
-        if: ${{{{ !cancelled() }}}}
+        if: ${{ !cancelled() }}
         run: accessctl workflows --check
 
       - name: schemas/ matches the engine
-        if: ${{{{ !cancelled() }}}}
+        if: ${{ !cancelled() }}
         run: accessctl schemas --check
 """

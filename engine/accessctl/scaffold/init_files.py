@@ -2,7 +2,7 @@
 
 Policies for the chosen platforms (one instance and one example entitlement each), identities
 with two example people, a policy test per entitlement, a README for the people who ask for
-access, a pull request template and a .gitignore. CODEOWNERS, the workflows, requirements.txt
+access, a pull request template and a .gitignore. CODEOWNERS, the workflows, the engine's lock
 and schemas/ are generated from these by the commands that keep them current, so that they
 pass their own checks from the first commit.
 """
@@ -176,7 +176,8 @@ approves, how long it may last).
 
 ## How to ask
 
-With the command line (`pip install -r requirements.txt`):
+With the command line (`pip install -r requirements.txt`, the engine's lock, or `pip install
+accessctl`):
 
 ```sh
 accessctl request {first} --for 2h --reason "Investigate INC-1234" --ticket INC-1234
