@@ -225,12 +225,13 @@ def load_policies(source: FileSource) -> tuple[Policies | None, list[Finding]]:
     """Providers, identities and entitlements. None when they are not usable at all."""
     found: list[Finding] = []
     providers = _load_providers(source, found)
-    people, teams, admins, limit = _load_identities(source, found)
+    people, teams, admins, limit, bots = _load_identities(source, found)
     schedules = _load_schedules(source, found)
     entitlements = _load_entitlements(source, providers, found, schedules)
     if providers is None or people is None:
         return None, found
-    return Policies(entitlements, people, teams, providers, admins, limit, schedules), found
+    return Policies(entitlements, people, teams, providers, admins, limit, schedules,
+                    bots), found
 
 
 def _documents_in(source: FileSource, directory: str, schema: str, found: list[Finding]
@@ -330,11 +331,13 @@ def _load_providers(source: FileSource, found: list[Finding]) -> dict[str, Provi
 
 def _load_identities(
     source: FileSource, found: list[Finding]
-) -> tuple[dict[str, Person] | None, dict[str, frozenset[str]], tuple[str, ...], int | None]:
+) -> tuple[dict[str, Person] | None, dict[str, frozenset[str]], tuple[str, ...], int | None,
+           tuple[str, ...]]:
+    """people, teams, admins, the limit of active grants, request bots."""
     document, problems = _document(source, IDENTITIES_FILE, "identities")
     found.extend(problems)
     if document is None:
-        return None, {}, (), None
+        return None, {}, (), None, ()
     people: dict[str, Person] = {}
     seen: dict[str, str] = {}
     for login, accounts in document.data["people"].items():
@@ -354,7 +357,8 @@ def _load_identities(
     }
     admins = tuple(document.data.get("admins") or ())
     limit = (document.data.get("limits") or {}).get("max_active_grants")
-    return people, teams, admins, None if limit is None else int(limit)
+    bots = tuple(str(b) for b in document.data.get("request_bots") or ())
+    return people, teams, admins, None if limit is None else int(limit), bots
 
 
 def _load_entitlements(
