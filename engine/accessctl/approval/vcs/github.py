@@ -92,6 +92,12 @@ class GitHubVcs:
         # The lazy client fetches the repository only when a default branch must be looked up.
         self.default_branch = default_branch or self._default_branch(base_url)
 
+    @property
+    def sdk_repo(self) -> Any:
+        """PyGithub's repository, on this client (its budget and retries): for the request
+        workflow's writes (approval/vcs/github_issues.py)."""
+        return self._repo
+
     def _default_branch(self, base_url: str) -> str:
         from github import GithubException
 
