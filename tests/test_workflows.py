@@ -130,7 +130,8 @@ def test_validate_runs_without_secrets_and_with_only_what_it_needs() -> None:
     assert set(workflow["on"]) == {"pull_request"}
     assert workflow["permissions"] == {}
     (job,) = workflow["jobs"].values()
-    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    # issues: read: a request a bot opened from an issue is judged by who opened that issue.
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write", "issues": "read"}
     assert "environment" not in job
     checkout = job["steps"][0]
     assert checkout["uses"].startswith("actions/checkout@")
@@ -233,6 +234,8 @@ def test_one_job_per_platform_each_with_only_its_own_credentials(name: str) -> N
         # apply asks for break-glass reviews; revoke reads whether they came.
         assert permissions.get("pull-requests") == {"apply.yml": "write", "revoke.yml": "read"
                                                     }.get(name), (name, job_name)
+        # Who opened the issue a request bot's pull request names (docs/requesting.md).
+        assert permissions.get("issues") == ("read" if name != "reconcile.yml" else None)
         secrets = set(re.findall(r"secrets\.(\w+)", text))
         expected = {"okta-main": {"OKTA_API_TOKEN"},
                     "github-acme": {"ACCESSCTL_APP_PRIVATE_KEY"}}.get(job_name, set())

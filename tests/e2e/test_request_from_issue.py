@@ -280,3 +280,28 @@ def test_a_bot_s_pull_request_carries_only_its_issue_author_s_request(
     assert applied.code == 1
     assert reason in applied.err
     assert asking.members() == set()
+
+
+def test_apply_with_the_generated_job_s_permissions_reads_the_issue(asking: World) -> None:
+    """The apply job's permissions (contents, pull-requests: write; issues: read), with
+    Members: read for the approver team this world keeps on GitHub (an App's
+    ACCESSCTL_VCS_TOKEN): enough to judge a bot's pull request. Without Issues the request is
+    not granted, and the run says which permission is missing."""
+    number = issue(asking)
+    assert run(asking, "open-pull-request", number).code == 0
+    pull = the_pull(asking, number)
+    asking.approve(pull.number, "carol")
+    asking.merge(pull.number)
+    asking.github.add_token("ghs_applynoissues", "github-actions[bot]",
+                            {"contents": "write", "pull_requests": "write", "members": "read"})
+    asking.env["GITHUB_TOKEN"] = "ghs_applynoissues"
+    short = asking.apply()
+    assert short.code == 1
+    assert "the token needs Issues: read" in short.err and "Traceback" not in short.err
+    assert asking.members() == set()
+    asking.github.add_token("ghs_applyjob", "github-actions[bot]", {
+        "contents": "write", "pull_requests": "write", "issues": "read", "members": "read"})
+    asking.env["GITHUB_TOKEN"] = "ghs_applyjob"
+    applied = asking.apply(hours(1.1))
+    assert applied.code == 0, applied.out + applied.err
+    assert asking.members() == {"alice"}

@@ -5,11 +5,10 @@
 the pull request's author is the bot, not the requester. Invariant 2 then reads: the requester
 is the author of the issue the branch names, and neither the requester nor the bot counts as an
 approver. A bot may do this only when the judged policies declare it (identities.yaml
-`request_bots`), only for the issue its branch names (a branch name cannot change once the pull
-request is open), and only for that issue's author, asked of the VCS whenever the request is
-judged: the file may say anything, who opened the issue is GitHub's record. What is granted is
-still the file on the pull request's final head, approved there; editing the issue later
-changes nothing. Pure.
+`request_bots`), only for the issue its branch names, and only for that issue's author, asked
+of the VCS whenever the request is judged: the file may say anything, who opened the issue is
+GitHub's record. What is granted is still the file on the pull request's final head, approved
+there; editing the issue later changes nothing. Pure.
 """
 
 from __future__ import annotations

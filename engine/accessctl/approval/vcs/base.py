@@ -58,8 +58,7 @@ class PullRequest:
 
     head_ref: str = ""
     """The branch it was opened from ("" where not known). A request bot's pull request names
-    the issue it was opened from there (approval/on_behalf.py): a branch name cannot change
-    once the pull request is open."""
+    the issue it was opened from there (approval/on_behalf.py)."""
     opened_for: str | None = None
     """For a request bot's pull request: who opened the issue its branch names, as the VCS
     answered when the verifier asked (None: not asked, or no such issue)."""
