@@ -81,9 +81,9 @@ def test_an_issue_becomes_a_pull_request_a_code_owner_approves(asking: World,
     assert asking.github.repo(REPO).commits[pull.head_sha].author == BOT
     text = asking.github.file_at(REPO, pull.head_sha, path)
     assert text is not None
-    assert yaml.load(text, Loader=yaml.BaseLoader) == {"requester": "alice", "entitlement": "prod-admin",
-                                    "reason": "Investigate INC-1", "ticket": "INC-1",
-                                    "expires_at": "2026-11-23T12:00:00Z"}
+    assert yaml.load(text, Loader=yaml.BaseLoader) == {
+        "requester": "alice", "entitlement": "prod-admin", "reason": "Investigate INC-1",
+        "ticket": "INC-1", "expires_at": "2026-11-23T12:00:00Z"}
     [comment] = asking.github.comments(REPO, number)
     assert MARKER in comment and f"/{REPO}/pull/{pull.number}>" in comment
     assert "editing this issue changes nothing" in comment
