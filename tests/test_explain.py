@@ -62,7 +62,7 @@ def test_every_rule_is_listed_with_how_it_held() -> None:
     rules = [line.split()[1] for line in result.out.splitlines()[1:-1]]
     assert rules == ["path", "entitlement", "requester", "eligible", "identity", "window",
                      "reason", "ticket", "duplicate", "conflicts", "limit", "state", "approval",
-                     "ends"]
+                     "ends", "fully-ends"]
     assert "as a member of @acme/sre" in result.out
     assert "alice is alice@acme.example on okta-main (okta)" in result.out
     assert "ticket CHG-881 matches ^(INC|CHG)-[0-9]+$" in result.out

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -39,11 +39,12 @@ from tests.faults_world import (
     build,
     hours,
     read_audit,
-    stamp,
     unfinished,
 )
 
 RATE = 0.2
+EXPIRY = hours(4)
+"""When every request of the drill expires (faults_world writes it)."""
 MAX_RUNS = 3
 
 @pytest.fixture(autouse=True)
@@ -54,14 +55,21 @@ def _okta_over_http(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def run_until(world: World, command: str, now: datetime, concurrency: int,
               settled: Callable[[], bool]) -> list[tuple[Result, float]]:
-    """Run `command` until the platforms' state is `settled`, at most MAX_RUNS times."""
+    """Run `command` until the platforms' state is `settled`, at most MAX_RUNS times. The
+    engine's clock starts at `now` and runs with the wall clock, as a schedule that starts at
+    `now` would see it: a revocation's lag is then how long the sweep really took to end it."""
     runs: list[tuple[Result, float]] = []
     extra = ["--skip-approval"] if command == "apply" else []
+    first = time.monotonic()
+
+    def clock() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - first)
+
     for _ in range(MAX_RUNS):
         started = time.monotonic()
         result = invoke(command, "--repo", str(world.root), "--confirm", "--audit-file",
-                        str(world.audit_file), "--now", stamp(now), "--concurrency",
-                        str(concurrency), *extra, environ=world.environ())
+                        str(world.audit_file), "--concurrency", str(concurrency), *extra,
+                        environ=world.environ(), clock=clock)
         runs.append((result, time.monotonic() - started))
         assert result.code in (0, 1), result.err  # 1: some change or observation failed
         if settled():
@@ -117,7 +125,8 @@ def converge_under_faults(tmp_path: Path, platforms: tuple[str, ...], targets: i
         requests_for_grants = world.requests_made()
 
         # -- sweep, past every expiry -----------------------------------------------------------
-        sweeps = run_until(world, "revoke", hours(5), concurrency,
+        # Starting at the moment every request expires (faults_world writes hours(4)).
+        sweeps = run_until(world, "revoke", EXPIRY, concurrency,
                            lambda: not wanted & set(world.held()))
         held = world.held()
         left = sorted(wanted & set(held))
@@ -140,6 +149,11 @@ def converge_under_faults(tmp_path: Path, platforms: tuple[str, ...], targets: i
         assert sum(e["outcome"] == "started" for e in events) == sum(
             e["outcome"] != "started" for e in events if e["action"] in ("grant", "revoke"))
         assert audit_outcomes(events, "grant") == grants
+        # Every revocation carries its lag (issue 16): how long after expiry access ended.
+        lags = sorted(e["lag_seconds"] for e in events
+                      if e["action"] == "revoke" and e["outcome"] == "done")
+        assert len(lags) == len(wanted) and lags[0] >= 0, lags[:5]
+        worst, p95 = lags[-1], lags[max(0, -(-95 * len(lags) // 100) - 1)]
 
         print(  # -s shows the figures
             f"\n{'+'.join(platforms)}: {len(wanted)} grants, concurrency {concurrency}; "
@@ -148,7 +162,8 @@ def converge_under_faults(tmp_path: Path, platforms: tuple[str, ...], targets: i
             f"{requests_for_grants} requests to grant, {world.requests_made()} in all, "
             f"faults injected {dict(injected)} (while granting); failed grant events "
             f"{failed_grants}, failed revoke events "
-            f"{sum(o.count('failed') for o in revokes.values())}")
+            f"{sum(o.count('failed') for o in revokes.values())}; revocation lag worst "
+            f"{worst:.0f} s, p95 {p95:.0f} s")
 
 
 @pytest.mark.parametrize("platform", ["gitlab", "github", "okta", "entra"])

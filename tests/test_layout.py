@@ -30,6 +30,16 @@ LAYERS = [
     {"commands", "demo", "cli", "__main__"},
 ]
 RANK = {name: index for index, names in enumerate(LAYERS) for name in names}
+MAX_LINES = 500
+LONG_MODULES = frozenset({
+    "emulators/gcp.py",
+    "emulators/github.py",
+    "emulators/gitlab.py",
+    "emulators/graph.py",
+    "emulators/okta.py",
+})
+"""The modules still over MAX_LINES (being split). The list only shrinks: a module that is split
+leaves it, and no other module joins it."""
 SDKS = ("boto3", "botocore", "github", "gitlab", "okta", "msgraph", "azure", "googleapiclient",
         "google.auth", "ldap3", "requests", "httpx", "kiota_abstractions")
 MAX_LINES = 500
@@ -111,6 +121,16 @@ def test_core_imports_nothing_of_ours() -> None:
         ours = {t for t in imports(path) if t.startswith("accessctl")
                 and folder(t) != "core"}
         assert ours == set(), name
+
+
+def test_no_module_over_500_lines_outside_the_allowlist() -> None:
+    lines = {path.relative_to(PACKAGE).as_posix(): len(path.read_text().splitlines())
+             for _, path in modules()}
+    long = {name for name, count in lines.items() if count > MAX_LINES}
+    over = {name: lines[name] for name in sorted(long - LONG_MODULES)}
+    assert over == {}, f"over {MAX_LINES} lines: split each by what its parts do"
+    done = sorted(LONG_MODULES - long)
+    assert done == [], "no longer over the limit (or gone): take them out of LONG_MODULES"
 
 
 def test_only_commands_demo_and_tests_use_the_emulators() -> None:

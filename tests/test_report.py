@@ -73,7 +73,13 @@ def test_status_as_json(tmp_path: Path) -> None:
     assert first == {"request": "access-requests/prod-admin/alice-now.yaml",
                      "requester": "alice", "entitlement": "prod-admin", "state": "active",
                      "expiring_soon": True, "starts_at": None,
-                     "expires_at": "2026-11-23T10:30:00Z", "left": "30m"}
+                     "expires_at": "2026-11-23T10:30:00Z", "left": "30m",
+                     # An IAM group: nothing outlives the revoke but IAM's propagation.
+                     "fully_ends_by": "2026-11-23T10:30:00Z", "residual": {
+                         "after_seconds": 0, "after": "0m", "exact": True,
+                         "ends_sessions": False,
+                         "why": "none beyond propagation: IAM evaluates the group's policies "
+                                "on every request"}}
     assert (second["state"], second["starts_at"]) == ("pending", "2026-11-24T09:00:00Z")
     assert data["controls"] == {}
     empty = invoke("status", "--format", "json", "--mine", "--as", "carol",

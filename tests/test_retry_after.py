@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from accessctl.core.retry_after import retry_after, until_reset
+from accessctl.core.retry_after import http_date, retry_after, until_reset
 
 NOW = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
 
@@ -36,3 +36,14 @@ def test_until_reset_reads_epoch_seconds(epoch: str | float | None,
                                          seconds: float | None) -> None:
     assert until_reset(epoch, NOW) == seconds
 
+
+
+@pytest.mark.parametrize(("value", "moment"), [
+    ("Mon, 23 Nov 2026 09:00:00 GMT", NOW),
+    ("Monday, 23-Nov-26 09:00:00 GMT", NOW),
+    ("Mon Nov 23 09:00:00 2026", NOW),             # asctime has no zone: GMT, not local time
+    ("", None), (None, None), ("yesterday", None), ("120", None),
+])
+def test_http_date_reads_the_three_forms_in_utc(value: str | None,
+                                                moment: datetime | None) -> None:
+    assert http_date(value) == moment

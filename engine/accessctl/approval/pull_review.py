@@ -26,6 +26,7 @@ from accessctl.core import markdown
 from accessctl.core.durations import format_duration
 from accessctl.core.errors import ConfigError
 from accessctl.core.model import Finding, Location, Request, Severity, isoformat
+from accessctl.judge import access_end
 from accessctl.judge.evaluate import evaluate
 from accessctl.read.load import FileSource, load_request
 from accessctl.read.load_changed import same_requesters
@@ -41,6 +42,9 @@ class PullReview:
     requests: list[Request]
     verdicts: dict[str, Verdict]
     removed: list[str]
+    ends: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Request path -> "access fully ends by T: why" (judge/access_end.py; the pull request
+    job holds no platform credentials, so an Identity Center session is given its longest)."""
 
     @property
     def ok(self) -> bool:
@@ -109,7 +113,13 @@ def review(head: FileSource, pull: PullRequest, vcs: Vcs, now: datetime) -> Pull
             reviews, base_policies, owners, teams, vcs.default_branch, now=now)
         for r in requests
     }
-    return PullReview(pull, findings, requests, verdicts, removed)
+    ends = {}
+    for request in requests:
+        entitlement = base_policies.entitlements.get(request.entitlement)
+        residual = access_end.for_entitlement(base_policies, entitlement) if entitlement else None
+        if residual is not None:
+            ends[request.path] = access_end.sentence(request.expires_at, residual)
+    return PullReview(pull, findings, requests, verdicts, removed, ends)
 
 
 def _edit_effects(vcs: Vcs, pull: PullRequest, changed: list[str], requests: list[Request],
@@ -167,6 +177,8 @@ def render_comment(result: PullReview) -> str:
                          f"{markdown.text(request.requester)} | "
                          f"{start} → {isoformat(request.expires_at)} | {status} |")
         lines.append("")
+        lines += [f"- {markdown.code(PurePosixPath(path).name)}: {markdown.text(sentence)}."
+                  for path, sentence in sorted(result.ends.items())]
     for path in result.removed:
         lines.append(f"- {markdown.code(path)} is removed: its access ends when this merges.")
     lines += [f"- {markdown.code(f.location.path)}: {markdown.text(f.message)}."

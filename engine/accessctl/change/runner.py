@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
+from accessctl.change import sessions
 from accessctl.change.audit import AuditLog, change_event, started_event
 from accessctl.change.audit_sink import SinkError
 from accessctl.change.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
@@ -203,7 +204,14 @@ def execute(
                                   f"take its started line ({error})")
             else:
                 outcome = _run_one(provider, change, retry)
+                audit.record(change_event(clock(), outcome, commit))
+                # The removal is on record first; ending the sessions is a step of its own.
+                return finish(sessions.end_after(provider, outcome, providers.policies, audit,
+                                                 clock, commit, retry))
         audit.record(change_event(clock(), outcome, commit))
+        return finish(outcome)
+
+    def finish(outcome: Outcome) -> Outcome:
         if progress is not None:
             progress(outcome)
         return outcome

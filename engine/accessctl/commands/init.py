@@ -108,6 +108,7 @@ def command(ctx: click.Context, directory: Path, vcs_kind: str,
     from accessctl.commands.codeowners import platform_file
     from accessctl.commands.workflows import expected_files
     from accessctl.scaffold import github_workflows, requirements
+    from accessctl.scaffold.install import Install
 
     generated = {platform_file(directory, vcs_kind): generate(policies),
                  **expected_files(directory, policies, vcs_kind, use)}
@@ -129,7 +130,7 @@ def command(ctx: click.Context, directory: Path, vcs_kind: str,
         unlocked = "--no-lock"
     # The names CI needs, read from the GitHub workflows (GitLab's jobs read the same names).
     text = "".join(github_workflows.render(list(policies.providers.values()),
-                                           github_workflows.Install(False)).values())
+                                           Install(False)).values())
     optional = ("ACCESSCTL_AUDIT_SINK", "ACCESSCTL_HEARTBEAT_URL", "ACCESSCTL_VCS_TOKEN",
                 "ACCESSCTL_WEBHOOK_URL", "PAGERDUTY_TOKEN")
     variables = sorted(set(re.findall(r"vars\.(\w+)", text)) - set(optional))

@@ -1,9 +1,13 @@
-"""`apply` and `revoke` share one flow; they differ only in which changes they may make."""
+"""`apply` and `revoke` share one flow; they differ only in which changes they may make.
+
+This module holds their options and the flow itself; its steps (verifying approvals, the
+engine's ledger) are in `mutate_steps`, shared with `reconcile` and `plan`, and what a run tells
+(console, audit, summary, webhook) in `mutate_output`."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,43 +16,53 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from accessctl.approval import ratification
-from accessctl.approval.ratification import Overdue, Sweep
+from accessctl.approval.ratification import Sweep
 from accessctl.approval.vcs.select import detect
-from accessctl.change import audit_sink, journal
+from accessctl.change import audit_sink, sessions
 from accessctl.change.audit import AuditLog, Event
-from accessctl.change.converge import Converged, converge
+from accessctl.change.converge import converge
 from accessctl.change.lateness import due_times, lags, too_late, with_due
-from accessctl.change.ledger import Ledger, restoring, settle, with_intents
-from accessctl.change.ledger_store import LedgerStore, store_for
-from accessctl.change.notify import Notice
+from accessctl.change.ledger import restoring
+from accessctl.change.ledger_store import store_for
 from accessctl.change.runner import DEFAULT_CONCURRENCY, execute
 from accessctl.commands import approval_steps as steps
 from accessctl.commands.common import environment, judge, load, now_option, repo_option, resolve_now
+from accessctl.commands.mutate_output import (
+    REVOKE_SCHEDULE,
+    deferred_events,
+    notify_not_ratified,
+    report_deferred,
+    report_standing,
+    send_notices,
+    sink_failed,
+    write_summary,
+)
+from accessctl.commands.mutate_steps import (
+    all_deferred,
+    confirmed_grants,
+    held,
+    history_requests,
+    make_verifier,
+    read_ledgers,
+    record_intents,
+    record_outcomes,
+    settle_earlier_runs,
+    verify_changes,
+)
 from accessctl.core.console import escape
 from accessctl.core.durations import format_duration
 from accessctl.core.environment import Environment
 from accessctl.core.errors import ConfigError, FindingsError
-from accessctl.core.model import (
-    Action,
-    Change,
-    Grant,
-    Outcome,
-    Request,
-    Status,
-    Target,
-    principal_key,
-)
-from accessctl.judge.evaluate import Evaluation, State, evaluate
+from accessctl.core.model import Action, Outcome, Status, Target
+from accessctl.judge.evaluate import State, evaluate
 from accessctl.judge.isolation import is_internal
-from accessctl.read.history import check_revision, distinct_pairs, head_commit, request_history
-from accessctl.read.load import Loaded
+from accessctl.read.history import check_revision, head_commit
 from accessctl.report.progress import change_progress
 from accessctl.report.render import print_changes, print_outcomes
 
 if TYPE_CHECKING:
     from accessctl.approval.approval import Verdict
     from accessctl.approval.verify import Verifier
-    from accessctl.change.backing import Selection
 
 DEFAULT_AUDIT_FILE = ".accessctl/audit.jsonl"
 
@@ -116,216 +130,12 @@ class Options:
     skip_approval: bool
 
 
-def make_verifier(env: Environment, vcs_kind: str | None, repo: Path,
-                  denials: Path | None = None, store: LedgerStore | None = None) -> Verifier:
-    """The run's verifier: the VCS client, the checkout's own history where it can answer
-    (GitHub: the checkout is a clone of the default branch), and the denial memory (the file
-    beside the audit file and, in a git checkout, refs/accessctl/denials)."""
-    from accessctl.approval.vcs.local_git import LocalHistory
-    from accessctl.approval.vcs.select import from_environment
-    from accessctl.approval.verify import DenialMemory, Verifier
-    from accessctl.change.ledger_store import DenialRef
-
-    vcs = from_environment(env.environ, vcs_kind)
-    local = LocalHistory.at(repo) if vcs.kind == "github" else None
-    memory = None
-    if denials is not None:
-        memory = DenialMemory(denials, DenialRef(store) if store is not None else None)
-    from accessctl.approval.pagerduty import PagerDuty
-
-    # PagerDuty (PAGERDUTY_TOKEN, the apply job's secret) answers only for rules that ask it.
-    return Verifier(vcs, denials=memory, local=local, on_call=PagerDuty(env.environ).on_call)
-
-
-def verify_changes(
-    loaded: Loaded, now: datetime, verifier: Verifier, ended: list[Request],
-    unjudged: Evaluation,
-    observed: Mapping[Target, frozenset[str]], ledgers: Mapping[str, Ledger] | None,
-    only: frozenset[str], *, targets: Collection[Target] | None = None,
-    present_only: bool = False, deferred: dict[str, str] | None = None,
-) -> tuple[Evaluation, dict[str, Verdict], Selection]:
-    """Judge with teams from the VCS, verifying the approval of only the requests whose grant
-    changes now (change/backing.py): the platforms were observed first, with the requests judged
-    without approval (`unjudged`, with the VCS's teams). Requests outside `targets` (reconcile:
-    the non-exclusive ones) are taken as written, as before. Those the VCS could not be asked
-    about now (unreachable, out of budget) go into `deferred`, by path with why: neither granted
-    nor revoked (approval/deferral.py)."""
-    from accessctl.approval import deferral
-    from accessctl.change.backing import select
-
-    assert loaded.policies is not None
-    teams = deferral.DeferringTeams(verifier.team_lookup(loaded.policies), loaded.policies, None)
-
-    def blob_of(path: str) -> str | None:
-        landing = verifier.landing(path)
-        return landing.blob if landing is not None else None
-
-    selection = select(unjudged, observed, ledgers, blob_of, only=only, targets=targets,
-                       present_only=present_only)
-    by_path = {r.path: r for r in loaded.requests}
-    verifier.expected = len(selection.verify)
-    verdicts, unverified, waiting = deferral.verify_each(
-        (by_path[p] for p in selection.verify), lambda request: verifier.verify(request, now),
-        None)
-    if deferred is not None:
-        deferred.update(waiting)
-    approved: dict[str, bool] = {}
-    if targets is not None:
-        approved = {path: True for path in by_path}
-        approved.update({p: False for p in selection.waiting})
-    approved.update({p: True for p in selection.trusted})
-    approved.update({path: v.approved for path, v in verdicts.items()})
-    # A request that could not be judged or verified stays INVALID when judged again.
-    failed = {f.location.path: f for f in [*unjudged.findings, *unverified]
-              if is_internal(f) and f.location.path not in waiting}
-    rejudged = evaluate(loaded.policies, loaded.requests, now, approved=approved,
-                        teams=teams, ended=ended, failed=failed)
-    if deferred is not None:
-        deferred.update(deferral.deferred_by_teams(rejudged, loaded.policies, teams.unanswered,
-                                                   now))
-    return rejudged, verdicts, selection
-
-
-def held(evaluation: Evaluation, deferred: dict[str, str]) -> set[tuple[Target, str]]:
-    from accessctl.approval.deferral import held_pairs
-
-    return held_pairs(evaluation, deferred) if deferred else set()
-
-
-def report_deferred(env: Environment, deferred: dict[str, str]) -> None:
-    from accessctl.approval.deferral import describe
-
-    for path, why in sorted(deferred.items()):
-        env.stderr.write(f"deferred: {escape(describe(path, why))}\n")
-
-
-def deferred_events(evaluation: Evaluation, deferred: dict[str, str], time: datetime,
-                    commit: str | None) -> list[Event]:
-    """One `verify` event per deferred request, outcome `deferred`: on record that it was
-    neither granted nor revoked, and why."""
-    events = []
-    for path, why in sorted(deferred.items()):
-        judgement = evaluation.judgements.get(path)
-        events.append(Event(
-            time=time, action="verify", outcome="deferred", request=path,
-            entitlement=judgement.request.entitlement if judgement else None,
-            principal=judgement.principal if judgement else None,
-            provider=judgement.target.instance if judgement and judgement.target else None,
-            target=judgement.target.display if judgement and judgement.target else None,
-            commit=commit, error=why))
-    return events
-
-
-def all_deferred(evaluation: Evaluation, only: frozenset[str], why: str) -> dict[str, str]:
-    """With no VCS client at all: every live request in scope, deferred for `why`."""
-    return {path: why for path, j in evaluation.judgements.items()
-            if j.state in (State.ACTIVE, State.PENDING) and j.target is not None
-            and (not only or j.target.instance in only)}
-
-
-def confirmed_grants(evaluation: Evaluation, verdicts: Mapping[str, Verdict],
-                     observed: Mapping[Target, frozenset[str]],
-                     ledgers: Mapping[str, Ledger] | None
-                     ) -> list[tuple[Target, str, tuple[str, ...], datetime | None]]:
-    """Grants already present and recorded as the engine's whose requests were verified again
-    this run (an edited file, an entry without blobs): their record is brought up to date, so
-    the next run trusts them without a call."""
-    from accessctl.change.ledger import Origin
-
-    found: list[tuple[Target, str, tuple[str, ...], datetime | None]] = []
-    for grant in evaluation.grants:
-        key = principal_key(grant.principal)
-        ledger = ledgers.get(grant.target.instance) if ledgers is not None else None
-        entry = ledger.entries.get((grant.target.display, key)) if ledger is not None else None
-        if entry is None or entry.origin is Origin.STANDING \
-                or key not in observed.get(grant.target, frozenset()):
-            continue
-        if any(p in verdicts and verdicts[p].approved for p in grant.requests):
-            found.append((grant.target, grant.principal, grant.requests, grant.expires_at))
-    return found
-
-
-def history_requests(repo: Path, env: Environment) -> list[Request]:
-    """Every request version the default branch ever held, one per pair: a pair named once
-    stays the engine's to end (invariant 12), whatever became of its file since."""
-    history = request_history(repo)
-    for note in history.notes:
-        env.stderr.write(f"notice: {note}\n")
-    return distinct_pairs(history.requests)
-
-
-def read_ledgers(store: LedgerStore | None, instances: Iterable[str], env: Environment
-                 ) -> dict[str, Ledger] | None:
-    """The engine's record for each instance in scope (None: no git checkout, no record)."""
-    if store is None:
-        return None
-    names = sorted(set(instances))
-    store.fetch(names)
-    ledgers = {name: store.read(name) for name in names}
-    for warning in store.warnings:
-        env.stderr.write(f"warning: {warning}\n")
-    return ledgers
-
-
-def report_standing(env: Environment, held: Iterable[Grant]) -> None:
-    for grant in held:
-        env.stderr.write(
-            f"standing: {grant.person} already holds {grant.entitlement} "
-            f"({grant.target.display}) (standing access, not managed by accessctl): left as "
-            "it is, and never revoked by accessctl\n")
-
-
-def record_intents(store: LedgerStore | None, ledgers: dict[str, Ledger] | None,
-                   changes: list[Change], now: datetime, commit: str | None,
-                   blobs: Mapping[str, str] | None = None,
-                   confirmed: Iterable[tuple[Target, str, tuple[str, ...], datetime | None]] = (),
-                   ) -> dict[str, Ledger] | None:
-    """Write down the grants about to be made before the platforms are touched: a run killed
-    after a platform write still leaves the grant recorded as the engine's. Each with the blob
-    of the request files verified for it (`blobs`), and the `confirmed` grants (present, the
-    engine's, verified again this run) with theirs."""
-    if store is None or ledgers is None:
-        return ledgers
-    grants = [(c.target, c.principal, c.requests, c.expires_at)
-              for c in changes if c.action is Action.GRANT]
-    grants += list(confirmed)
-    updated = dict(ledgers)
-    for name in sorted({target.instance for target, _, _, _ in grants}):
-        if name in updated:
-            updated[name] = with_intents(updated[name], grants, now, blobs)
-            store.write(updated[name], commit)
-    return updated
-
-
-def record_outcomes(store: LedgerStore | None, ledgers: dict[str, Ledger] | None,
-                    converged: Converged, outcomes: list[Outcome], wanted: list[Grant],
-                    now: datetime, commit: str | None) -> None:
-    """Keep what the run learnt: standing access found, revocations done, grants gone."""
-    if store is None or ledgers is None:
-        return
-    for name, ledger in sorted(ledgers.items()):
-        if name in converged.observation.failures:
-            continue
-        after = settle(ledger, observed=converged.observation.observed, wanted=wanted,
-                       outcomes=outcomes, now=now, holders=converged.holders)
-        if after.entries != ledger.entries or (not ledger.exists and after.entries):
-            store.write(after, commit)
-
-
 def _verifier(env: Environment, vcs_kind: str | None, repo: Path) -> Verifier:
     return make_verifier(env, vcs_kind, repo)
 
 
 def _warn(env: Environment, line: str) -> None:
     env.stderr.write(line + "\n")
-
-
-def notify_not_ratified(overdue: Overdue) -> Notice:
-    from accessctl.change import notify
-
-    request = overdue.request
-    return notify.not_ratified(request.path, request.entitlement, request.requester,
-                               ratification.describe(overdue))
 
 
 def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> None:
@@ -523,6 +333,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         audit.close()
         providers.close()
     print_outcomes(env.stderr, outcomes)
+    unended = sessions.report(env.stderr, outcomes)
     glass = steps.break_glass_granted(outcomes, verdicts)
     requesters = {v.path: evaluation.judgements[v.path].request.requester for v in glass}
     owners = {v.path: v.could_approve for v in glass}
@@ -538,7 +349,7 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         write_summary(options.summary, actions, outcomes, denied, evaluation, now,
                       options.providers)
     failed = any(o.status is Status.FAILED for o in outcomes) or bool(
-        converged.observation.failures) or sink_failed(env, audit)
+        converged.observation.failures) or sink_failed(env, audit) or unended
     late = too_late(lags(outcomes, env.clock()), max_lag)
     if late:
         env.stderr.write(f"late: {len(late)} revocation(s) came more than {options.max_lag} "
@@ -546,22 +357,6 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
     if Action.GRANT not in actions and not failed:
         keep_heartbeat(options, outcomes, now, env)
     ctx.exit(1 if failed or invalid or denied or late or deferred else 0)
-
-
-def settle_earlier_runs(audit: AuditLog, converged: Converged, changes: list[Change],
-                        env: Environment, commit: str | None) -> None:
-    """How earlier runs' unfinished changes ended (change/journal.py); with a sink that cannot
-    be read, nothing is changed: those changes must be settled first."""
-    try:
-        journal.settle(audit, converged.observation.observed, changes, env.clock(), commit)
-    except audit_sink.SinkError as error:
-        raise FindingsError(f"audit sink: {error}: no change made") from None
-
-
-def sink_failed(env: Environment, audit: AuditLog) -> bool:
-    for failure in audit.sink_failures:
-        env.stderr.write(f"audit sink: {escape(failure)}\n")
-    return bool(audit.sink_failures)
 
 
 def _duration(option: str, text: str | None) -> timedelta | None:
@@ -600,38 +395,3 @@ def keep_heartbeat(options: Options, outcomes: list[Outcome], now: datetime,
             env.stderr.write(f"warning: {warning}\n")
 
 
-def write_summary(path: Path, actions: frozenset[Action], outcomes: list[Outcome],
-                  denied: dict[str, Verdict], evaluation: Evaluation, now: datetime,
-                  only: tuple[str, ...]) -> None:
-    from accessctl.report.summary import render_summary
-
-    title = "accessctl apply" if Action.GRANT in actions else "accessctl revoke"
-    if only:
-        title += ": " + ", ".join(only)
-    grants = [g for g in evaluation.grants if not only or g.target.instance in only]
-    text = render_summary(title, outcomes,
-                          [(p, "; ".join(v.reasons)) for p, v in denied.items()], grants, now)
-    with path.open("a", encoding="utf-8") as stream:
-        stream.write(text)
-
-
-REVOKE_SCHEDULE = timedelta(minutes=15)  # = heartbeat.SCHEDULE
-"""How often revoke.yml runs: each grant is warned about once, by the run before it expires."""
-
-
-def send_notices(env: Environment, outcomes: list[Outcome], denied: dict[str, Verdict],
-                 evaluation: Evaluation, now: datetime, actions: frozenset[Action],
-                 extra: list[Notice] | None = None) -> None:
-    """Webhook notices (when ACCESSCTL_WEBHOOK_URL is set): changes, denials, and expiring grants
-    from the scheduled sweep. A failed notice is reported and never fails the run."""
-    from accessctl.change import notify
-
-    notices = [n for o in outcomes if (n := notify.from_outcome(o)) is not None]
-    notices += extra or []
-    for path, verdict in denied.items():
-        request = evaluation.judgements[path].request
-        notices.append(notify.denied(path, request.entitlement, request.requester,
-                                     verdict.reasons))
-    if Action.GRANT not in actions:
-        notices += notify.expiring(evaluation.grants, now, every=REVOKE_SCHEDULE)
-    notify.notify(env.environ, notices, env.stderr, now=now)

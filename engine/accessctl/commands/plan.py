@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -11,12 +12,14 @@ import click
 from accessctl.change.converge import converge
 from accessctl.change.ledger_store import store_for
 from accessctl.commands.common import environment, judge, load, now_option, repo_option, resolve_now
-from accessctl.commands.mutate import history_requests, read_ledgers
+from accessctl.commands.mutate_steps import history_requests, read_ledgers
 from accessctl.core.errors import FindingsError
 from accessctl.core.model import Change, Grant, Policies
 from accessctl.judge.evaluate import Evaluation
 from accessctl.judge.isolation import write_internal_errors
-from accessctl.report import plan_output
+from accessctl.providers.sessions import read_session_durations
+from accessctl.report import access_end, plan_output
+from accessctl.report.access_end import Ends
 from accessctl.report.render import print_changes, print_controls, print_grants, print_requests
 
 
@@ -45,7 +48,8 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, offline: bool,
     # A request that could not be judged is shown as invalid; the rest of the plan stands.
     broken = write_internal_errors(env.stderr, evaluation.findings)
     if offline:
-        show(env.stdout, output, verbose, loaded.policies, evaluation, None)
+        show(env.stdout, output, verbose, loaded.policies, evaluation, None,
+             ends=Ends(loaded.policies), now=now)
         if output == "text":
             env.stdout.write("offline: platforms were not contacted, so no changes are shown\n")
         ctx.exit(1 if broken else 0)
@@ -53,12 +57,17 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, offline: bool,
     evaluation = judge(loaded, now, ended=history_requests(repo, env))
     ledgers = read_ledgers(store_for(repo, env.environ), tuple(loaded.policies.providers), env)
     converged, providers = converge(loaded.policies, evaluation, env.environ, ledgers=ledgers)
+    # Identity Center sessions last their permission set's SessionDuration: read it (the
+    # answers observe already had, one DescribePermissionSet per permission set at most).
+    reads = read_session_durations(providers.get, converged.observation.observed)
     providers.close()
+    ends = Ends(loaded.policies, reads)
     show(env.stdout, output, verbose, loaded.policies, wanted, converged.plan.changes,
-         converged.observation.failures, converged.standing)
+         converged.observation.failures, converged.standing, ends=ends, now=now)
     if output == "json":
         ctx.exit(1 if converged.observation.failures or broken else 0)
     print_changes(env.stdout, converged.plan.changes, "Changes")
+    access_end.print_changes(env.stdout, ends, converged.plan.changes, now)
     for grant in converged.standing:
         env.stdout.write(f"{grant.person} already holds {grant.entitlement} "
                          f"({grant.target.display}) (standing access, not managed by "
@@ -71,16 +80,21 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, offline: bool,
 
 def show(stream: TextIO, output: str, verbose: bool, policies: Policies, evaluation: Evaluation,
          changes: Sequence[Change] | None, unreachable: Mapping[str, str] | None = None,
-         standing: Sequence[Grant] = ()) -> None:
+         standing: Sequence[Grant] = (), *, ends: Ends | None = None,
+         now: datetime | None = None) -> None:
     """Everything but the changes table: JSON (changes included), or text, counted or in full."""
     counts = plan_output.summary(evaluation, changes, unreachable, standing)
     if output == "json":
-        stream.write(plan_output.as_json(evaluation, changes, counts))
+        stream.write(plan_output.as_json(evaluation, changes, counts, ends, now))
         return
     if verbose:
         print_requests(stream, evaluation)
     else:
         plan_output.print_summary(stream, counts)
     print_controls(stream, policies, evaluation)
+    if ends is not None:
+        access_end.print_summary(stream, ends, [
+            *(j.request.entitlement for j in evaluation.judgements.values()),
+            *(c.entitlement for c in changes or () if c.entitlement)])
     if verbose:
         print_grants(stream, evaluation.grants)

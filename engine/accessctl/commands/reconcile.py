@@ -9,20 +9,21 @@ import click
 from accessctl.approval.vcs.select import detect
 from accessctl.approval.verify import denials_file
 from accessctl.change import audit_sink as sinks
+from accessctl.change import sessions
 from accessctl.change.audit import AuditLog, Event
 from accessctl.change.converge import converge, exclusive_targets
 from accessctl.change.ledger_store import store_for
 from accessctl.change.plan import DEFAULT_REMOVAL_CAP
 from accessctl.change.runner import execute
 from accessctl.commands.common import environment, judge, load, now_option, repo_option, resolve_now
-from accessctl.commands.mutate import (
-    DEFAULT_AUDIT_FILE,
+from accessctl.commands.mutate import DEFAULT_AUDIT_FILE
+from accessctl.commands.mutate_output import sink_failed
+from accessctl.commands.mutate_steps import (
     history_requests,
     make_verifier,
     read_ledgers,
     record_outcomes,
     settle_earlier_runs,
-    sink_failed,
     verify_changes,
 )
 from accessctl.core.console import escape
@@ -133,5 +134,7 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
         audit.close()
         providers.close()
     print_outcomes(env.stderr, outcomes)
-    failed = any(o.status is Status.FAILED for o in outcomes) or sink_failed(env, audit)
+    unended = sessions.report(env.stderr, outcomes)
+    failed = any(o.status is Status.FAILED for o in outcomes) or sink_failed(env, audit) \
+        or unended
     ctx.exit(1 if trouble or failed else 0)

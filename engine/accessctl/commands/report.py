@@ -19,6 +19,7 @@ from accessctl.core.timestamps import parse_timestamp
 from accessctl.judge.evaluate import State
 from accessctl.judge.isolation import judge_each, write_internal_errors
 from accessctl.read.history import ended_requests
+from accessctl.report.access_end import Ends, print_summary
 
 if TYPE_CHECKING:
     from accessctl.approval.approval import Verdict
@@ -152,6 +153,7 @@ def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, log
 
     warn_if_stale(repo, now, env.stderr)
     evaluation = judge(loaded, now)
+    ends = Ends(loaded.policies) if loaded.policies is not None else None
     entries = []
     for path, judgement in sorted(evaluation.judgements.items(),
                                   key=lambda kv: kv[1].request.expires_at):
@@ -168,6 +170,9 @@ def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, log
             "starts_at": isoformat(request.starts_at) if request.starts_at else None,
             "expires_at": isoformat(request.expires_at),
             "left": _left(request.expires_at - now),
+            # Offline: an Identity Center session's length is given as AWS's longest.
+            **(ends.fields(ends.of_entitlement(request.entitlement), request.expires_at)
+               if ends is not None else {"fully_ends_by": None, "residual": None}),
         })
     noted = {str(e["entitlement"]) for e in entries}
     if fmt == "json":
@@ -177,12 +182,15 @@ def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, log
             label = "expiring soon" if entry["expiring_soon"] else entry["state"]
             starts = f" from {entry['starts_at']}" if entry["state"] == "pending" \
                 and entry["starts_at"] else ""
+            gone = f", fully ends by {entry['fully_ends_by']}" if entry["fully_ends_by"] else ""
             env.stdout.write(f"{label:14} {entry['entitlement']:28} {entry['requester']:12} "
-                             f"until {entry['expires_at']} ({entry['left']} left){starts}  "
+                             f"until {entry['expires_at']} ({entry['left']} left{gone}){starts}  "
                              f"{entry['request']}\n")
         if not entries:
             env.stdout.write("no active or pending access\n")
         _print_controls(env.stdout, loaded.policies, noted)
+        if ends is not None:
+            print_summary(env.stdout, ends, noted)
     if write_internal_errors(env.stderr, evaluation.findings):
         ctx.exit(1)
 

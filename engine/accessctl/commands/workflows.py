@@ -22,7 +22,8 @@ from accessctl.core.model import Finding, Location, Policies, Severity
 from accessctl.read.load import PROVIDERS_FILE, TreeSource, load_policies
 from accessctl.scaffold import requirements
 from accessctl.scaffold.credentials import CredentialsError
-from accessctl.scaffold.github_workflows import ACTION_REF, GENERATED, Install
+from accessctl.scaffold.github_workflows import GENERATED
+from accessctl.scaffold.install import ACTION_REF, Install
 from accessctl.scaffold.issue_form import GENERATED as FORM_GENERATED
 from accessctl.scaffold.issue_form import PATH as FORM_PATH
 

@@ -191,6 +191,9 @@ class Entitlement:
     relation is read both ways."""
     auto_approve: tuple[AutoApproveRule, ...] = ()
     break_glass: BreakGlass | None = None
+    end_sessions: bool = False
+    """A revoke also ends the person's sign-in sessions and tokens on the platform (Okta,
+    Entra): it signs them out everywhere, not only of what this entitlement gave."""
 
 
 @dataclass(frozen=True)
@@ -299,6 +302,10 @@ class Outcome:
     previous: tuple[tuple[str, str], ...] = ()
     """Grants only: the state of a membership the person already held and the grant raised
     (kept in the ledger, so that the revoke restores it rather than removing the member)."""
+    sessions: Status | None = None
+    """Revokes on an entitlement with `end_sessions`: whether the person's sessions were
+    ended after the removal (None: not asked). A failure here leaves the removal done."""
+    sessions_detail: str = ""
 
 
 def utc(value: datetime) -> datetime:

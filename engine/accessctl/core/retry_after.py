@@ -41,15 +41,25 @@ def until_reset(epoch: str | float | None, now: datetime) -> float | None:
     return _bounded(moment - now.timestamp())
 
 
-def _until_date(text: str, now: datetime) -> float | None:
+def http_date(text: str | None) -> datetime | None:
+    """The moment an HTTP-date names (IMF-fixdate, RFC 850 or asctime; RFC 9110 5.6.7), in UTC;
+    None when `text` is not one. The one reader of HTTP-dates: Retry-After's, and the `Date`
+    a server measures its rate-limit resets against."""
     try:
-        when = parsedate_to_datetime(text)
+        when = parsedate_to_datetime((text or "").strip())
     except (TypeError, ValueError, IndexError):
         return None
     if when is None:
         return None
     if when.tzinfo is None:  # HTTP-dates are GMT; a naive one is read as such
         when = when.replace(tzinfo=UTC)
+    return when
+
+
+def _until_date(text: str, now: datetime) -> float | None:
+    when = http_date(text)
+    if when is None:
+        return None
     return _bounded((when - now).total_seconds())
 
 

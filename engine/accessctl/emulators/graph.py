@@ -17,6 +17,9 @@ Where Graph's documentation is silent the emulator picks one plausible answer an
 - A group's member listing includes the principals of its active PIM `member` assignments, as
   Entra does; `DELETE .../members/{id}/$ref` removes only direct memberships.
 
+`POST /users/{id}/revokeSignInSessions` revokes a user's sign-in sessions (graph_sessions.py,
+which records each call for the tests).
+
 Time comes from an injectable clock so tests can move past an assignment's end: schedules whose end
 has passed are no longer listed and no longer make anyone a member.
 
@@ -36,6 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from accessctl.emulators import graph_sessions
 from accessctl.emulators.http import JSON, Emulator, HttpError, Request, Response
 
 Clock = Callable[[], datetime]
@@ -83,6 +87,7 @@ ROUTE_PERMISSIONS: dict[str, tuple[str, ...]] = {
                              "RoleManagement.ReadWrite.Directory", "Directory.ReadWrite.All"),
     "POST role-requests": ("RoleAssignmentSchedule.ReadWrite.Directory",
                            "RoleManagement.ReadWrite.Directory"),
+    "POST revoke-sessions": graph_sessions.PERMISSIONS,
     "GET role-schedules": ("RoleAssignmentSchedule.Read.Directory",
                            "RoleAssignmentSchedule.ReadWrite.Directory", "RoleManagement.Read.All",
                            "RoleManagement.Read.Directory", "RoleManagement.ReadWrite.Directory"),
@@ -93,6 +98,8 @@ them (the least privileged first)."""
 
 def route_key(method: str, path: str) -> str | None:
     """Which entry of ROUTE_PERMISSIONS a request falls under (None: not restricted)."""
+    if found := graph_sessions.route_key(method, path):
+        return found
     if path.startswith(f"{PIM_GROUP}/assignmentScheduleRequests"):
         return f"{method} pim-requests"
     if path.startswith(f"{PIM_GROUP}/assignmentSchedules"):
@@ -402,6 +409,9 @@ class GraphEmulator(Emulator):
         r("GET", f"{ROLE_DIRECTORY}/roleAssignmentScheduleRequests/{{request_id}}",
           self._get_request)
         r("GET", f"{ROLE_DIRECTORY}/roleAssignmentSchedules", self._role_schedules)
+        self.sign_ins = graph_sessions.SignIns()
+        """Users' sign-in sessions and every revocation of them (graph_sessions.py)."""
+        graph_sessions.register(self)
 
     # -- seeding and inspection (tests and the demo) -------------------------------------------
     def set_clock(self, clock: Clock | datetime) -> None:

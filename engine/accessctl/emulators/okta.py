@@ -23,6 +23,9 @@ OpenAPI description (tests/contracts/okta-management-subset.json):
   non-member both answer 204. They take the user's id only (a login there is a 404), while
   `GET /api/v1/users/{id}` also accepts the login.
 
+A user's sessions and OAuth tokens end with `DELETE /api/v1/users/{userId}/sessions`
+(okta_sessions.py, which records each call for the tests).
+
 Search expressions (`search=`, `filter=`) support `eq`, `sw`, `co` and `pr`, `and`/`or` and
 parentheses, with Okta's case-insensitive string comparison; anything else is a 400 `E0000031`.
 Every response is kept in `responses` so tests can check it against the contract.
@@ -41,6 +44,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
+from accessctl.emulators import okta_sessions
 from accessctl.emulators.http import JSON, Emulator, HttpError, Request, Response
 
 API = "/api/v1"
@@ -84,6 +88,7 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("POST", f"{API}/users/{{userId}}/roles"): "okta.roles.manage",
     ("GET", f"{API}/users/{{userId}}/roles/{{roleAssignmentId}}"): "okta.roles.read",
     ("DELETE", f"{API}/users/{{userId}}/roles/{{roleAssignmentId}}"): "okta.roles.manage",
+    ("DELETE", okta_sessions.PATH): okta_sessions.SCOPE,
 }
 
 
@@ -411,6 +416,8 @@ class OktaEmulator(Emulator):
         self._used_jti: set[str] = set()
         self._dpop_nonce = secrets.token_urlsafe(16)
         self._serial = itertools.count(1)
+        self.sessions = okta_sessions.Sessions()
+        """Users' sessions and OAuth tokens, and every revocation of them (okta_sessions.py)."""
         self._register_routes()
 
     def _register_routes(self) -> None:
@@ -428,6 +435,7 @@ class OktaEmulator(Emulator):
         self.route("GET", f"{API}/users/{{userId}}/roles/{{roleAssignmentId}}", self._get_role)
         self.route("DELETE", f"{API}/users/{{userId}}/roles/{{roleAssignmentId}}",
                    self._unassign_role)
+        okta_sessions.register(self)
 
     # -- the wire: auth, rate limits, error bodies, the response log ---------------------------
     def error_body(self, status: int, message: str) -> JSON:

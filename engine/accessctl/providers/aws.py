@@ -21,6 +21,7 @@ from accessctl.core.model import Change, Outcome, ProviderInstance, Status, Targ
 from accessctl.providers.aws_client import make_client, map_errors
 from accessctl.providers.base import NotFound, Provider, ProviderError, principal_key
 from accessctl.providers.observed import ObservedMembers
+from accessctl.providers.target_schema import param, target_kind
 
 PLATFORM = "aws"
 
@@ -47,48 +48,24 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
 }
 
 TARGET_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
-    "iam_group": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["group"],
-        "properties": {
-            "group": {
-                "type": "string",
-                "pattern": r"^[\w+=,.@-]{1,128}$",
-                "description": "The IAM group the user is added to.",
-                "examples": ["prod-admins"],
-            },
-        },
-    },
-    "account_assignment": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["account_id", "permission_set"],
-        "properties": {
-            "account_id": {
-                "type": "string",
-                "pattern": r"^\d{12}$",
-                "description": "The AWS account (12 digits, quoted in YAML) the permission set is "
-                               "assigned on.",
-                "examples": ["123456789012"],
-            },
-            "permission_set": {
-                "type": "string",
-                "pattern": r"^(arn:[\w-]+:sso:::\S+|[\w+=,.@-]{1,32})$",
-                "description": "The Identity Center permission set, by name or by ARN.",
-                "examples": [
-                    "AdministratorAccess",
-                    "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-1234567890abcdef",
-                ],
-            },
-            "instance_arn": {
-                "type": "string",
-                "pattern": r"^arn:[\w-]+:sso:::instance/\S+$",
-                "description": "The Identity Center instance; omit when the region has only one.",
-                "examples": ["arn:aws:sso:::instance/ssoins-1234567890abcdef"],
-            },
-        },
-    },
+    "iam_group": target_kind(
+        ["group"],
+        group=param("The IAM group the user is added to.", ["prod-admins"],
+                    type="string", pattern=r"^[\w+=,.@-]{1,128}$"),
+    ),
+    "account_assignment": target_kind(
+        ["account_id", "permission_set"],
+        account_id=param("The AWS account (12 digits, quoted in YAML) the permission set is "
+                         "assigned on.", ["123456789012"], type="string", pattern=r"^\d{12}$"),
+        permission_set=param(
+            "The Identity Center permission set, by name or by ARN.",
+            ["AdministratorAccess",
+             "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-1234567890abcdef"],
+            type="string", pattern=r"^(arn:[\w-]+:sso:::\S+|[\w+=,.@-]{1,32})$"),
+        instance_arn=param("The Identity Center instance; omit when the region has only one.",
+                           ["arn:aws:sso:::instance/ssoins-1234567890abcdef"],
+                           type="string", pattern=r"^arn:[\w-]+:sso:::instance/\S+$"),
+    ),
 }
 
 PERMISSIONS = """\
@@ -305,6 +282,14 @@ class AwsProvider:
     def member_ids(self, target: Target) -> Mapping[str, str]:
         member_ids = getattr(self.for_kind(target.kind), "member_ids", None)
         return member_ids(target) if callable(member_ids) else {}
+
+    def session_duration(self, target: Target) -> str | None:
+        """An Identity Center target's permission set SessionDuration (providers/sessions.py)."""
+        read = getattr(self.for_kind(target.kind), "session_duration", None)
+        if not callable(read):
+            raise ProviderError(f"{target.kind} targets have no session duration")
+        value = read(target)
+        return None if value is None else str(value)
 
     def observe(self, targets: Sequence[Target]) -> Mapping[Target, frozenset[str]]:
         by_kind: dict[str, list[Target]] = defaultdict(list)

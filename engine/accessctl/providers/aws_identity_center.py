@@ -92,6 +92,9 @@ class IdentityCenterProvider:
         """(instance ARN, name or ARN as written) -> permission set ARN."""
         self._described: set[str] = set()
         """Permission set ARNs whose name is already in `_permission_sets`."""
+        self._durations: dict[str, str | None] = {}
+        """Permission set ARN -> its SessionDuration (None: not set), from the
+        DescribePermissionSet answers read anyway to resolve it."""
         self._user_ids: dict[tuple[str, str], str] = {}
         """(identity store, principal_key(user name)) -> UserId."""
         self._user_names: dict[tuple[str, str], str] = {}
@@ -155,8 +158,8 @@ class IdentityCenterProvider:
         subject = f"permission set {written}"
         if written.startswith("arn:"):
             with map_errors(subject):
-                self.sso.describe_permission_set(InstanceArn=instance_arn,
-                                                 PermissionSetArn=written)
+                self._note_duration(written, self.sso.describe_permission_set(
+                    InstanceArn=instance_arn, PermissionSetArn=written)["PermissionSet"])
             self._permission_sets[key] = written
             return written
         # The API lists ARNs only: describe each until the name matches, remembering every name
@@ -174,9 +177,34 @@ class IdentityCenterProvider:
                     )["PermissionSet"]
                     self._permission_sets[(instance_arn, described["Name"])] = arn
                     self._described.add(arn)
+                    self._note_duration(arn, described)
                     if described["Name"] == written:
                         return arn
         raise NotFound(f"{subject} not found in Identity Center instance {instance_arn}")
+
+    def _note_duration(self, arn: str, described: Mapping[str, Any]) -> None:
+        value = described.get("SessionDuration")
+        # AWS answers an ISO 8601 duration ("PT12H"); moto answers the seconds it defaults
+        # to (3600) for a permission set created without one.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = f"PT{int(value)}S"
+        with self._lock:
+            self._durations[arn] = str(value) if value else None
+
+    def session_duration(self, target: Target) -> str | None:
+        """How long a role session of the target's permission set lasts (its SessionDuration,
+        ISO 8601; None when none is set), read once per permission set and run: it is what
+        outlives a revoke (sessions already started keep working until they expire)."""
+        place = self._place(target)
+        arn = place.permission_set_arn
+        with self._lock:
+            known = arn in self._durations
+        if not known:
+            with map_errors(f"permission set {arn}"):
+                self._note_duration(arn, self.sso.describe_permission_set(
+                    InstanceArn=place.instance_arn, PermissionSetArn=arn)["PermissionSet"])
+        with self._lock:
+            return self._durations[arn]
 
     def _user_id(self, place: _Place, user_name: str) -> str:
         key = (place.identity_store_id, principal_key(user_name))

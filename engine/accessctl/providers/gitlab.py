@@ -25,6 +25,7 @@ from accessctl.core.model import Change, Outcome, ProviderInstance, Status, Targ
 from accessctl.core.retry_after import retry_after, until_reset
 from accessctl.providers.base import NotFound, ProviderError, principal_key
 from accessctl.providers.observed import ObservedMembers
+from accessctl.providers.target_schema import param, target_kind
 
 PLATFORM = "gitlab"
 
@@ -75,34 +76,19 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
 _PATH_OR_ID = r"^([0-9]+|[A-Za-z0-9_.][A-Za-z0-9_.-]*(/[A-Za-z0-9_.][A-Za-z0-9_.-]*)*)$"
 
 TARGET_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
-    "group": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["group", "access_level"],
-        "properties": {
-            "group": {
-                "type": ["string", "integer"],
-                "pattern": _PATH_OR_ID,
-                "description": "The group (or subgroup): its full path or numeric id.",
-                "examples": ["acme/platform", 1234],
-            },
-            "access_level": _ACCESS_LEVEL_SCHEMA,
-        },
-    },
-    "project": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["project", "access_level"],
-        "properties": {
-            "project": {
-                "type": ["string", "integer"],
-                "pattern": _PATH_OR_ID,
-                "description": "The project: its path with namespace or numeric id.",
-                "examples": ["acme/platform/infra", 5678],
-            },
-            "access_level": _ACCESS_LEVEL_SCHEMA,
-        },
-    },
+    "group": target_kind(
+        ["group", "access_level"],
+        group=param("The group (or subgroup): its full path or numeric id.",
+                    ["acme/platform", 1234], type=["string", "integer"], pattern=_PATH_OR_ID),
+        access_level=_ACCESS_LEVEL_SCHEMA,
+    ),
+    "project": target_kind(
+        ["project", "access_level"],
+        project=param("The project: its path with namespace or numeric id.",
+                      ["acme/platform/infra", 5678], type=["string", "integer"],
+                      pattern=_PATH_OR_ID),
+        access_level=_ACCESS_LEVEL_SCHEMA,
+    ),
 }
 
 PERMISSIONS = """\

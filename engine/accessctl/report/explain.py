@@ -24,7 +24,7 @@ from accessctl.core.model import (
     Request,
     isoformat,
 )
-from accessctl.judge import break_glass
+from accessctl.judge import access_end, break_glass
 from accessctl.judge.auto_approve import judge_rules, window_from
 from accessctl.judge.controls import rule_terms
 from accessctl.judge.evaluate import (
@@ -71,6 +71,9 @@ class Explanation:
     checks: tuple[Check, ...]
     state: str | None
     allowed: bool
+    fully_ends_by: str | None = None
+    """The expiry plus what outlives the revoke (judge/access_end.py), as in plan and status."""
+    residual: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,6 +146,13 @@ def explain(
             when = f"in {format_duration(left)}" if left.total_seconds() > 0 else "already"
             ends = f"at {isoformat(request.expires_at)} ({when}): {how}"
             checks.append(Check("ends", None, ends))
+            residual = access_end.for_entitlement(policies, entitlement)
+            if residual is not None:
+                checks.append(Check("fully-ends", None,
+                                    access_end.sentence(request.expires_at, residual)))
+                gone = isoformat(access_end.fully_ends_by(request.expires_at, residual))
+                return Explanation(path, tuple(checks), judgement.state.value, allowed, gone,
+                                   residual.as_dict())
     return Explanation(path, tuple(checks), judgement.state.value, allowed)
 
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TextIO
 
 from accessctl.core.console import escape
 from accessctl.core.model import Change, Grant, isoformat
 from accessctl.judge.evaluate import Evaluation, State
 from accessctl.report.render import expiry_note
+
+if TYPE_CHECKING:
+    from accessctl.report.access_end import Ends
 
 STATES = [s.value for s in State]
 
@@ -51,7 +55,10 @@ def summary(evaluation: Evaluation, changes: Sequence[Change] | None,
 
 
 def as_json(evaluation: Evaluation, changes: Sequence[Change] | None,
-            counts: Mapping[str, Any]) -> str:
+            counts: Mapping[str, Any], ends: Ends | None = None,
+            now: datetime | None = None) -> str:
+    """`ends`: each grant and change also says when its access fully ends (`fully_ends_by`)
+    and what outlives the revoke (`residual`)."""
     requests = [{
         "file": path, "requester": j.request.requester, "entitlement": j.request.entitlement,
         "state": j.state.value,
@@ -64,12 +71,14 @@ def as_json(evaluation: Evaluation, changes: Sequence[Change] | None,
         "target": g.target.display,
         "starts_at": isoformat(g.starts_at) if g.starts_at else None,
         "expires_at": isoformat(g.expires_at), "requests": list(g.requests),
+        **(ends.of_grant(g) if ends is not None else {}),
     } for g in evaluation.grants]
     listed = [{
         "action": c.action.value, "target": c.target.display, "principal": c.principal,
         "entitlement": c.entitlement,
         "expires_at": isoformat(c.expires_at) if c.expires_at else None,
         "expiry": expiry_note(c) or None, "why": c.why, "requests": list(c.requests),
+        **(ends.of_change(c, now) if ends is not None else {}),
     } for c in changes or ()]
     body = {"requests": requests, "grants": grants, "changes": listed, "summary": counts}
     return json.dumps(body) + "\n"

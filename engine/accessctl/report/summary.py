@@ -106,6 +106,9 @@ def _detail(outcome: Outcome) -> str:
         parts.append(f"{until} (platform expiry)" if outcome.native_expiry_set else until)
     if outcome.detail:
         parts.append(outcome.detail)
+    if outcome.sessions is not None:  # end_sessions: the step after the removal
+        parts.append(outcome.sessions_detail if outcome.sessions is Status.DONE
+                     else f"sessions NOT ended: {outcome.sessions_detail}")
     return "; ".join(parts)
 
 

@@ -8,13 +8,12 @@ files are read by the people who approve changes to them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from accessctl.core.model import ProviderInstance
 from accessctl.scaffold import requirements
 from accessctl.scaffold.credentials import JobCredentials, for_all
+from accessctl.scaffold.install import Install, extras_for
 
 GENERATED = ("# Generated from policies/providers.yaml by `accessctl workflows --write`: do not "
              "edit by hand;\n# change policies/providers.yaml and run the command again "
@@ -31,55 +30,10 @@ RECONCILE_CRON = "17 6 * * *"
 """Off the top of the hour and of the quarter-hours: GitHub delays scheduled runs most, and
 drops some, at :00 when every repository's hourly jobs start (docs/ci.md)."""
 
-ACTION_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}@[0-9a-f]{40}$")
-"""The engine's GitHub Action, pinned to a full commit: OWNER/REPO@SHA."""
-
-PLATFORM_EXTRA = {"aws": "aws", "gcp": "gcp", "entra": "entra", "okta": "okta", "ad": "ad",
-                  "github": "github", "gitlab": "gitlab"}
-
-PLATFORM_LOCKS = frozenset({"aws", "gcp", "entra", "okta", "ad"})
-"""The platforms with a lock of their own under action/locks/ (`accessctl lock` in the engine's
-repository); GitHub, GitLab and PagerDuty are in every lock, and in base.txt."""
-
-
-@dataclass(frozen=True)
-class Install:
-    """How a job gets the engine: from this checkout (the engine's own repository), from the
-    lock with hashes (requirements.txt of an access repository), or, with `action` set, from the
-    engine's GitHub Action at a pinned commit (the access repository then holds no lock either);
-    `component` is GitLab's counterpart (gitlab_ci.py)."""
-
-    from_source: bool
-    action: str | None = None
-    """OWNER/REPO@SHA, optionally followed by ` # comment` (a version, for Dependabot)."""
-    component: str | None = None
-
-    def command(self, extras: Sequence[str]) -> str:
-        if self.from_source:
-            # The engine's own repository: its dependencies from the action's lock for the
-            # platform, with hashes, wheels only; then the engine from this checkout, alone.
-            lock = next((f"action/locks/{e}.txt" for e in extras if e in PLATFORM_LOCKS),
-                        "action/locks/base.txt")
-            return (f"python -m pip install --quiet --require-hashes --no-deps "
-                    f"--only-binary ':all:' -r {lock} && python -m pip install --quiet --no-deps .")
-        return requirements.INSTALL
-
-    @property
-    def uses_lock(self) -> bool:
-        """The repository carries the engine's lock (requirements.in and .txt): every way but
-        from source and the GitHub Action (GitLab's component installs the repository's lock,
-        since a component brings no files of its own)."""
-        return not self.from_source and self.action is None
-
 
 def job_id(instance: str) -> str:
     """The job's id: the instance name, which GitHub accepts unless it starts with a digit."""
     return instance if instance[0].isalpha() else f"instance-{instance}"
-
-
-def extras_for(platform: str, vcs: bool) -> list[str]:
-    extra = PLATFORM_EXTRA[platform]
-    return [extra] if not vcs or extra == "github" else [extra, "github"]
 
 
 def render(instances: Sequence[ProviderInstance], install: Install) -> dict[str, str]:

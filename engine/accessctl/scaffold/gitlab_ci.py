@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from accessctl.core.model import ProviderInstance
 from accessctl.scaffold import requirements
 from accessctl.scaffold.credentials import JobCredentials, for_all, variable
-from accessctl.scaffold.github_workflows import GENERATED, Install, extras_for
+from accessctl.scaffold.github_workflows import GENERATED
+from accessctl.scaffold.install import Install, extras_for
 
 PATH = ".gitlab-ci.yml"
 TEMPLATE = "templates/accessctl.yml"

@@ -16,13 +16,8 @@ from __future__ import annotations
 
 from accessctl.read import issue_form
 from accessctl.scaffold.credentials import APP_TOKEN_ACTION, APP_TOKEN_STEP
-from accessctl.scaffold.github_workflows import (
-    CHECKOUT,
-    GENERATED,
-    Install,
-    _action_step,
-    _install_step,
-)
+from accessctl.scaffold.github_workflows import CHECKOUT, GENERATED, _action_step, _install_step
+from accessctl.scaffold.install import Install
 
 PATH = ".github/workflows/request-from-issue.yml"
 ENVIRONMENT = "access-requests"
