@@ -66,7 +66,7 @@ class SignIns:
 
 
 def route_key(method: str, path: str) -> str | None:
-    """The emulator's permission key for the route (graph.ROUTE_PERMISSIONS)."""
+    """The emulator's permission key for the route (wire.ROUTE_PERMISSIONS)."""
     if path.startswith("/v1.0/users/") and path.endswith("/revokeSignInSessions"):
         return f"{method} revoke-sessions"
     return None
