@@ -89,7 +89,8 @@ def test_every_job_with_credentials_installs_the_lock_with_hashes_first(tmp_path
             assert installs[0] < first_credential_step(steps), (path.name, name)
             privileged += holds_credentials(job)
             assert "pip install" not in yaml.safe_dump(steps[installs[0] + 1:]), (path.name, name)
-    assert privileged == 30  # ten instances, three workflows
+    # Ten instances in three workflows, and the request workflow's job that mints its App token.
+    assert privileged == 31
     lint(workflows)
 
 
@@ -336,4 +337,4 @@ def test_every_option_the_action_steps_pass_exists(tmp_path: Path) -> None:
                 assert [o for o in options if o not in known] == [], (path.name, command)
                 seen.add(command)
     assert seen == {"apply", "revoke", "reconcile", "validate", "codeowners", "workflows",
-                    "schemas"}
+                    "schemas", "request"}

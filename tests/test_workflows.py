@@ -75,9 +75,9 @@ def gitlab() -> dict[str, Any]:
     return data
 
 
-def test_there_are_the_four_workflows() -> None:
-    assert [f.name for f in FILES] == ["apply.yml", "reconcile.yml", "revoke.yml",
-                                       "validate.yml"]
+def test_there_are_the_five_workflows() -> None:
+    assert [f.name for f in FILES] == ["apply.yml", "reconcile.yml", "request-from-issue.yml",
+                                       "revoke.yml", "validate.yml"]
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -130,7 +130,8 @@ def test_validate_runs_without_secrets_and_with_only_what_it_needs() -> None:
     assert set(workflow["on"]) == {"pull_request"}
     assert workflow["permissions"] == {}
     (job,) = workflow["jobs"].values()
-    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    # issues: read: a request a bot opened from an issue is judged by who opened that issue.
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write", "issues": "read"}
     assert "environment" not in job
     checkout = job["steps"][0]
     assert checkout["uses"].startswith("actions/checkout@")
@@ -140,6 +141,55 @@ def test_validate_runs_without_secrets_and_with_only_what_it_needs() -> None:
     assert 'accessctl validate --event "$GITHUB_EVENT_PATH" --format github' in scripts
     assert "accessctl codeowners --check" in scripts
     assert "accessctl schemas --check" in scripts
+
+
+def test_no_expression_reaches_a_shell() -> None:
+    """Issue and pull request text is the author's: an expression in `run:` would put it into
+    the shell's source (template injection). Values reach scripts through `env:` only."""
+    for path in FILES:
+        for job_name, job in load(path)["jobs"].items():
+            for step in job["steps"]:
+                assert "${{" not in step.get("run", ""), (path.name, job_name, step.get("name"))
+    text = (WORKFLOWS / "request-from-issue.yml").read_text()
+    for untrusted in ("issue.body", "issue.title", "pull_request.body", "pull_request.title",
+                      "comment.body"):
+        assert untrusted not in text, untrusted
+
+
+def test_the_request_workflow_opens_with_an_app_token_and_closes_with_none() -> None:
+    workflow = load(WORKFLOWS / "request-from-issue.yml")
+    assert workflow["on"] == {"issues": {"types": ["opened", "edited"]},
+                              "pull_request": {"types": ["closed"], "branches": ["main"]}}
+    assert workflow["permissions"] == {}
+    opening, closing = workflow["jobs"]["open-pull-request"], workflow["jobs"]["close-issue"]
+    assert "github.event_name == 'issues'" in opening["if"]
+    assert "contains(github.event.issue.labels.*.name, 'access-request')" in opening["if"]
+    # The App's key is a secret of an environment that allows the default branch only.
+    assert opening["environment"] == "access-requests"
+    assert opening["permissions"] == {"contents": "read"}
+    steps = opening["steps"]
+    (mint,) = [s for s in steps if s.get("uses", "").startswith("actions/create-github-app-token@")]
+    assert {k: v for k, v in mint["with"].items() if k.startswith("permission-")} == {
+        "permission-contents": "write", "permission-pull-requests": "write",
+        "permission-issues": "write"}
+    assert mint["with"]["repositories"] == "${{ github.event.repository.name }}"
+    names = [s.get("name", s.get("uses", "")) for s in steps]
+    assert names.index("Install accessctl") < steps.index(mint)
+    (run,) = [s for s in steps if "accessctl request" in s.get("run", "")]
+    # A pull request opened with GITHUB_TOKEN starts no workflow: the App's token opens it.
+    assert run["env"]["GITHUB_TOKEN"] == "${{ steps.app-token.outputs.token }}"
+    assert run["env"]["ISSUE"] == "${{ github.event.issue.number }}"
+    assert run["run"] == 'accessctl request --from-issue "$ISSUE"'
+    # Closing the loop runs on the pull request event: no secret, the workflow token only,
+    # and the default branch's code, never the pull request's.
+    assert "secrets." not in yaml.safe_dump(closing)
+    assert "environment" not in closing
+    assert closing["permissions"] == {"contents": "read", "pull-requests": "read",
+                                      "issues": "write"}
+    assert closing["steps"][0]["with"]["ref"] == "main"
+    (close,) = [s for s in closing["steps"] if "accessctl request" in s.get("run", "")]
+    assert close["env"] == {"GITHUB_TOKEN": "${{ github.token }}",
+                            "PULL": "${{ github.event.pull_request.number }}"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -184,6 +234,8 @@ def test_one_job_per_platform_each_with_only_its_own_credentials(name: str) -> N
         # apply asks for break-glass reviews; revoke reads whether they came.
         assert permissions.get("pull-requests") == {"apply.yml": "write", "revoke.yml": "read"
                                                     }.get(name), (name, job_name)
+        # Who opened the issue a request bot's pull request names (docs/requesting.md).
+        assert permissions.get("issues") == ("read" if name != "reconcile.yml" else None)
         secrets = set(re.findall(r"secrets\.(\w+)", text))
         expected = {"okta-main": {"OKTA_API_TOKEN"},
                     "github-acme": {"ACCESSCTL_APP_PRIVATE_KEY"}}.get(job_name, set())

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from accessctl.approval.codeowners import ROLE_PREFIX, CodeOwners
+from accessctl.approval.on_behalf import opener_problem
 from accessctl.approval.vcs.base import PullRequest, Review, ReviewState
 from accessctl.core.durations import format_duration
 from accessctl.core.model import Policies, Request, Severity, isoformat
@@ -135,10 +136,9 @@ def judge_approval(
         return Verdict(path, False, pull=pull, reasons=(
             f"pull request #{pull.number} was merged into {pull.base_ref}, "
             f"not {default_branch}",))
-    if pull.author.casefold() != request.requester.casefold():
-        return Verdict(path, False, pull=pull, reasons=(
-            f"pull request #{pull.number} was opened by {pull.author}, but the request names "
-            f"{request.requester}: only the requester may open their own request",))
+    opener = opener_problem(request, pull, base_policies)
+    if opener is not None:
+        return Verdict(path, False, pull=pull, reasons=(opener,))
     mixed = mixes_requests_and_policy(pull.changed_files)
     if mixed:
         return Verdict(path, False, pull=pull, reasons=(
@@ -319,6 +319,8 @@ def _why_not_counted(
     if review.is_bot or review.login.casefold().endswith("[bot]"):
         return "bots do not approve access"
     login = review.login.casefold()
+    # The pull request's author is the requester, or the request bot that opened it for them
+    # (approval/on_behalf.py): neither approves.
     if login in (request.requester.casefold(), pull.author.casefold()):
         return "the requester cannot approve their own request"
     if review.commit_id != pull.head_sha:

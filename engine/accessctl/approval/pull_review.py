@@ -19,6 +19,7 @@ from accessctl.approval.approval import (
     judge_approval,
     mixes_requests_and_policy,
 )
+from accessctl.approval.on_behalf import is_request_bot, opener_problem
 from accessctl.approval.vcs.base import PullRequest, Vcs
 from accessctl.approval.verify import Verifier
 from accessctl.core import markdown
@@ -92,19 +93,24 @@ def review(head: FileSource, pull: PullRequest, vcs: Vcs, now: datetime) -> Pull
                           fresh=[r.path for r in requests])
     findings.extend(f for f in evaluation.findings if f.location.path not in others)
     findings.extend(_edit_effects(vcs, pull, changed, requests, findings, now))
+    # A request bot's pull request is the requester's when they opened the issue it names.
+    opened = {r.path: verifier.on_behalf(pull, r, base_policies) for r in requests}
     for request in requests:
-        if request.requester.casefold() != pull.author.casefold():
-            findings.append(Finding(
-                request.line_of("requester"), "requester-not-author",
-                f"the requester is {request.requester} but the pull request was opened by "
-                f"{pull.author}: people request access for themselves only",
-            ))
+        if request.requester.casefold() == pull.author.casefold():
+            continue
+        problem = opener_problem(request, opened[request.path], base_policies)
+        if problem is None:
+            continue
+        if not is_request_bot(pull, base_policies):
+            problem = (f"the requester is {request.requester} but the pull request was opened "
+                       f"by {pull.author}: people request access for themselves only")
+        findings.append(Finding(request.line_of("requester"), "requester-not-author", problem))
     # Approvals so far, judged as if the pull request were merged now.
-    as_merged = dataclasses.replace(pull, merged=True, merged_at=now, base_ref=vcs.default_branch)
     reviews = vcs.reviews(pull)
     verdicts = {
-        r.path: judge_approval(r, as_merged, reviews, base_policies, owners, teams,
-                               vcs.default_branch, now=now)
+        r.path: judge_approval(r, dataclasses.replace(
+            opened[r.path], merged=True, merged_at=now, base_ref=vcs.default_branch),
+            reviews, base_policies, owners, teams, vcs.default_branch, now=now)
         for r in requests
     }
     ends = {}

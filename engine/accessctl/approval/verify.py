@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from accessctl.approval.approval import Verdict, judge_approval
 from accessctl.approval.codeowners import CodeOwners
+from accessctl.approval.on_behalf import issue_of, needs_issue_author
 from accessctl.approval.vcs.base import PullRequest, Review, Vcs
 from accessctl.approval.vcs.local_git import Landing, LocalHistory
 from accessctl.core.errors import ConfigError
@@ -192,6 +193,7 @@ class Verifier:
     _ratifications: dict[int, list[Review]] = field(default_factory=dict)
     _bases: dict[str, tuple[Policies | None, CodeOwners | None]] = field(default_factory=dict)
     _teams: dict[str, frozenset[str] | None] = field(default_factory=dict)
+    _issue_authors: dict[int, str | None] = field(default_factory=dict)
     on_call: Callable[[PagerDutyOnCall, datetime], OnCallAnswer] | None = None
     """Who PagerDuty had on call at a time (approval/pagerduty.py): given to apply only."""
 
@@ -207,6 +209,18 @@ class Verifier:
             return self._teams[key]
 
         return lookup
+
+    def on_behalf(self, pull: PullRequest, request: Request,
+                  policies: Policies | None) -> PullRequest:
+        """`pull` with `opened_for` filled in when a declared request bot opened it from an
+        issue for someone else: who opened that issue, asked of the VCS (once per issue in a
+        run). Any other pull request is returned as it is, with no call."""
+        issue = issue_of(pull.head_ref)
+        if issue is None or not needs_issue_author(pull, request, policies):
+            return pull
+        if issue not in self._issue_authors:
+            self._issue_authors[issue] = self.vcs.issue_author(issue)
+        return dataclasses.replace(pull, opened_for=self._issue_authors[issue])
 
     def pull_for(self, path: str) -> PullRequest | None:
         if path not in self._pulls:
@@ -402,6 +416,7 @@ class Verifier:
                 unknown.append(name)
             return members
 
+        pull = self.on_behalf(pull, request, policies)
         verdict = judge_approval(request, pull, reviews, policies, owners, teams,
                                  self.vcs.default_branch, now=now)
         if verdict.pending_rule is not None and self.on_call is not None \

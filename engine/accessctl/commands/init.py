@@ -146,6 +146,16 @@ def command(ctx: click.Context, directory: Path, vcs_kind: str,
         f"     variables: {', '.join(variables) or '(none)'}\n"
         f"     secrets:   {', '.join(secrets)}; optional: {', '.join(optional)}\n"
         "  3. protect the default branch: code owner review required (docs/ci.md)\n")
+    if vcs_kind == "github":
+        from accessctl.scaffold import request_workflow
+
+        env.stdout.write(
+            "  asking without git (optional, docs/requesting.md): a GitHub App with Contents,\n"
+            "     Pull requests and Issues (write) on this repository; in Settings > Environments"
+            f"\n     > {request_workflow.ENVIRONMENT} (default branch only) variable "
+            f"{request_workflow.CLIENT_ID}\n     and secret {request_workflow.PRIVATE_KEY}; "
+            "the label access-request; its bot login\n     under request_bots in "
+            "policies/identities.yaml\n")
     if unlocked is not None:
         env.stdout.write(
             f"  4. {requirements.LOCK}, the engine's lock, is not written yet ({unlocked}):\n"

@@ -56,10 +56,9 @@ def _git(repo: Path, *args: str) -> str:
 
 
 @click.command("request")
-@click.argument("entitlement", shell_complete=complete_entitlements)
-@click.option("--for", "duration", required=True, metavar="DURATION",
-              help="How long, e.g. 4h, 30m, 1d.")
-@click.option("--reason", required=True, help="Why you need it (reviewers read this).")
+@click.argument("entitlement", required=False, shell_complete=complete_entitlements)
+@click.option("--for", "duration", metavar="DURATION", help="How long, e.g. 4h, 30m, 1d.")
+@click.option("--reason", help="Why you need it (reviewers read this).")
 @click.option("--ticket", default=None, help="Incident or change ticket.")
 @click.option("--start", "start", default=None, metavar="TIME",
               help="Start later (RFC 3339); default: on merge.")
@@ -68,16 +67,51 @@ def _git(repo: Path, *args: str) -> str:
 @click.option("--pr/--no-pr", default=True, show_default=True,
               help="Create a branch, commit, push and open the pull request.")
 @click.option("--vcs", "vcs_kind", type=click.Choice(["github", "gitlab"]), default=None)
+@click.option("--from-issue", "from_issue", type=click.IntRange(min=1), metavar="N",
+              default=None,
+              help="GitHub: turn access request issue N (the issue form) into the pull request, "
+              "for the issue's author; for the request workflow, with a request App's token.")
+@click.option("--close-issue-for-pr", "close_for", type=click.IntRange(min=1), metavar="N",
+              default=None,
+              help="GitHub: pull request N, opened from an issue, was merged or closed: say so "
+              "on the issue and close it.")
 @repo_option
 @now_option
 @click.pass_context
-def command(ctx: click.Context, entitlement: str, duration: str, reason: str,
-            ticket: str | None, start: str | None, login: str | None, pr: bool,
-            vcs_kind: str | None, repo: Path, now_text: str | None) -> None:
-    """Ask for ENTITLEMENT: writes access-requests/ENTITLEMENT/<you>-<slug>.yaml."""
+def command(ctx: click.Context, entitlement: str | None, duration: str | None,
+            reason: str | None, ticket: str | None, start: str | None, login: str | None,
+            pr: bool, vcs_kind: str | None, from_issue: int | None, close_for: int | None,
+            repo: Path, now_text: str | None) -> None:
+    """Ask for ENTITLEMENT: writes access-requests/ENTITLEMENT/<you>-<slug>.yaml.
+
+    With --from-issue N, the request comes from an access request issue instead (GitHub's issue
+    form): see docs/requesting.md.
+    """
     env = environment(ctx)
     # Whole seconds, as the file is written: the window then is exactly what --for says.
     now = resolve_now(now_text, env).replace(microsecond=0)
+    if from_issue is not None or close_for is not None:
+        from accessctl.commands import request_from_issue as issues
+
+        given = [name for name, value in (("ENTITLEMENT", entitlement), ("--for", duration),
+                                          ("--reason", reason), ("--ticket", ticket),
+                                          ("--start", start), ("--as", login)) if value]
+        if given or (from_issue is not None and close_for is not None):
+            raise ConfigError("--from-issue and --close-issue-for-pr take no ENTITLEMENT, "
+                              "--for, --reason, --ticket, --start or --as (the issue says "
+                              "them), and not each other")
+        issues.check_github(vcs_kind)
+        if from_issue is not None:
+            issues.open_from_issue(env, repo, from_issue, now)
+        else:
+            assert close_for is not None
+            issues.close_issue_for(env, repo, close_for)
+        return
+    missing = [name for name, value in (("ENTITLEMENT", entitlement), ("--for", duration),
+                                        ("--reason", reason)) if not value]
+    if missing:
+        raise ConfigError(f"request needs {', '.join(missing)} (or --from-issue N)")
+    assert entitlement is not None and duration is not None and reason is not None
     try:
         length = parse_duration(duration)
         starts = parse_timestamp(start) if start else None

@@ -25,6 +25,8 @@ from accessctl.scaffold import requirements
 from accessctl.scaffold.credentials import CredentialsError
 from accessctl.scaffold.github_workflows import GENERATED
 from accessctl.scaffold.install import ACTION_REF, Install
+from accessctl.scaffold.issue_form import GENERATED as FORM_GENERATED
+from accessctl.scaffold.issue_form import PATH as FORM_PATH
 
 COMMAND = "accessctl workflows --write"
 VALIDATE_YML = ".github/workflows/validate.yml"
@@ -139,9 +141,13 @@ def expected_files(repo: Path, policies: Policies, vcs: str, use: str | None = N
         if install.from_source:
             files[gitlab_ci.TEMPLATE] = gitlab_ci.template()
     else:
-        from accessctl.scaffold import github_workflows
+        from accessctl.scaffold import github_workflows, issue_form, request_workflow
 
         files = github_workflows.render(instances, install)
+        # Asking without git: the issue form offers the entitlements there are (none: no form).
+        files[request_workflow.PATH] = request_workflow.render(install)
+        if policies.entitlements:
+            files[issue_form.PATH] = issue_form.render(list(policies.entitlements.values()))
     if install.uses_lock:
         files[requirements.INPUT] = wanted_input(repo, policies, vcs)
     return files
@@ -167,6 +173,11 @@ def lock_problems(repo: Path, input_text: str) -> list[str]:
     provides = (requirements.extra_requirements(installed[1])
                 if installed and installed[0] == want.version else None)
     return requirements.lock_problems(read_file(repo / requirements.LOCK), want, provides)
+
+
+def generated(text: str) -> bool:
+    """The file carries a generated header: the workflows' or the issue form's."""
+    return text.startswith((GENERATED, FORM_GENERATED))
 
 
 def read_file(path: Path) -> str | None:
@@ -215,7 +226,7 @@ def stale(repo: Path, expected: dict[str, str], generated_only: bool = False
     for path, text in expected.items():
         current = read_file(repo / path)
         if generated_only and (current is None or
-                               (path != requirements.INPUT and not current.startswith(GENERATED))):
+                               (path != requirements.INPUT and not generated(current))):
             continue
         if current is None:
             found.append((path, "missing"))
@@ -239,8 +250,9 @@ def findings_for(repo: Path, policies: Policies) -> list[Finding]:
             continue
         flag = "" if vcs == "github" else " --vcs gitlab"
         for path, what in stale(repo, expected, generated_only=True):
+            source = "policies/entitlements/" if path == FORM_PATH else PROVIDERS_FILE
             found.append(Finding(Location(path), "workflows-stale",
-                                 f"{path} does not match {PROVIDERS_FILE} ({what}): run "
+                                 f"{path} does not match {source} ({what}): run "
                                  f"'{COMMAND}{flag}' and commit the result"))
         if requirements.INPUT in expected:
             found.extend(Finding(Location(requirements.LOCK), "engine-lock",

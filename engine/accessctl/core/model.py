@@ -236,6 +236,9 @@ class Policies:
     once (None: no limit)."""
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     """On-call schedules (policies/schedules/<name>.yaml) auto-approval rules refer to."""
+    request_bots: tuple[str, ...] = ()
+    """identities.yaml `request_bots`: bot logins that may open a request's pull request for
+    the author of the access request issue its branch names (approval/on_behalf.py)."""
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """identities.yaml: the people (by VCS login, with their account on each platform), the teams,
-the admins and the limit on active grants."""
+the admins, the limit on active grants and the request bots."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from accessctl.read.sources import FileSource
 
 def load_identities(
     source: FileSource, found: list[Finding]
-) -> tuple[dict[str, Person] | None, dict[str, frozenset[str]], tuple[str, ...], int | None]:
-    """People by case-folded login, teams, admins and max_active_grants; people None when
-    the file is not usable."""
+) -> tuple[dict[str, Person] | None, dict[str, frozenset[str]], tuple[str, ...], int | None,
+           tuple[str, ...]]:
+    """People by case-folded login, teams, admins, max_active_grants and request_bots; people
+    None when the file is not usable."""
     document, problems = read_document(source, IDENTITIES_FILE, "identities")
     found.extend(problems)
     if document is None:
-        return None, {}, (), None
+        return None, {}, (), None, ()
     people: dict[str, Person] = {}
     seen: dict[str, str] = {}
     for login, accounts in document.data["people"].items():
@@ -37,4 +38,5 @@ def load_identities(
     }
     admins = tuple(document.data.get("admins") or ())
     limit = (document.data.get("limits") or {}).get("max_active_grants")
-    return people, teams, admins, None if limit is None else int(limit)
+    bots = tuple(str(b) for b in document.data.get("request_bots") or ())
+    return people, teams, admins, None if limit is None else int(limit), bots

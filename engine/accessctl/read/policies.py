@@ -24,12 +24,13 @@ def load_policies(source: FileSource) -> tuple[Policies | None, list[Finding]]:
     """Providers, identities and entitlements. None when they are not usable at all."""
     found: list[Finding] = []
     providers = _load_providers(source, found)
-    people, teams, admins, limit = load_identities(source, found)
+    people, teams, admins, limit, bots = load_identities(source, found)
     schedules = _load_schedules(source, found)
     entitlements = load_entitlements(source, providers, found, schedules)
     if providers is None or people is None:
         return None, found
-    return Policies(entitlements, people, teams, providers, admins, limit, schedules), found
+    return Policies(entitlements, people, teams, providers, admins, limit, schedules,
+                    bots), found
 
 
 def _load_schedules(source: FileSource, found: list[Finding]) -> dict[str, Schedule]:

@@ -119,6 +119,9 @@ _PERMISSION_NOTES = {
 }
 
 
+_ISSUES_NOTE = "a request a bot opened from an issue is that issue's author's"
+
+
 def _job_head(verb: str, job: JobCredentials, pull_requests: str | None) -> str:
     lines = [
         f"  {job_id(job.instance)}:",
@@ -134,6 +137,7 @@ def _job_head(verb: str, job: JobCredentials, pull_requests: str | None) -> str:
     ]
     if pull_requests is not None:
         lines.append(f"      pull-requests: {pull_requests}  # {_PERMISSION_NOTES[verb]}")
+        lines.append(f"      issues: read  # {_ISSUES_NOTE}")
     if job.oidc:
         lines.append("      id-token: write  # the OIDC token the cloud exchanges for credentials")
     lines += ["    env:", f"      INSTANCE: {job.instance}", "    steps:"]
@@ -448,6 +452,7 @@ jobs:
     permissions:
       contents: read  # to check out the pull request
       pull-requests: write  # to write the one accessctl comment on it
+      issues: read  # {_ISSUES_NOTE}
     steps:
 {_CHECKOUT_STEP}{_validate_steps(install)}"""
 

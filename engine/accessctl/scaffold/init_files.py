@@ -85,7 +85,7 @@ def files(platforms: Sequence[str], vcs: str, org: str) -> dict[str, str]:
     chosen = [EXAMPLES[p] for p in unique]
     return {
         "policies/providers.yaml": _providers(chosen),
-        "policies/identities.yaml": _identities(unique, org),
+        "policies/identities.yaml": _identities(unique, org, vcs),
         **{f"policies/entitlements/{e.entitlement}.yaml": _entitlement(e, org) for e in chosen},
         "policies/tests/examples.yaml": _tests(chosen),
         "README.md": _readme(chosen, vcs, org),
@@ -108,7 +108,7 @@ def _providers(chosen: Sequence[Example]) -> str:
             + "".join(f"  {e.instance}:\n{e.provider}" for e in chosen))
 
 
-def _identities(platforms: Sequence[str], org: str) -> str:
+def _identities(platforms: Sequence[str], org: str, vcs: str) -> str:
     def person(login: str) -> str:
         lines = "".join(f"    {p}: {EXAMPLES[p].identity.format(login=login)}\n"
                         for p in platforms)
@@ -122,7 +122,11 @@ def _identities(platforms: Sequence[str], org: str) -> str:
             f"\n# the VCS instead (that needs ACCESSCTL_VCS_TOKEN, see docs/ci.md).\nteams:\n"
             f'  "@{org}/sre": [alice]\n  "@{org}/security": [bob]\n\n'
             "# Code owners of policies/, schemas/, CI and everything else that is not a "
-            f'request.\nadmins:\n  - "@{org}/security"\n')
+            f'request.\nadmins:\n  - "@{org}/security"\n' + (
+                "\n# The GitHub App whose bot opens the pull request for an access request issue "
+                "(the\n# request-from-issue workflow), as <app-slug>[bot]; the issue's author is "
+                f'the requester.\n# request_bots: ["{org}-access[bot]"]\n'
+                if vcs == "github" else ""))
 
 
 def _entitlement(example: Example, org: str) -> str:
@@ -195,7 +199,7 @@ expires_at: 2030-01-07T12:00:00Z # RFC 3339 with an offset; within the maximum a
 ```
 
 and open a {pull}. A check comments on anything wrong, on the line.
-
+{_issue_way(vcs)}
 ## Who approves
 
 The approvers of the entitlement, as code owners of its directory under `access-requests/`
@@ -212,6 +216,18 @@ early, delete your file or set an earlier `expires_at` in a new {pull}.
   changing `policies/providers.yaml`, `accessctl workflows --write`; commit what they write.
 - `accessctl validate` checks everything; `accessctl test` runs `policies/tests/`.
 - CI credentials, one per platform instance: see the engine's `docs/ci.md`.
+"""
+
+
+def _issue_way(vcs: str) -> str:
+    if vcs != "github":
+        return ""
+    return """
+Or without git: open a new issue from the **Access request** form (entitlement, duration,
+reason, ticket). A bot turns it into the pull request for you, with you as the requester, and
+comments its link on the issue; a problem with what you asked is commented there too (edit the
+issue to fix it). Once the pull request is open it is the request: editing the issue changes
+nothing. The issue is closed when the pull request is merged or closed.
 """
 
 

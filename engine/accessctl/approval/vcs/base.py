@@ -56,6 +56,13 @@ class PullRequest:
     the platform says (GitHub's pull request files do): what the approvals saw, to compare with
     what is granted (invariant 11). None: not known."""
 
+    head_ref: str = ""
+    """The branch it was opened from ("" where not known). A request bot's pull request names
+    the issue it was opened from there (approval/on_behalf.py)."""
+    opened_for: str | None = None
+    """For a request bot's pull request: who opened the issue its branch names, as the VCS
+    answered when the verifier asked (None: not asked, or no such issue)."""
+
     def head_blob(self, path: str) -> str | None:
         return dict(self.head_blobs or ()).get(path)
 
@@ -129,6 +136,11 @@ class Vcs(Protocol):
     def ratifications(self, pull: PullRequest) -> list[Review]:
         """Approvals given after the merge that `reviews` cannot carry (GitLab takes no approval
         on a merged merge request: `RATIFY` notes stand in); [] where `reviews` has them."""
+        ...
+
+    def issue_author(self, number: int) -> str | None:
+        """Who opened issue `number` of this repository; None when there is no such issue (or
+        it is a pull request). A request bot's pull request is judged by it."""
         ...
 
     def team_members(self, team: str) -> frozenset[str] | None:

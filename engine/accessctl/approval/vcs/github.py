@@ -92,6 +92,12 @@ class GitHubVcs:
         # The lazy client fetches the repository only when a default branch must be looked up.
         self.default_branch = default_branch or self._default_branch(base_url)
 
+    @property
+    def sdk_repo(self) -> Any:
+        """PyGithub's repository, on this client (its budget and retries): for the request
+        workflow's writes (approval/vcs/github_issues.py)."""
+        return self._repo
+
     def _default_branch(self, base_url: str) -> str:
         from github import GithubException
 
@@ -168,6 +174,7 @@ class GitHubVcs:
             author=pull.user.login,
             author_is_bot=pull.user.type == "Bot",
             head_sha=pull.head.sha,
+            head_ref=pull.head.ref,
             base_ref=pull.base.ref,
             base_sha=pull.base.sha,
             merged=bool(pull.merged_at),
@@ -243,6 +250,23 @@ class GitHubVcs:
                 )
             )
         return found
+
+    def issue_author(self, number: int) -> str | None:
+        from github import GithubException
+
+        try:
+            issue = self._repo.get_issue(number)
+            if issue.pull_request is not None:
+                return None  # a pull request, not an issue
+            return str(issue.user.login)
+        except GithubException as error:
+            if error.status in (404, 410):
+                return None  # no such issue, or deleted
+            if error.status == 403:
+                raise ConfigError(
+                    f"issue #{number}: GitHub refused to read it (403): the token needs Issues: "
+                    "read to judge a request a bot opened from an issue") from None
+            raise
 
     def team_members(self, team: str) -> frozenset[str] | None:
         from urllib.parse import quote

@@ -350,6 +350,11 @@ class GitLabVcs:
                                 is_bot=self._is_bot(item.author)))
         return found
 
+    def issue_author(self, number: int) -> str | None:
+        # Requests from issues are GitHub's only for now: a merge request carries no head_ref
+        # here, so no bot's merge request is ever judged as opened for someone.
+        return None
+
     def team_members(self, team: str) -> frozenset[str] | None:
         from gitlab.exceptions import GitlabGetError
 

@@ -45,10 +45,11 @@ Where things are: `wire.py` (constants, error bodies, the App permission each ro
 `state.py` (the records), `rate_limits.py`, `server.py` (auth, faults, the response log,
 pagination), then one mixin per part of the API, each serving its own routes: `accounts.py`
 (users, orgs, tokens), `teams.py`, `git.py` (commits, compare, refs, seeding commits; the graph
-and merges are `accessctl.emulators.git_store`'s), `repos.py` (metadata, branches, contents),
-`pulls.py` (pull requests and merging), `reviews.py` (reviews, review requests), `issues.py`
-(issues and comments), `checks.py` (statuses, check runs), `collaborators.py` (and
-invitations), `graphql.py`. `emulator.py` combines them into `GitHubEmulator` and holds the table
+and merges are `accessctl.emulators.git_store`'s), `repos.py` (metadata, branches, contents:
+reading, and creating or updating a file by a commit), `pulls.py` (pull requests and merging),
+`reviews.py` (reviews, review requests), `issues.py` (issues, pull requests seen as issues, and
+their comments), `checks.py` (statuses, check runs), `collaborators.py` (and invitations),
+`graphql.py`. `emulator.py` combines them into `GitHubEmulator` and holds the table
 of route groups.
 """
 
@@ -61,6 +62,7 @@ from accessctl.emulators.github.state import (
     Comment,
     Commit,
     Invitation,
+    Issue,
     LoggedResponse,
     Org,
     Pull,
@@ -92,6 +94,6 @@ __all__ = [
     "API", "DEFAULT_LOGIN", "DEFAULT_PER_PAGE", "DEFAULT_TOKEN", "DOCS", "GRAPHQL_POINTS",
     "MAX_PER_PAGE", "RATE_LIMIT", "REVIEW_EVENTS", "REVIEW_STATES", "ROLES", "ROLE_ALIASES",
     "Account", "Comment", "Commit", "FileContent", "GitHubEmulator", "GitObjects", "Invitation",
-    "LoggedResponse", "Org", "Pull", "Repo", "Review", "Team", "github_error", "invalid",
+    "Issue", "LoggedResponse", "Org", "Pull", "Repo", "Review", "Team", "github_error", "invalid",
     "not_found", "required_permission", "role_of",
 ]

@@ -1,4 +1,5 @@
-"""Repositories as the API shows them: metadata, branches and file contents."""
+"""Repositories as the API shows them: metadata, branches and file contents (read, and created or
+updated by a commit on a branch, as `PUT .../contents/{path}` does)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,18 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from accessctl.emulators import git_store
 from accessctl.emulators.git_store import blob_sha, tree_sha
 from accessctl.emulators.github.git import Git
 from accessctl.emulators.github.state import Repo
-from accessctl.emulators.github.wire import Routes, github_error, node_id, not_found, stamp
+from accessctl.emulators.github.wire import (
+    Routes,
+    github_error,
+    invalid,
+    node_id,
+    not_found,
+    stamp,
+)
 from accessctl.emulators.http import JSON, Request, Response
 
 
@@ -22,6 +31,7 @@ class Repos(Git):
             ("GET", f"{r}/contents", self._contents),
             ("GET", f"{r}/contents/", self._contents),
             ("GET", f"{r}/contents/{{path:path}}", self._contents),
+            ("PUT", f"{r}/contents/{{path:path}}", self._put_contents),
             ("GET", f"{r}/branches", self._list_branches),
             ("GET", f"{r}/branches/{{branch:path}}", self._get_branch),
         ]
@@ -30,7 +40,8 @@ class Repos(Git):
     def _repo_json(self, repo: Repo, full: bool = False) -> JSON:
         url = f"{self.api}/repos/{repo.full_name}"
         html = f"{self.web}/{repo.full_name}"
-        open_issues = sum(1 for p in repo.pulls.values() if p.state == "open")
+        open_issues = sum(1 for p in repo.pulls.values() if p.state == "open") + sum(
+            1 for i in repo.issues.values() if i.state == "open")
         templates = {
             "archive_url": "/{archive_format}{/ref}", "assignees_url": "/assignees{/user}",
             "blobs_url": "/git/blobs{/sha}", "branches_url": "/branches{/branch}",
@@ -167,3 +178,45 @@ class Repos(Git):
                     entries.append(self._content_entry(repo, full, "dir",
                                                        tree_sha(sub, full + "/"), 0, ref))
             return entries
+
+    def _put_contents(self, request: Request) -> Response:
+        """Create or update one file by a new commit on `branch` (the default branch unless
+        named), authored by the caller: 201 for a new file, 200 for an update, which must name
+        the blob it replaces (`sha`: 422 without it, 409 when it is not the current one)."""
+        with self.lock:
+            repo = self._repo(request)
+            path = request.params["path"].strip("/")
+            data = request.json() or {}
+            message, content = data.get("message"), data.get("content")
+            if not isinstance(message, str) or not message:
+                raise invalid("", "Commit", "message", "missing_field")
+            if not isinstance(content, str):
+                raise invalid("", "Commit", "content", "missing_field")
+            try:
+                blob = base64.b64decode(content, validate=True)
+            except ValueError:
+                raise invalid("content is not valid Base64", "Commit", "content") from None
+            branch = data.get("branch") or repo.default_branch
+            ref = f"refs/heads/{branch}"
+            if ref not in repo.refs:
+                raise github_error(404, f"Branch {branch} not found")
+            parent = repo.commits[repo.refs[ref]]
+            current = parent.tree.get(path)
+            if current is not None and not data.get("sha"):
+                raise github_error(422, "Invalid request.\n\n\"sha\" wasn't supplied.")
+            if current is not None and data.get("sha") != blob_sha(current):
+                raise github_error(409, f"{path} does not match {data.get('sha')}")
+            tree = git_store.edit(parent.tree, [(path, blob)])
+            sha = self._make_commit(repo, [parent.sha], tree, message,
+                                    self._actor(request).login, ref)
+            commit = self._commit_json(repo, repo.commits[sha])
+            entry = self._content_entry(repo, path, "file", blob_sha(blob), len(blob), branch)
+            return Response(201 if current is None else 200, {
+                "content": entry,
+                "commit": {"sha": sha, "node_id": commit["node_id"], "url": commit["commit"]["url"],
+                           "html_url": commit["html_url"], "author": commit["commit"]["author"],
+                           "committer": commit["commit"]["committer"],
+                           "message": message, "tree": commit["commit"]["tree"],
+                           "parents": commit["parents"],
+                           "verification": commit["commit"]["verification"]},
+            })

@@ -133,12 +133,19 @@ class GitHubServer(RateLimits):
         if granted is None or needed is None:
             return None
         name, level = needed
-        if level == "read" and granted.get(name) in ("read", "write"):
-            return None
-        if level == "write" and granted.get(name) == "write":
-            return None
+        for which in self._permission_alternatives(request, route or "", name):
+            if level == "read" and granted.get(which) in ("read", "write"):
+                return None
+            if level == "write" and granted.get(which) == "write":
+                return None
         return Response(403, self.error_body(403, "Resource not accessible by integration"),
                         {"X-Accepted-GitHub-Permissions": f"{name}={level}"})
+
+    def _permission_alternatives(self, request: Request, route: str, name: str
+                                 ) -> tuple[str, ...]:
+        """The permissions that each let a call needing `name` through (the issues mixin adds
+        Pull requests for a pull request seen as an issue)."""
+        return (name,)
 
     def _authenticate(self, header: str) -> str | None:
         scheme, _, token = header.partition(" ")

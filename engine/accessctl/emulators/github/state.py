@@ -1,5 +1,5 @@
 """The GitHub emulator's records: accounts, organizations, teams, repositories with their commits,
-pull requests, reviews, comments and invitations, and the log of what it answered."""
+pull requests, issues, reviews, comments and invitations, and the log of what it answered."""
 
 from __future__ import annotations
 
@@ -105,6 +105,24 @@ class Pull:
 
 
 @dataclass
+class Issue:
+    """An issue (not a pull request: GitHub numbers both from one sequence per repository)."""
+
+    number: int
+    id: int
+    user: str
+    title: str
+    body: str
+    created_at: datetime
+    updated_at: datetime
+    labels: list[str] = field(default_factory=list)
+    state: str = "open"
+    state_reason: str | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+
+
+@dataclass
 class Invitation:
     id: int
     invitee: str
@@ -124,6 +142,7 @@ class Repo:
     commits: dict[str, Commit] = field(default_factory=dict)
     refs: dict[str, str] = field(default_factory=dict)  # "refs/heads/main" -> sha
     pulls: dict[int, Pull] = field(default_factory=dict)
+    issues: dict[int, Issue] = field(default_factory=dict)
     comments: dict[int, Comment] = field(default_factory=dict)
     collaborators: dict[str, str] = field(default_factory=dict)  # key -> role
     invitations: dict[int, Invitation] = field(default_factory=dict)

@@ -92,8 +92,9 @@ def required_permission(method: str, route: str) -> tuple[str, str] | None:
     if section == "pulls":
         return "pull_requests", level
     if section == "issues":
-        # Pull request comments go through the issues API; GitHub takes either permission.
-        return "pull_requests", level
+        # A pull request seen as an issue (its comments go through the issues API) takes
+        # Pull requests as well: the server asks the issues mixin which one it is.
+        return "issues", level
     if section in ("collaborators", "invitations"):
         return "administration", level
     if section in ("statuses", "check-runs"):
