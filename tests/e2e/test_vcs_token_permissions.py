@@ -18,7 +18,7 @@ from accessctl.emulators.gitlab import GitLabEmulator
 
 from tests.cli_runner import invoke
 from tests.e2e import gitlab_world
-from tests.e2e.github_world import World, hours
+from tests.e2e.github_world import REPO, World, hours
 
 FULL = {"contents": "read", "pull_requests": "write", "members": "read"}
 
@@ -57,6 +57,31 @@ def test_a_token_without_members_read_is_named_when_teams_come_from_the_vcs(
     assert result.code == 2, result.err
     assert "Members: read" in result.err and "organization.team" in result.err
     assert "Contents" not in result.err
+
+
+def test_issues_read_is_checked_only_where_request_bots_are_declared(world: World) -> None:
+    # A request a declared bot opened from an issue is judged by who opened the issue: with
+    # request_bots in identities.yaml, a token that cannot read issues stops the run up front.
+    approved_and_merged(world)
+    env = with_token(world, FULL)
+    assert "Issues" not in invoke(
+        "apply", "--repo", str(world.workspace), "--audit-file",
+        str(world.workspace.parent / "audit.jsonl"), environ=env, now=hours(1)).err
+    identities = world.workspace / "policies" / "identities.yaml"
+    world.github.push_direct(REPO, {"policies/identities.yaml": identities.read_text()
+                                    + 'request_bots: ["requests[bot]"]\n'}, author="dave")
+    world.sync()
+    result = invoke("apply", "--repo", str(world.workspace), "--confirm", "--audit-file",
+                    str(world.workspace.parent / "audit.jsonl"), environ=env, now=hours(1))
+    assert result.code == 2, result.err
+    assert "Issues: read" in result.err and "FORBIDDEN on repository.issues" in result.err
+    assert "Contents" not in result.err and "Pull requests" not in result.err
+    assert world.members() == set()
+    granted = with_token(world, {**FULL, "issues": "read"})
+    again = invoke("apply", "--repo", str(world.workspace), "--confirm", "--audit-file",
+                   str(world.workspace.parent / "audit.jsonl"), environ=granted, now=hours(1))
+    assert again.code == 0, again.err
+    assert world.members() == {"alice"}
 
 
 def test_the_documented_permissions_are_enough(world: World) -> None:

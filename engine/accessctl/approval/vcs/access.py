@@ -9,7 +9,8 @@ item behind each permission (GitHub; GraphQL's rate limit, not the REST one the 
 the call that lists the token's scopes (GitLab).
 
 GitHub needs: Contents read, Pull requests read (write where the engine comments or asks for
-reviews: validate, apply), Members read when approver teams are not listed in identities.yaml.
+reviews: validate, apply), Members read when approver teams are not listed in identities.yaml,
+Issues read when identities.yaml declares `request_bots` (docs/requesting.md).
 A write cannot be tried without writing, so only the reads are checked there. GitLab needs the
 `read_api` scope, `api` where the engine writes notes or approvals.
 """
@@ -53,7 +54,9 @@ def missing(vcs: Vcs, policies: Policies | None, writes: bool) -> list[str]:
     if probe is None:
         return []
     teams = teams_asked(policies)
-    found: list[str] = probe(teams[0] if teams else None, writes)
+    # A request a declared bot opened is judged by who opened its issue: Issues: read.
+    issues = policies is not None and bool(policies.request_bots)
+    found: list[str] = probe(teams[0] if teams else None, writes, issues=issues)
     return found
 
 

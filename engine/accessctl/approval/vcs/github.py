@@ -291,19 +291,21 @@ class GitHubVcs:
     def files_at(self, sha: str) -> ApiFiles:
         return ApiFiles(self._repo, sha)
 
-    def missing_permissions(self, team: str | None, writes: bool) -> list[str]:
+    def missing_permissions(self, team: str | None, writes: bool,
+                            issues: bool = False) -> list[str]:
         """The permissions a run needs that the token lacks, from one GraphQL query (see
         approval/vcs/access.py). GraphQL answers each field it may not read with its own
         FORBIDDEN error, so one call names every missing read, and it counts against GraphQL's
         rate limit, which is separate from the REST one the run's own calls spend. `writes` is
-        not tried: only writing would tell."""
+        not tried: only writing would tell. `issues`: the run must read who opened an access
+        request issue (identities.yaml declares request_bots)."""
         import requests
         from github import GithubException
 
         owner, _, name = self.repository.partition("/")
         org, _, slug = (team or "").lstrip("@").partition("/")
         variables = {"owner": owner, "name": name, "org": org, "team": slug,
-                     "withTeam": team is not None}
+                     "withTeam": team is not None, "withIssues": issues}
         requester = self._client.requester
         try:
             _, answer = requester.requestJsonAndCheck(
@@ -337,10 +339,11 @@ class GitHubVcs:
 
 
 TOKEN_CHECK = """query AccessctlTokenCheck($owner: String!, $name: String!, $org: String!,
-    $team: String!, $withTeam: Boolean!) {
+    $team: String!, $withTeam: Boolean!, $withIssues: Boolean!) {
   repository(owner: $owner, name: $name) {
     object(expression: "HEAD") { oid }
     pullRequests(first: 1) { totalCount }
+    issues(first: 1) @include(if: $withIssues) { totalCount }
   }
   organization(login: $org) @include(if: $withTeam) {
     team(slug: $team) { members(first: 1) { totalCount } }
@@ -353,6 +356,8 @@ Members)."""
 TOKEN_CHECK_FIELDS = {
     "object": ("Contents: read", "to read commits and files"),
     "pullRequests": ("Pull requests: read", "to read pull requests and reviews"),
+    "issues": ("Issues: read", "to read who opened an access request issue, since "
+               "identities.yaml declares request_bots"),
     "team": ("Members: read", "to read the members of {team}"),
 }
 """The field of TOKEN_CHECK a FORBIDDEN error names, and the permission it stands for."""

@@ -386,11 +386,12 @@ class GitLabVcs:
     def files_at(self, sha: str) -> TreeFiles:
         return TreeFiles(self._project, sha)
 
-    def missing_permissions(self, team: str | None, writes: bool) -> list[str]:
+    def missing_permissions(self, team: str | None, writes: bool,
+                            issues: bool = False) -> list[str]:
         """The scope a run needs that the token lacks, from one call that lists the token's
         own scopes (see approval/vcs/access.py): `read_api` to read, `api` to write notes and
-        approvals. A token that cannot describe itself (an older GitLab, a CI job token) is
-        left to its first real call."""
+        approvals (`issues` needs nothing more: `read_api` reads issues). A token that cannot
+        describe itself (an older GitLab, a CI job token) is left to its first real call."""
         import requests
         from gitlab.exceptions import GitlabError
 

@@ -31,7 +31,8 @@ class GraphQL(Teams):
 
     def _token_check(self, request: Request, variables: dict[str, Any]) -> JSON:
         """The VCS token check (`query AccessctlTokenCheck`): a repository's HEAD object and
-        first pull request, and a team's first member when `withTeam`; each field the token may
+        first pull request (and issue when `withIssues`), and a team's first member when
+        `withTeam`; each field the token may
         not read is null with a FORBIDDEN error, as GitHub answers an App token."""
         errors: list[JSON] = []
         data: JSON = {}
@@ -56,9 +57,18 @@ class GraphQL(Teams):
                 else:
                     found["pullRequests"] = None
                     errors.append(self._forbidden(["repository", "pullRequests"]))
-                # `pullRequests` is non-null in the schema: its error nulls the repository, as
-                # GraphQL propagates a null to the nearest nullable parent.
-                data["repository"] = None if found["pullRequests"] is None else found
+                if variables.get("withIssues"):
+                    if self._granted(request, "issues"):
+                        found["issues"] = {"totalCount": len(repo.issues)}
+                    else:
+                        found["issues"] = None
+                        errors.append(self._forbidden(["repository", "issues"]))
+                # `pullRequests` and `issues` are non-null in the schema: an error on either
+                # nulls the repository, as GraphQL propagates a null to the nearest nullable
+                # parent.
+                nulled = found["pullRequests"] is None or (
+                    "issues" in found and found["issues"] is None)
+                data["repository"] = None if nulled else found
             if variables.get("withTeam"):
                 org = self.orgs.get(login_key(str(variables.get("org", ""))))
                 team = None if org is None else self.teams.get(
