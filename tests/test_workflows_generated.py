@@ -318,3 +318,23 @@ def test_the_engine_repository_s_own_jobs_install_dependencies_with_hashes() -> 
                 assert lock and (ROOT / lock[1]).is_file(), (path.name, line)
                 assert "'.[" not in line, (path.name, line)  # no unpinned extras from source
     assert seen >= 4
+
+
+@pytest.mark.parametrize(("extras", "lock"), [("aws,gitlab", "action/locks/aws.txt"),
+                                              ("okta,gitlab", "action/locks/okta.txt"),
+                                              ("github,gitlab", "action/locks/base.txt")])
+def test_the_engine_repository_s_gitlab_jobs_install_the_lock_of_their_platform(
+        extras: str, lock: str) -> None:
+    pipeline = yaml.load((ROOT / ".gitlab-ci.yml").read_text(), Loader=GitLabLoader)
+    line = pipeline[".mutate"]["before_script"][0]
+    assert "--require-hashes" in line and "'.[" not in line and '".[' not in line, line
+    # The line as the job's shell runs it, with pip standing in to say what it was given.
+    script = "python() { shift 3; printf '%s\\n' \"$*\"; }\n" + line
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT,
+                          env={"EXTRAS": extras, "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=30, check=True)
+    first, second = done.stdout.splitlines()
+    assert first.endswith(f"-r {lock}") and (ROOT / lock).is_file(), first
+    assert second == "--quiet --no-deps ."
+    validate = pipeline["validate"]["script"][0]
+    assert "--require-hashes" in validate and "-r action/locks/base.txt" in validate

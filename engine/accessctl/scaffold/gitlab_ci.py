@@ -160,9 +160,13 @@ _PUSH_APPLIED = ('git push --force "https://oauth2:${ACCESSCTL_PUSH_TOKEN}@${CI_
                  '${CI_PROJECT_PATH}.git" "$CI_COMMIT_SHA:refs/accessctl/applied"')
 
 
-def _install(install: Install, extras: str) -> str:
+def _install(install: Install, lock: str) -> str:
+    """The install line. In the engine's own repository (from source): the dependencies from the
+    action's lock with hashes, wheels only, then the engine from the checkout alone; `lock` is
+    that lock's path (a shell word)."""
     if install.from_source:
-        return f"python -m pip install --quiet {extras}"
+        return (f"python -m pip install --quiet --require-hashes --no-deps --only-binary ':all:' "
+                f"-r {lock} && python -m pip install --quiet --no-deps .")
     return install.command([])
 
 
@@ -279,8 +283,11 @@ def render(instances: Sequence[ProviderInstance], install: Install) -> str:
     else:
         text = GENERATED + _HEAD.format(
             image=f"python:{requirements.PYTHON}",
-            validate_install=_install(install, "'.[gitlab]'"),
-            mutate_install=_install(install, '".[$EXTRAS]"'),
+            validate_install=_install(install, "action/locks/base.txt"),
+            # The instance's platform is the first of its EXTRAS; GitHub and GitLab are in
+            # every lock, and in base.txt (scaffold/install.py PLATFORM_LOCKS).
+            mutate_install=_install(install, '"$(f="action/locks/${EXTRAS%%,*}.txt"; '
+                                             '[ -f "$f" ] || f=action/locks/base.txt; echo "$f")"'),
             apply_rules=_APPLY_RULES,
             event_line=_EVENT_LINE,
             sweep_args=_SWEEP_ARGS,
