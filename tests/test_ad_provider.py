@@ -465,3 +465,30 @@ class _closed_port:
     def __exit__(self, *exc: object) -> None:
         self.sock.close()
 
+
+
+@pytest.mark.samba
+def test_a_dropped_connection_is_retryable_and_the_next_call_reconnects(
+        dc: samba.DomainController, directory: samba.Directory, ou: str) -> None:
+    # Through a TCP proxy that cuts the open connection and refuses the next one: what a DC
+    # restart or a load balancer's reset does to a client between two calls.
+    from accessctl.change.retry import RetryPolicy, call_with_retry
+
+    from tests.servers import tcp_faults
+
+    group, user = fresh("drop"), fresh("u")
+    group_dn = directory.add_group(group, ou)
+    directory.add_user(user, ou)
+    with tcp_faults.proxy(dc.host, samba.LDAPS_PORT) as proxy:
+        provider = make(dc, url=f"ldaps://127.0.0.1:{proxy.port}")
+        assert provider.observe([target(group)])[target(group)] == frozenset()  # connected
+        proxy.script = ["drop"]
+        with pytest.raises(ProviderError, match="unreachable") as raised:
+            provider.grant(change(Action.GRANT, group, user))
+        assert raised.value.retryable, raised.value
+        # The engine's retry loop meets the refused connection, then connects afresh.
+        outcome = call_with_retry(lambda: provider.grant(change(Action.GRANT, group, user)),
+                                  RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05))
+        assert outcome.status in (Status.DONE, Status.UNCHANGED), outcome
+        assert proxy.dropped == 2  # the open connection cut, and the next one refused
+    assert [directory.sam_of(dn) for dn in directory.member_dns(group_dn)] == [user]

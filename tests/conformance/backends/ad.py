@@ -2,6 +2,9 @@
 
 The DC is the test session's shared one (tests/samba.py). The provider asks for `member` in
 ranges of 20 values, so the suite's paging test (page size + 3 members) needs two ranges.
+The provider reaches the DC through a TCP proxy that cuts and refuses connections on cue
+(tests/servers/tcp_faults.py): LDAPS is TLS end to end, so a fault here is what the network does,
+not an LDAP answer; the out-of-band checks go to the DC directly.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from accessctl.core.model import ProviderInstance, Target, principal_key
 from accessctl.providers import ad
 
 from tests import samba
+from tests.servers import tcp_faults
 
 RANGE_SIZE = 20
 _ids = itertools.count()
@@ -22,15 +26,17 @@ _ids = itertools.count()
 
 class AdBackend:
     platform = "ad"
-    supports_faults = False
+    supports_faults = True
 
-    def __init__(self, dc: samba.DomainController, directory: samba.Directory) -> None:
+    def __init__(self, dc: samba.DomainController, directory: samba.Directory,
+                 proxy: tcp_faults.TcpFaultProxy) -> None:
         self.dc = dc
         self.directory = directory
+        self.proxy = proxy
         self.tag = secrets.token_hex(3)  # names stay unique on a DC shared by the whole session
         self.ou = directory.add_ou(f"conformance-{self.tag}")
         self.instance = ProviderInstance("ad-test", "ad", {
-            "url": dc.ldaps_url,
+            "url": f"ldaps://127.0.0.1:{proxy.port}",
             "base_dn": dc.base_dn,
             "bind_dn": dc.admin_upn,
             "password_env": "AD_TEST_PASSWORD",
@@ -78,7 +84,9 @@ class AdBackend:
         return RANGE_SIZE
 
     def inject(self, kinds: list[str]) -> None:
-        raise NotImplementedError("a real Samba DC cannot inject faults")
+        # Each fault: the open connections are cut, then the next connections refused, one per
+        # fault (a DC restarting, a load balancer resetting), whatever HTTP status it names.
+        self.proxy.script = list(kinds)
 
     def native_expiry_out_of_band(self, target: Target, principal: str) -> str | None:
         return None  # Samba has no TTL membership; the backend's provider does not ask for it
@@ -89,6 +97,7 @@ def backend() -> Iterator[AdBackend]:
     dc = samba.domain_controller()  # started once per session, stopped when the session ends
     directory = samba.Directory(dc)
     try:
-        yield AdBackend(dc, directory)
+        with tcp_faults.proxy(dc.host, samba.LDAPS_PORT) as proxy:
+            yield AdBackend(dc, directory, proxy)
     finally:
         directory.close()
