@@ -138,6 +138,17 @@ def test_the_revoke_ends_the_sessions_and_audits_it_on_its_own(world: World) -> 
             assert lines.index(("revoke", who)) < lines.index((action, who))
 
 
+def test_the_dry_run_says_a_revoke_will_also_end_the_sessions(world: World) -> None:
+    ask_to_end_sessions(world)
+    assert run(world, "apply", 1).code == 0
+    dry = invoke("revoke", "--repo", str(world.root), "--audit-file", str(world.audit_file),
+                 "--now", stamp(hours(5)), environ=world.environ())
+    assert dry.code == 0, dry.err
+    rows = [line for line in dry.err.splitlines() if line.strip().startswith("revoke")]
+    assert rows and all("end_sessions" in line for line in rows), dry.err
+    assert ended_for(world) == []  # a dry run ends nothing
+
+
 def test_without_end_sessions_the_sessions_are_left_alone(world: World) -> None:
     assert run(world, "apply", 1).code == 0
     sign_in(world, PEOPLE[0])

@@ -285,7 +285,8 @@ def run(ctx: click.Context, options: Options, actions: frozenset[Action]) -> Non
         env.stderr.write(f"skipped: {escape(str(finding.location))}: {escape(finding.message)}\n")
     report_deferred(env, deferred)
     if not options.confirm:
-        print_changes(env.stderr, changes, "Dry run: changes that --confirm would make")
+        print_changes(env.stderr, changes, "Dry run: changes that --confirm would make",
+                      loaded.policies)
         failed = bool(converged.observation.failures) or bool(denied) or bool(invalid)
         ctx.exit(1 if failed or deferred else 0)
     audit = AuditLog(audit_file, env.stdout, approval_skipped=options.skip_approval,

@@ -66,7 +66,7 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, offline: bool,
          converged.observation.failures, converged.standing, ends=ends, now=now)
     if output == "json":
         ctx.exit(1 if converged.observation.failures or broken else 0)
-    print_changes(env.stdout, converged.plan.changes, "Changes")
+    print_changes(env.stdout, converged.plan.changes, "Changes", loaded.policies)
     access_end.print_changes(env.stdout, ends, converged.plan.changes, now)
     for grant in converged.standing:
         env.stdout.write(f"{grant.person} already holds {grant.entitlement} "

@@ -115,7 +115,8 @@ def command(ctx: click.Context, repo: Path, now_text: str | None, confirm: bool,
     broken = write_internal_errors(env.stderr, evaluation.findings)
     trouble = bool(plan.refusals or converged.observation.failures or broken)
     if not confirm:
-        print_changes(env.stderr, removals, "Dry run: removals that --confirm would make")
+        print_changes(env.stderr, removals, "Dry run: removals that --confirm would make",
+                      loaded.policies)
         ctx.exit(1 if trouble else 0)
     audit = AuditLog(audit_path, None,
                      sink=sinks.open_sink(audit_sink, env.environ, env.clock()))

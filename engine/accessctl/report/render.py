@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from accessctl.core.console import escape
-from accessctl.core.model import Change, Grant, Outcome, Policies, Status, isoformat
+from accessctl.core.model import Action, Change, Grant, Outcome, Policies, Status, isoformat
+from accessctl.judge.access_end import ends_sessions
 from accessctl.judge.evaluate import Evaluation
 
 
@@ -82,9 +83,19 @@ def expiry_note(change: Change) -> str:
     return "scheduled: the revoke job removes it"
 
 
-def print_changes(stream: TextIO, changes: Sequence[Change], title: str) -> None:
+def print_changes(stream: TextIO, changes: Sequence[Change], title: str,
+                  policies: Policies | None = None) -> None:
+    """The changes as a table; with `policies`, a revoke that will also end the person's
+    sessions (`end_sessions`, change/sessions.py) says so, since it signs them out everywhere."""
+
+    def why(change: Change) -> str:
+        if policies is not None and change.action is Action.REVOKE \
+                and ends_sessions(policies, change.target):
+            return f"{change.why}; then ends their sessions (end_sessions)"
+        return change.why
+
     rows = [[c.action.value, c.target.display, c.principal,
-             isoformat(c.expires_at) if c.expires_at else "", expiry_note(c), c.why]
+             isoformat(c.expires_at) if c.expires_at else "", expiry_note(c), why(c)]
             for c in changes]
     _print_table(stream, f"{title} ({len(changes)})",
                  ["action", "target", "principal", "until", "expiry", "why"], rows)
