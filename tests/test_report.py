@@ -68,7 +68,7 @@ def test_status_as_json(tmp_path: Path) -> None:
     result = invoke("status", "--format", "json", "--repo", str(repo(tmp_path)))
     assert result.code == 0, result.err
     data = json.loads(result.out)
-    assert data["summary"] == {"active": 1, "pending": 1, "expiring_soon": 1}
+    assert data["summary"] == {"active": 1, "pending": 1, "expiring_soon": 1, "standing": 0}
     first, second = data["requests"]
     assert first == {"request": "access-requests/prod-admin/alice-now.yaml",
                      "requester": "alice", "entitlement": "prod-admin", "state": "active",

@@ -53,6 +53,24 @@ def test_standing_membership_survives_the_expiry_of_a_jit_request(world: World) 
         assert world.members() == {"bob"}
 
 
+def test_status_shows_the_standing_access_the_engine_found(world: World) -> None:
+    world.iam.add_user_to_group(GroupName="prod-admins", UserName="bob")
+    approved(world, "bob")
+    approved(world, "alice")
+    applied = world.apply()
+    assert applied.code == 0, applied.err
+    assert world.members() == {"alice", "bob"}, applied.err
+    text = invoke("status", "--repo", str(world.workspace), environ=world.env, now=hours(1))
+    assert text.code == 0, text.err
+    standing = [line for line in text.out.splitlines() if line.startswith("standing")]
+    assert len(standing) == 1 and "bob holds aws-test:iam_group(group=prod-admins)" in \
+        standing[0] and "never revoked" in standing[0], text.out
+    data = json.loads(invoke("status", "--repo", str(world.workspace), "--format", "json",
+                             environ=world.env, now=hours(1)).out)
+    assert [(h["principal"], h["instance"]) for h in data["standing"]] == [("bob", "aws-test")]
+    assert data["summary"]["standing"] == 1  # alice's grant is the engine's: not standing
+
+
 def test_a_grant_the_engine_made_still_ends(world: World) -> None:
     """The same flow for alice, who was not a member: the ledger says the engine granted it."""
     approved(world, "alice")

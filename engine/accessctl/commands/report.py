@@ -175,8 +175,12 @@ def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, log
                if ends is not None else {"fully_ends_by": None, "residual": None}),
         })
     noted = {str(e["entitlement"]) for e in entries}
+    # Access held without the engine, which it found on granting and will never revoke
+    # (refs/accessctl/ledger/*, read locally: status contacts nothing). Not under --mine: a
+    # record names a platform account, not a requester.
+    standing = [] if mine else _standing(repo, env, loaded.policies)
     if fmt == "json":
-        _print_status_json(env.stdout, entries, loaded.policies, noted)
+        _print_status_json(env.stdout, entries, loaded.policies, noted, standing)
     else:
         for entry in entries:
             label = "expiring soon" if entry["expiring_soon"] else entry["state"]
@@ -188,6 +192,10 @@ def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, log
                              f"{entry['request']}\n")
         if not entries:
             env.stdout.write("no active or pending access\n")
+        for held in standing:
+            env.stdout.write(f"{'standing':14} {escape(held['principal'])} holds "
+                             f"{escape(held['target'])} without accessctl (found "
+                             f"{held['recorded_at']}): never revoked by it\n")
         _print_controls(env.stdout, loaded.policies, noted)
         if ends is not None:
             print_summary(env.stdout, ends, noted)
@@ -195,10 +203,31 @@ def status(ctx: click.Context, repo: Path, now_text: str | None, mine: bool, log
         ctx.exit(1)
 
 
+def _standing(repo: Path, env: Environment, policies: Policies | None) -> list[dict[str, str]]:
+    """The pairs the engine's records say it found held when it came to grant them."""
+    from accessctl.change.ledger import Origin
+    from accessctl.change.ledger_store import store_for
+
+    store = store_for(repo, env.environ) if policies is not None else None
+    if store is None or policies is None:
+        return []
+    found = []
+    for instance in sorted(policies.providers):
+        for entry in sorted(store.read(instance).entries.values(),
+                            key=lambda e: (e.target, e.principal)):
+            if entry.origin is Origin.STANDING:
+                found.append({"instance": instance, "target": entry.target,
+                              "principal": entry.principal, "recorded_at": entry.at})
+    for warning in store.warnings:
+        env.stderr.write(f"warning: {escape(warning)}\n")
+    return found
+
+
 def _print_status_json(stream: TextIO, entries: list[dict[str, object]],
-                       policies: Policies | None, names: Iterable[str]) -> None:
-    """{"requests": [...], "controls": {entitlement: [terms]}, "summary": {...}}: the same
-    request keys as `report --format json` where they mean the same."""
+                       policies: Policies | None, names: Iterable[str],
+                       standing: list[dict[str, str]]) -> None:
+    """{"requests": [...], "controls": {entitlement: [terms]}, "summary": {...}, "standing":
+    [...]}: the same request keys as `report --format json` where they mean the same."""
     import json
 
     from accessctl.judge.controls import describe
@@ -212,9 +241,10 @@ def _print_status_json(stream: TextIO, entries: list[dict[str, object]],
         "active": sum(1 for e in entries if e["state"] == "active"),
         "pending": sum(1 for e in entries if e["state"] == "pending"),
         "expiring_soon": sum(1 for e in entries if e["expiring_soon"]),
+        "standing": len(standing),
     }
-    stream.write(json.dumps({"requests": entries, "controls": controls, "summary": summary},
-                            indent=2) + "\n")
+    stream.write(json.dumps({"requests": entries, "controls": controls, "summary": summary,
+                             "standing": standing}, indent=2) + "\n")
 
 
 def _print_controls(stream: TextIO, policies: Policies | None, names: Iterable[str]) -> None:
