@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -68,8 +69,14 @@ def audit_lines(world: World) -> int:
 
 def kill_at(world: World, process: subprocess.Popen[bytes], lines: int) -> int:
     """SIGKILL the run once the audit file holds `lines` lines; the lines it held then."""
+    kill_when(process, lambda: audit_lines(world), lines)
+    return audit_lines(world)
+
+
+def kill_when(process: subprocess.Popen[bytes], count: Callable[[], int], lines: int) -> None:
+    """SIGKILL `process` once `count()` (audit lines written) reaches `lines`."""
     deadline = time.monotonic() + 60
-    while audit_lines(world) < lines:
+    while count() < lines:
         assert process.poll() is None, (
             f"the run ended before the kill point ({lines} lines): "
             + (process.stderr.read().decode() if process.stderr else ""))
@@ -78,7 +85,6 @@ def kill_at(world: World, process: subprocess.Popen[bytes], lines: int) -> int:
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     assert process.returncode == -signal.SIGKILL
-    return audit_lines(world)
 
 
 def settled_log_length(world: World) -> int:

@@ -14,10 +14,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
@@ -30,7 +28,14 @@ from accessctl.emulators.aws import TEST_CREDENTIALS
 
 from tests.faults_world import World, audit_outcomes, build, hours, stamp, unfinished
 from tests.servers import moto_server
-from tests.test_crash_safety import CONCURRENCY, GRANTS, LATENCY, PEOPLE, settled_log_length
+from tests.test_crash_safety import (
+    CONCURRENCY,
+    GRANTS,
+    LATENCY,
+    PEOPLE,
+    kill_when,
+    settled_log_length,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,16 +86,7 @@ class Runs:
 
     def kill_at(self, command: str, now: datetime, lines: int, *extra: str) -> int:
         process, audit = self.start(command, now, *extra)
-        deadline = time.monotonic() + 60
-        while _lines(audit) < lines:
-            assert process.poll() is None, (
-                f"the run ended before the kill point ({lines} lines): "
-                + (process.stderr.read().decode() if process.stderr else ""))
-            assert time.monotonic() < deadline, "the run never reached the kill point"
-            time.sleep(0.002)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-        assert process.returncode == -signal.SIGKILL
+        kill_when(process, lambda: _lines(audit), lines)
         settled_log_length(self.world)
         return _lines(audit)
 
